@@ -1,0 +1,89 @@
+/**
+ * `GET /metrics`, Prometheus text, for scrapers: no auth, so nothing here may name a secret (labels are
+ * queue names, job states, request types and statuses only). A registry of our own rather than
+ * prom-client's global one, so that nothing else in the process can add to or collide with it.
+ *
+ * - process metrics (prom-client defaults: CPU, memory, event loop, GC, handles);
+ * - `egress_queue_redis_up`: 0 when Redis did not answer, in which case the Redis-derived series are absent;
+ * - `egress_queue_jobs{queue,state}`: BullMQ job counts;
+ * - `egress_queue_egresses{type,status}`: egresses not yet ended (LiveKit's `livekit_egress_requests{type}`,
+ *   but across the whole cluster, and by status);
+ * - BullMQ's own `bullmq_job_count`, `bullmq_job_completed_total`, `bullmq_job_failed_total`.
+ */
+import { EgressStatus, type EgressInfo } from '@livekit/protocol';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { cachedRead } from './cached-read.ts';
+import { mergeExpositions } from './exposition.ts';
+import type { Overview, ReadOverview } from './overview.ts';
+
+export interface MetricsOptions {
+  queues: Queue[];
+  overview: ReadOverview;
+}
+
+const BULLMQ_MAX_AGE_MS = 3000;
+const BULLMQ_TIMEOUT_MS = 1000;
+
+export async function metricsRoutes(app: FastifyInstance, options: MetricsOptions): Promise<void> {
+  const registry = createRegistry(options.overview);
+  const bullmqMetrics = cachedRead(() => Promise.all(options.queues.map((queue) => queue.exportPrometheusMetrics())), {
+    maxAgeMs: BULLMQ_MAX_AGE_MS,
+    timeoutMs: BULLMQ_TIMEOUT_MS,
+    what: 'Redis (BullMQ metrics)',
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const [ours, bullmq] = await Promise.all([registry.metrics(), bullmqMetrics().catch(() => [])]);
+    return reply.type(registry.contentType).send(ours + mergeExpositions(bullmq));
+  });
+}
+
+function createRegistry(readOverview: ReadOverview): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  // All three gauges are collected from one overview read; a failed read leaves the Redis series empty
+  // rather than reporting stale numbers.
+  const overview = async (): Promise<Overview | undefined> => readOverview().catch(() => undefined);
+
+  new Gauge({
+    name: 'egress_queue_redis_up',
+    help: 'Whether Redis answered the last metrics read (1) or not (0).',
+    registers: [registry],
+    async collect() {
+      this.set((await overview()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'egress_queue_jobs',
+    help: 'BullMQ jobs per queue and state.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [queue, counts] of Object.entries((await overview())?.jobCounts ?? {})) {
+        for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: 'egress_queue_egresses',
+    help: 'Egresses not yet ended, per request type and status.',
+    labelNames: ['type', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const info of (await overview())?.activeEgresses ?? []) this.inc(egressLabels(info));
+    },
+  });
+  return registry;
+}
+
+/** `roomComposite` → `room_composite`, as LiveKit names request types; `EGRESS_ACTIVE` → `active`. */
+function egressLabels(info: EgressInfo): { type: string; status: string } {
+  const type = info.request.case?.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) ?? 'unknown';
+  const status = (EgressStatus[info.status] ?? String(info.status)).replace(/^EGRESS_/, '').toLowerCase();
+  return { type, status };
+}

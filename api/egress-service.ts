@@ -1,0 +1,166 @@
+/**
+ * The RPC handlers of livekit.Egress. A Start RPC validates, stores the EgressInfo (STARTING), queues the
+ * job (job id = egress id) and answers at once: it never waits for a recorder.
+ */
+import {
+  EgressInfo,
+  EgressSourceType,
+  EgressStatus,
+  ListEgressRequest,
+  ListEgressResponse,
+  ParticipantEgressRequest,
+  RoomCompositeEgressRequest,
+  StartEgressRequest,
+  StopEgressRequest,
+  TrackCompositeEgressRequest,
+  TrackEgressRequest,
+  UpdateLayoutRequest,
+  UpdateStreamRequest,
+  WebEgressRequest,
+  type WebhookConfig,
+} from '@livekit/protocol';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../shared/config/load.ts';
+import { poolOf, type EgressPlan } from '../shared/egress-plan.ts';
+import { EgressEvents, type WebhookTarget } from '../shared/egress-events.ts';
+import { isTerminal } from '../shared/egress-store.ts';
+import { EgressError, failedPrecondition, invalidField, notFound } from '../shared/errors.ts';
+import { newEgressId, nowNanos } from '../shared/ids.ts';
+import { HOUSEKEEPING_QUEUE, RECORD_QUEUES, STOP_BEFORE_START, type Queues, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
+import { redactRequest } from '../shared/redact.ts';
+import type { ControlChannel } from '../shared/control.ts';
+import { validateRequest, type AnyStartRequest } from './validate/index.ts';
+import type { Caller } from './auth.ts';
+
+export type StartRequest = AnyStartRequest;
+
+export interface EgressServiceDeps {
+  config: LoadedConfig;
+  events: EgressEvents;
+  queues: Queues;
+  control: ControlChannel;
+  log: Logger;
+}
+
+function requestCase(request: StartRequest): EgressInfo['request'] {
+  if (request instanceof RoomCompositeEgressRequest) return { case: 'roomComposite', value: redactRequest(request) };
+  if (request instanceof WebEgressRequest) return { case: 'web', value: redactRequest(request) };
+  if (request instanceof ParticipantEgressRequest) return { case: 'participant', value: redactRequest(request) };
+  if (request instanceof TrackCompositeEgressRequest) return { case: 'trackComposite', value: redactRequest(request) };
+  if (request instanceof TrackEgressRequest) return { case: 'track', value: redactRequest(request) };
+  return { case: 'egress', value: redactRequest(request as StartEgressRequest) };
+}
+
+/** Chrome renders web and template egress; everything else joins the room through the SDK. */
+function sourceTypeOf(plan: EgressPlan): EgressSourceType {
+  return plan.source.kind === 'web' || plan.source.kind === 'template' ? EgressSourceType.WEB : EgressSourceType.SDK;
+}
+
+export class EgressService {
+  private readonly deps: EgressServiceDeps;
+
+  constructor(deps: EgressServiceDeps) {
+    this.deps = deps;
+  }
+
+  async start(request: StartRequest, caller: Caller): Promise<EgressInfo> {
+    const { config, events, queues, log } = this.deps;
+    const egressId = newEgressId();
+    const now = Date.now();
+    const plan = validateRequest(request, { egressId, now });
+    const targets = this.webhookTargets(request.webhooks, caller);
+    const info = new EgressInfo({
+      egressId,
+      roomName: plan.roomName,
+      sourceType: sourceTypeOf(plan),
+      status: EgressStatus.EGRESS_STARTING,
+      startedAt: nowNanos(),
+      updatedAt: nowNanos(),
+      request: requestCase(request),
+    });
+    await events.create(info, targets);
+    const queue: RecordQueueName = poolOf(plan);
+    await queues.get(queue).add(plan.requestKind, { plan } satisfies RecordJobData, { jobId: egressId });
+    await queues.get(HOUSEKEEPING_QUEUE).add('start-deadline', { egressId, queue } satisfies StartDeadlineJobData, {
+      jobId: `start-deadline-${egressId}`,
+      delay: config.start_deadline * 1000,
+    });
+    log.info({ egressId, kind: plan.requestKind, queue }, 'egress queued');
+    return info;
+  }
+
+  /** Per-request webhooks. `signing_key` names one of our API keys, whose secret signs; empty = the caller's. */
+  private webhookTargets(webhooks: WebhookConfig[], caller: Caller): WebhookTarget[] {
+    return webhooks.map((hook, i) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(hook.url);
+      } catch {
+        // reported below
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw invalidField(`webhooks[${i}].url`, 'must be an http(s) URL');
+      if (hook.signingKey && this.deps.config.apiKeys[hook.signingKey] === undefined) {
+        throw invalidField(`webhooks[${i}].signing_key`, 'must name a configured API key');
+      }
+      return {
+        url: hook.url,
+        apiKey: hook.signingKey || caller.apiKey,
+        includeEvents: hook.filterParams?.includeEvents ?? [],
+        excludeEvents: hook.filterParams?.excludeEvents ?? [],
+      };
+    });
+  }
+
+  private async existing(egressId: string, verb: string): Promise<EgressInfo> {
+    if (!egressId) throw invalidField('egress_id');
+    const info = await this.deps.events.store.get(egressId);
+    if (!info) throw notFound('egress does not exist');
+    if (isTerminal(info.status) || info.status === EgressStatus.EGRESS_ENDING) {
+      throw failedPrecondition(`egress with status ${EgressStatus[info.status]} cannot be ${verb}`);
+    }
+    return info;
+  }
+
+  async stop(request: StopEgressRequest): Promise<EgressInfo> {
+    const { events, queues, control, log } = this.deps;
+    const info = await this.existing(request.egressId, 'stopped');
+    const { egressId } = info;
+    if (info.status === EgressStatus.EGRESS_STARTING) {
+      // Still waiting for a worker: take it out of its queue and end it here. A job a worker already
+      // holds is locked and cannot be removed; that worker hears the stop below.
+      const removals = await Promise.all(RECORD_QUEUES.map((name) => queues.get(name).remove(egressId).catch(() => 0)));
+      if (removals.includes(1)) {
+        const ended = await events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error: STOP_BEFORE_START, errorCode: 412, reason: 'StopEgress API' });
+        log.info({ egressId }, 'egress stopped while queued');
+        return ended ?? info;
+      }
+      await control.requestStop(egressId, 'StopEgress API');
+      return (await events.store.get(egressId)) ?? info;
+    }
+    const ending = await events.markEnding(egressId, 'StopEgress API');
+    const heard = await control.requestStop(egressId, 'StopEgress API');
+    log.info({ egressId, heard }, 'stop requested');
+    return ending ?? (await events.store.get(egressId)) ?? info;
+  }
+
+  async list(request: ListEgressRequest): Promise<ListEgressResponse> {
+    const items = await this.deps.events.store.list({ egressId: request.egressId, roomName: request.roomName, active: request.active });
+    return new ListEgressResponse({ items });
+  }
+
+  async updateStream(request: UpdateStreamRequest): Promise<EgressInfo> {
+    const info = await this.existing(request.egressId, 'updated');
+    if (info.streamResults.length === 0) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateStream called on non-streaming egress');
+    throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'stream outputs are not supported by this version yet');
+  }
+
+  async updateLayout(request: UpdateLayoutRequest): Promise<EgressInfo> {
+    const info = await this.existing(request.egressId, 'updated');
+    if (info.request.case !== 'roomComposite') throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateLayout called on a non-room-composite egress');
+    const updated = await this.deps.events.update(request.egressId, (current) => {
+      if (current.request.case !== 'roomComposite') return false;
+      current.request.value.layout = request.layout;
+    });
+    return updated ?? info;
+  }
+}

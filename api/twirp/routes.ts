@@ -1,0 +1,83 @@
+/**
+ * The `livekit.Egress` Twirp service: POST /twirp/livekit.Egress/<Method>. An encapsulated Fastify plugin
+ * with its own body parser (raw bytes, decoded per content-type) and error handler, so that whatever a
+ * client sends it gets a Twirp error, never a 5xx from a parser.
+ */
+import type { Message, MessageType } from '@bufbuild/protobuf';
+import {
+  ListEgressRequest,
+  ParticipantEgressRequest,
+  RoomCompositeEgressRequest,
+  StartEgressRequest,
+  StopEgressRequest,
+  TrackCompositeEgressRequest,
+  TrackEgressRequest,
+  UpdateLayoutRequest,
+  UpdateStreamRequest,
+  WebEgressRequest,
+} from '@livekit/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { asEgressError, EgressError } from '../../shared/errors.ts';
+import { authenticate, tokenFrom, type Caller } from '../auth.ts';
+import type { EgressService } from '../egress-service.ts';
+import { decode, encode, encodingOf } from './codec.ts';
+import { sendTwirpError } from './errors.ts';
+
+export const TWIRP_PREFIX = '/twirp/livekit.Egress/';
+const MAX_BODY_BYTES = 1024 * 1024;
+
+interface Method<T extends Message<T>> {
+  type: MessageType<T>;
+  handle: (service: EgressService, request: T, caller: Caller) => Promise<Message>;
+}
+
+const method = <T extends Message<T>>(type: MessageType<T>, handle: Method<T>['handle']): Method<T> => ({ type, handle });
+const start = <T extends Message<T>>(type: MessageType<T>) => method(type, (s, r, caller) => s.start(r as never, caller));
+
+/** Every RPC of livekit.Egress, by method name. */
+export const METHODS: Record<string, Method<any>> = {
+  StartRoomCompositeEgress: start(RoomCompositeEgressRequest),
+  StartWebEgress: start(WebEgressRequest),
+  StartParticipantEgress: start(ParticipantEgressRequest),
+  StartTrackCompositeEgress: start(TrackCompositeEgressRequest),
+  StartTrackEgress: start(TrackEgressRequest),
+  StartEgress: start(StartEgressRequest),
+  UpdateLayout: method(UpdateLayoutRequest, (s, r) => s.updateLayout(r)),
+  UpdateStream: method(UpdateStreamRequest, (s, r) => s.updateStream(r)),
+  ListEgress: method(ListEgressRequest, (s, r) => s.list(r)),
+  StopEgress: method(StopEgressRequest, (s, r) => s.stop(r)),
+};
+
+export interface TwirpOptions {
+  service: EgressService;
+  apiKeys: Readonly<Record<string, string>>;
+}
+
+export async function twirpRoutes(app: FastifyInstance, options: TwirpOptions): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (err instanceof EgressError) return sendTwirpError(reply, err);
+    // Fastify's own errors (body too large, bad content-length, …) are the client's: malformed.
+    if (err.statusCode && err.statusCode < 500) return sendTwirpError(reply, new EgressError('EGR_ERR_MALFORMED', err.message));
+    request.log.error({ err }, 'twirp handler failed');
+    return sendTwirpError(reply, asEgressError(err));
+  });
+
+  app.post('/twirp/livekit.Egress/:method', async (request: FastifyRequest<{ Params: { method: string } }>, reply: FastifyReply) => {
+    const rpc = METHODS[request.params.method];
+    if (!rpc) throw new EgressError('EGR_ERR_BAD_ROUTE', `no handler for path "${request.url.split('?')[0]}"`);
+    const encoding = encodingOf(request.headers['content-type']);
+    const caller = await authenticate(tokenFrom(request.headers, request.query), options.apiKeys);
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const message = decode(rpc.type, body, encoding);
+    const response = await rpc.handle(options.service, message, caller);
+    const { contentType, body: out } = encode(response, encoding);
+    return reply.header('content-type', contentType).send(out);
+  });
+
+  app.all('/twirp/*', async (request) => {
+    throw new EgressError('EGR_ERR_BAD_ROUTE', `no handler for ${request.method} "${request.url.split('?')[0]}" (Twirp takes POST)`);
+  });
+}

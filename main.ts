@@ -1,0 +1,32 @@
+/**
+ * `npm start`: the API and every worker pool in one process, for a single machine. In production run
+ * `api/main.ts` and `workers/main.ts` in separate containers (see docker/compose.yml).
+ */
+import { startApi } from './api/main.ts';
+import { runMain } from './shared/run-main.ts';
+import { startWorkers } from './workers/main.ts';
+
+await runMain('egress-queue', async (config, log) => {
+  const workers = await startWorkers(config, log);
+  const api = await startApi(config, log);
+  const creds = config.usingDevKeys ? 'API key devkey, secret "secret"' : `API keys: ${Object.keys(config.apiKeys).join(', ')}`;
+  process.stdout.write(
+    [
+      '',
+      `  egress-queue is running`,
+      `  Twirp API     ${api.url}/twirp/livekit.Egress/<Method>  (point EgressClient at ${api.url})`,
+      `  Bull Board    ${api.url}/admin/queues  (user: API key, password: its secret)`,
+      `  Health        ${api.url}/healthz   Metrics ${api.url}/metrics`,
+      `  Credentials   ${creds}`,
+      `  Recordings    ${config.storage.local.directory}`,
+      '',
+    ].join('\n') + '\n',
+  );
+  return {
+    async close() {
+      await api.close();
+      await workers.close();
+    },
+    interrupt: () => workers.stopAll('Server shutting down'),
+  };
+});

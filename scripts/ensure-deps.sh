@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the project needs, idempotently and quickly when it is already there:
+# - npm dependencies (npm ci, only when package-lock.json changed since the last install);
+# - Debian packages redis-server, chromium, xvfb, pulseaudio, ffmpeg (only the missing ones; as root,
+#   otherwise it prints the exact command to run).
+# Expects a Node >= 22 on PATH (scripts/ensure-node.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.egress-queue-lock-hash
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  echo "egress-queue: installing npm dependencies (npm ci)" >&2
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_hash" > "$stamp"
+fi
+
+# command → Debian package
+declare -A needed=([redis-server]=redis-server [chromium]=chromium [Xvfb]=xvfb [pulseaudio]=pulseaudio [pactl]=pulseaudio-utils [ffmpeg]=ffmpeg [ffprobe]=ffmpeg)
+missing=()
+for cmd in "${!needed[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  missing+=(fonts-dejavu-core)
+  if [ "$(id -u)" = 0 ]; then
+    echo "egress-queue: installing Debian packages: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    echo "egress-queue: missing system packages. Install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi

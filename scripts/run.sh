@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The one entry of the npm scripts: puts a supported Node on PATH, installs what is missing, then runs
+# the command. `start` with REDIS_URL unset runs the embedded default (a local redis-server, local disk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(bash scripts/ensure-node.sh)"
+bash scripts/ensure-deps.sh
+
+command="${1:-start}"
+shift || true
+case "$command" in
+  start)
+    if [ -z "${REDIS_URL:-}" ] && [ -z "${EGRESS_CONFIG_FILE:-}${EGRESS_CONFIG_BODY:-}" ]; then
+      eval "$(bash scripts/embedded-redis.sh)"
+      export EGRESS_EMBEDDED=1
+      trap 'kill "$EMBEDDED_REDIS_PID" 2>/dev/null || true' EXIT
+      trap 'kill -TERM "$app" 2>/dev/null || true' TERM INT
+      node main.ts "$@" &
+      app=$!
+      # wait returns early when a trapped signal arrives; keep waiting until the service has drained.
+      while kill -0 "$app" 2>/dev/null; do wait "$app" || true; done
+    else
+      exec node main.ts "$@"
+    fi
+    ;;
+  api) exec node api/main.ts "$@" ;;
+  workers) exec node workers/main.ts "$@" ;;
+  test)
+    npx tsc -p .
+    files=("$@")
+    [ ${#files[@]} -gt 0 ] || mapfile -t files < <(find test -name '*.test.ts' | sort)
+    exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+    ;;
+  bench) exec node bench/run.ts "$@" ;;
+  typecheck) exec npx tsc -p . ;;
+  *) echo "usage: scripts/run.sh start|api|workers|test|bench|typecheck" >&2; exit 2 ;;
+esac

@@ -1,0 +1,101 @@
+/**
+ * The service configuration: one typed object. Keys follow LiveKit egress's YAML where they mean the same
+ * thing (api_key, api_secret, ws_url, redis, logging, storage, session_limits, cpu_cost, chrome_flags…).
+ * Every key has its default here, next to its description; `docs/config.md` is generated from this file.
+ */
+import { z } from 'zod';
+
+export const POOL_NAMES = ['room-composite', 'track-composite', 'track', 'upload', 'webhook'] as const;
+export type PoolName = (typeof POOL_NAMES)[number];
+
+const seconds = (def: number, description: string) => z.number().positive().default(def).describe(description);
+
+const redisSchema = z
+  .strictObject({
+    address: z.string().default('').describe('host:port of Redis. REDIS_URL (redis://user:pass@host:port/db) overrides it. Empty with no REDIS_URL: `npm start` runs a local redis-server.'),
+    username: z.string().default('').describe('Redis ACL user name.'),
+    password: z.string().default('').describe('Redis password.'),
+    db: z.number().int().min(0).default(0).describe('Redis database number.'),
+    use_tls: z.boolean().default(false).describe('Connect to Redis with TLS.'),
+    prefix: z.string().default('egress').describe('Prefix of every Redis key and BullMQ queue this service uses.'),
+  })
+  .prefault({});
+
+const localStorageSchema = z
+  .strictObject({
+    directory: z.string().default('./recordings').describe('Where recordings land when no cloud storage is configured. Relative paths resolve against the working directory.'),
+  })
+  .prefault({});
+
+const storageSchema = z
+  .strictObject({
+    prefix: z.string().default('').describe('Prepended to every output path.'),
+    local: localStorageSchema,
+  })
+  .prefault({});
+
+const webhookSchema = z
+  .strictObject({
+    api_key: z.string().default('').describe('Key whose secret signs webhooks (as livekit-server). Default: the first configured key.'),
+    urls: z.array(z.url()).default([]).describe('URLs that receive egress_started, egress_updated and egress_ended.'),
+    attempts: z.number().int().min(1).default(8).describe('Delivery attempts per webhook.'),
+    backoff: z.number().int().min(0).default(1000).describe('First retry delay of a webhook delivery, ms, doubling each attempt.'),
+    timeout: z.number().int().positive().default(5000).describe('HTTP timeout of one webhook delivery, ms.'),
+  })
+  .prefault({});
+
+const concurrencySchema = z
+  .strictObject({
+    'room-composite': z.number().int().min(1).default(2).describe('Web and room composite recordings one worker process runs at once.'),
+    'track-composite': z.number().int().min(1).default(4).describe('Track composite and participant recordings at once.'),
+    track: z.number().int().min(1).default(8).describe('Track recordings at once.'),
+    upload: z.number().int().min(1).default(4).describe('Uploads at once.'),
+    webhook: z.number().int().min(1).default(8).describe('Webhook deliveries at once.'),
+  })
+  .prefault({});
+
+const sessionLimitsSchema = z
+  .strictObject({
+    file_output_max_duration: z.number().min(0).default(0).describe('Seconds; 0 = unlimited.'),
+    stream_output_max_duration: z.number().min(0).default(0).describe('Seconds; 0 = unlimited.'),
+    segment_output_max_duration: z.number().min(0).default(0).describe('Seconds; 0 = unlimited.'),
+    image_output_max_duration: z.number().min(0).default(0).describe('Seconds; 0 = unlimited.'),
+    file_output_max_size: z.number().min(0).default(0).describe('Bytes; 0 = unlimited.'),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    api_key: z.string().default('').describe('API key accepted on RPCs (env LIVEKIT_API_KEY).'),
+    api_secret: z.string().default('').describe('Secret of api_key (env LIVEKIT_API_SECRET).'),
+    keys: z.record(z.string(), z.string()).default({}).describe('More API keys: a map of key to secret.'),
+    ws_url: z.string().default('').describe('LiveKit server URL, for room-based egress (env LIVEKIT_URL or LIVEKIT_WS_URL).'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port of the API (env EGRESS_PORT).'),
+    host: z.string().default('0.0.0.0').describe('Address the API listens on (env EGRESS_HOST).'),
+    redis: redisSchema,
+    logging: z
+      .strictObject({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level.'),
+        json: z.boolean().default(true).describe('JSON lines (true) or human-readable (false).'),
+      })
+      .prefault({}),
+    pools: z.array(z.enum(POOL_NAMES)).default([...POOL_NAMES]).describe('Worker pools this process runs (env EGRESS_POOLS, comma-separated).'),
+    concurrency: concurrencySchema,
+    start_deadline: seconds(120, 'Seconds a request may wait in its queue for a free worker before it ends ABORTED.'),
+    start_signal_timeout: seconds(60, 'Seconds a page has to log START_RECORDING when await_start_signal is set.'),
+    shutdown_grace: seconds(600, 'On SIGTERM, seconds running recordings may go on before they are stopped and finalized.'),
+    egress_ttl: seconds(86_400, 'Seconds an ended egress stays listed by ListEgress.'),
+    tmp_dir: z.string().default('').describe('Working directory for recordings in progress. Default: <os tmp>/egress-queue.'),
+    enable_chrome_sandbox: z.boolean().default(false).describe("Run Chromium with its sandbox (needs SYS_ADMIN or a user namespace)."),
+    insecure: z.boolean().default(false).describe('Let Chromium ignore certificate errors and mixed content.'),
+    chrome_path: z.string().default('/usr/bin/chromium').describe('Chromium executable.'),
+    chrome_flags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).default({}).describe('Extra Chromium flags, name to value (true for a bare flag).'),
+    ffmpeg_path: z.string().default('ffmpeg').describe('ffmpeg executable.'),
+    storage: storageSchema,
+    webhook: webhookSchema,
+    session_limits: sessionLimitsSchema,
+  });
+
+export type Config = z.infer<typeof configSchema>;
+/** What a YAML file may hold: every key optional. */
+export type ConfigInput = z.input<typeof configSchema>;

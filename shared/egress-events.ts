@@ -1,0 +1,136 @@
+/**
+ * Every status change of an egress goes through here: it is written to the store, and the change is
+ * announced as LiveKit announces it — `egress_started` on creation, `egress_updated` on ACTIVE and ENDING
+ * (and result updates while live), `egress_ended` on COMPLETE / FAILED / ABORTED / LIMIT_REACHED — to the
+ * configured webhook URLs and the request's own, through the webhook queue (retries, backoff).
+ */
+import { EgressInfo, EgressStatus, WebhookEvent } from '@livekit/protocol';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from './config/load.ts';
+import { EgressError } from './errors.ts';
+import { EgressStore, isTerminal } from './egress-store.ts';
+import { newId, nowNanos } from './ids.ts';
+import type { Queues, WebhookJobData } from './queues.ts';
+import type { Redis } from './redis.ts';
+
+/** A per-request webhook destination (WebhookConfig), kept beside the record: never in job data. */
+export interface WebhookTarget {
+  url: string;
+  apiKey: string;
+  includeEvents: string[];
+  excludeEvents: string[];
+}
+
+type EventName = WebhookJobData['event'];
+
+/** The end of an egress, as a status with its reason. */
+export interface EgressEnd {
+  status: EgressStatus.EGRESS_COMPLETE | EgressStatus.EGRESS_FAILED | EgressStatus.EGRESS_ABORTED | EgressStatus.EGRESS_LIMIT_REACHED;
+  error?: string;
+  errorCode?: number;
+  /** LiveKit's end reason, e.g. "StopEgress API", "Source closed". */
+  reason: string;
+}
+
+export function endWithError(status: EgressEnd['status'], err: EgressError, reason = 'Failure'): EgressEnd {
+  return { status, error: err.message, errorCode: err.egressCode, reason };
+}
+
+export class EgressEvents {
+  readonly store: EgressStore;
+  private readonly queues: Queues;
+  private readonly redis: Redis;
+  private readonly config: LoadedConfig;
+  private readonly log: Logger;
+
+  constructor(deps: { store: EgressStore; queues: Queues; redis: Redis; config: LoadedConfig; log: Logger }) {
+    this.store = deps.store;
+    this.queues = deps.queues;
+    this.redis = deps.redis;
+    this.config = deps.config;
+    this.log = deps.log;
+  }
+
+  private targetsKey = (egressId: string) => `${this.config.redis.prefix}:store:webhooks:${egressId}`;
+
+  async create(info: EgressInfo, targets: WebhookTarget[]): Promise<void> {
+    if (targets.length) {
+      await this.redis.set(this.targetsKey(info.egressId), JSON.stringify(targets), 'EX', Math.round(this.config.egress_ttl + 7 * 24 * 3600));
+    }
+    await this.store.create(info);
+    await this.announce(info, 'egress_started');
+  }
+
+  /** Changes the record; announces the change if it moved the status (or `announce` asks to). */
+  async update(egressId: string, change: (info: EgressInfo) => boolean | void, options: { announce?: boolean } = {}): Promise<EgressInfo | undefined> {
+    let statusBefore: EgressStatus | undefined;
+    const result = await this.store.update(egressId, (info) => {
+      statusBefore = info.status;
+      return change(info);
+    });
+    if (!result?.changed) return result?.info;
+    const { info } = result;
+    if (isTerminal(info.status)) await this.announce(info, 'egress_ended');
+    else if (info.status !== statusBefore || options.announce) await this.announce(info, 'egress_updated');
+    return info;
+  }
+
+  markActive(egressId: string, startedAtMs: number): Promise<EgressInfo | undefined> {
+    return this.update(egressId, (info) => {
+      if (info.status !== EgressStatus.EGRESS_STARTING) return false;
+      info.status = EgressStatus.EGRESS_ACTIVE;
+      info.startedAt = BigInt(startedAtMs) * 1_000_000n;
+    });
+  }
+
+  markEnding(egressId: string, reason: string): Promise<EgressInfo | undefined> {
+    return this.update(egressId, (info) => {
+      if (info.status !== EgressStatus.EGRESS_ACTIVE) return false;
+      info.status = EgressStatus.EGRESS_ENDING;
+      info.details = `End reason: ${reason}`;
+    });
+  }
+
+  /** Ends the egress (a no-op when it already ended). `change` may fill results in the same write. */
+  end(egressId: string, end: EgressEnd, change?: (info: EgressInfo) => void): Promise<EgressInfo | undefined> {
+    return this.update(egressId, (info) => {
+      change?.(info);
+      info.status = end.status;
+      info.endedAt = nowNanos();
+      info.details = `End reason: ${end.reason}`;
+      if (end.error) info.error = end.error;
+      if (end.errorCode) info.errorCode = end.errorCode;
+      else if (end.status === EgressStatus.EGRESS_LIMIT_REACHED) info.errorCode = 413;
+      if (info.status !== EgressStatus.EGRESS_COMPLETE) this.log.warn({ egressId, status: EgressStatus[end.status], error: end.error }, 'egress ended');
+    });
+  }
+
+  private async targets(egressId: string): Promise<WebhookTarget[]> {
+    const signer = this.config.webhook.api_key || Object.keys(this.config.apiKeys)[0] || '';
+    const fromConfig: WebhookTarget[] = this.config.webhook.urls.map((url) => ({ url, apiKey: signer, includeEvents: [], excludeEvents: [] }));
+    const raw = await this.redis.get(this.targetsKey(egressId));
+    const fromRequest = raw ? (JSON.parse(raw) as WebhookTarget[]) : [];
+    return [...fromConfig, ...fromRequest.map((t) => ({ ...t, apiKey: t.apiKey || signer }))];
+  }
+
+  private async announce(info: EgressInfo, event: EventName): Promise<void> {
+    const targets = (await this.targets(info.egressId)).filter(
+      (t) => (t.includeEvents.length === 0 || t.includeEvents.includes(event)) && !t.excludeEvents.includes(event),
+    );
+    if (targets.length === 0) return;
+    const body = new WebhookEvent({
+      event,
+      id: newId('EV_'),
+      createdAt: BigInt(Math.floor(Date.now() / 1000)),
+      egressInfo: info,
+      ...(info.roomName ? { room: { sid: info.roomId, name: info.roomName } } : {}),
+    }).toJsonString();
+    await this.queues.get('webhook').addBulk(
+      targets.map((t) => ({
+        name: event,
+        data: { egressId: info.egressId, event, url: t.url, apiKey: t.apiKey, body } satisfies WebhookJobData,
+        opts: { attempts: this.config.webhook.attempts, backoff: { type: 'exponential', delay: this.config.webhook.backoff } },
+      })),
+    );
+  }
+}

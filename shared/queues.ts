@@ -1,0 +1,119 @@
+/**
+ * Queue names, job data types and the Queue handles every process shares. Job data never holds secrets:
+ * Bull Board shows it.
+ */
+import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { Config, PoolName } from './config/schema.ts';
+import type { EgressPlan, RecordPoolName, StorageTarget } from './egress-plan.ts';
+import { redisOptions } from './redis.ts';
+
+export type RecordQueueName = RecordPoolName;
+export const RECORD_QUEUES: readonly RecordQueueName[] = ['room-composite', 'track-composite', 'track'];
+/** Start deadlines and other timed chores; run by the API process. */
+export const HOUSEKEEPING_QUEUE = 'housekeeping';
+export type QueueName = PoolName | typeof HOUSEKEEPING_QUEUE;
+export const ALL_QUEUES: readonly QueueName[] = [...RECORD_QUEUES, 'upload', 'webhook', HOUSEKEEPING_QUEUE];
+
+/** A recording job. Its job id is the egress id, so one egress can never be queued or run twice. */
+export interface RecordJobData {
+  plan: EgressPlan;
+}
+
+/** One local file to deliver to storage. Job name: `upload`. */
+export interface UploadJobData {
+  egressId: string;
+  /** Which result this is: `file` (the recording), later `segment`, `playlist`, `image`, `manifest`. */
+  output: 'file' | 'manifest';
+  localPath: string;
+  /** Destination key, relative to the storage's root (prefix already applied). */
+  key: string;
+  contentType: string;
+  storage: StorageTarget;
+}
+
+export interface UploadResult {
+  output: UploadJobData['output'];
+  location: string;
+  sizeBytes: number;
+}
+
+/** Ends an egress once all its uploads are done. Job name: `finalize`; parent of the upload jobs. */
+export interface FinalizeJobData {
+  egressId: string;
+  /** Terminal status if every upload succeeds (COMPLETE, or LIMIT_REACHED). */
+  status: 'complete' | 'limit_reached';
+  details: string;
+  /** What the recorder reported, filled into the results once the upload locations are known. */
+  file?: { filename: string; localPath: string; startedAtMs: number; endedAtMs: number; sizeBytes: number };
+}
+
+export interface WebhookJobData {
+  egressId: string;
+  event: 'egress_started' | 'egress_updated' | 'egress_ended';
+  url: string;
+  /** Name of the API key whose secret signs this delivery; the secret is looked up at delivery time. */
+  apiKey: string;
+  /** The WebhookEvent, as JSON, exactly as it will be posted. */
+  body: string;
+}
+
+export interface StartDeadlineJobData {
+  egressId: string;
+  queue: RecordQueueName;
+}
+
+export const STOP_BEFORE_START = 'Stop called before pipeline could start';
+
+export function bullConnection(config: Pick<Config, 'redis'>): ConnectionOptions {
+  // BullMQ declares its own structural copy of ioredis's options; the values are the same object.
+  return redisOptions(config) as ConnectionOptions;
+}
+
+export function bullPrefix(config: Pick<Config, 'redis'>): string {
+  return `${config.redis.prefix}:bull`;
+}
+
+const COMMON_JOB_OPTIONS: JobsOptions = {
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** The Queue handles of one process, created on first use and closed together. */
+export class Queues {
+  private readonly queues = new Map<QueueName, Queue>();
+  private flow: FlowProducer | undefined;
+  private readonly config: Pick<Config, 'redis'>;
+
+  constructor(config: Pick<Config, 'redis'>) {
+    this.config = config;
+  }
+
+  get(name: QueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, {
+        connection: bullConnection(this.config),
+        prefix: bullPrefix(this.config),
+        defaultJobOptions: COMMON_JOB_OPTIONS,
+      });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  flows(): FlowProducer {
+    this.flow ??= new FlowProducer({ connection: bullConnection(this.config), prefix: bullPrefix(this.config) });
+    return this.flow;
+  }
+
+  all(): Queue[] {
+    return ALL_QUEUES.map((name) => this.get(name));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.flow?.close();
+    this.queues.clear();
+    this.flow = undefined;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Secrets out of request messages before they are stored (EgressInfo.request), logged or sent in webhooks,
+ * as LiveKit does (protocol `egress/redact.go`, `utils/redact.go`): upload credentials become `{name}`
+ * placeholders and stream keys keep only a few characters.
+ */
+import { Message, type AnyMessage } from '@bufbuild/protobuf';
+
+/** rtmp(s)://{host}(/{path})/{app}/{stream_key}( live=1) — LiveKit's pattern; group 4 is the key. */
+export const RTMP_URL_PATTERN = /^(rtmps?:\/\/)(.*\/)(.*\/)(\S*)( live=1)?$/;
+/** mux:// and twitch:// carry the stream key as the whole authority. */
+const SHORTHAND_URL = /^(mux|twitch):\/\/(\S+)$/;
+
+/**
+ * LiveKit's `RedactIdentifier`: the first and last 3 characters of a key of 9 or more (2 from 6, 1 from 3,
+ * none below), e.g. `secret_stream_key` → `{sec...key}`.
+ */
+export function redactIdentifier(identifier: string): string {
+  const keep = [3, 2, 1].find((n) => identifier.length >= n * 3) ?? 0;
+  return keep === 0 ? '{...}' : `{${identifier.slice(0, keep)}...${identifier.slice(-keep)}}`;
+}
+
+/** Every query value replaced with `{...}` (SRT passphrases, WebSocket tokens), names kept. */
+export function redactUrlQueryValues(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0 || q === url.length - 1) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((param) => {
+      const eq = param.indexOf('=');
+      return eq >= 0 && eq < param.length - 1 ? `${param.slice(0, eq)}={...}` : param;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/** A stream URL fit to show: the RTMP / mux / twitch key shortened, query values hidden, anything else as is. */
+export function redactStreamUrl(url: string): string {
+  const shorthand = SHORTHAND_URL.exec(url);
+  if (shorthand) return `${shorthand[1]}://${redactIdentifier(shorthand[2]!)}`;
+  const rtmp = RTMP_URL_PATTERN.exec(url);
+  if (rtmp) return `${rtmp[1]}${rtmp[2]}${rtmp[3]}${redactIdentifier(rtmp[4]!)}${rtmp[5] ?? ''}`;
+  return redactUrlQueryValues(url);
+}
+
+type Redactor = (value: string) => string;
+
+/** A set secret becomes its placeholder; an empty one stays empty (LiveKit `utils.Redact`). */
+const placeholder =
+  (name: string): Redactor =>
+  (value) =>
+    value === '' ? '' : name;
+
+/**
+ * Secret-bearing string fields, by message type and field (a oneof member counts as a field). LiveKit's
+ * list, plus the proxy password and the webhook signing key.
+ */
+const SECRET_FIELDS: Readonly<Record<string, Readonly<Record<string, Redactor>>>> = {
+  'livekit.S3Upload': {
+    accessKey: placeholder('{access_key}'),
+    secret: placeholder('{secret}'),
+    sessionToken: placeholder('{session_token}'),
+    assumeRoleExternalId: placeholder('{external_id}'),
+  },
+  'livekit.GCPUpload': { credentials: placeholder('{credentials}') },
+  'livekit.AzureBlobUpload': { accountName: placeholder('{account_name}'), accountKey: placeholder('{account_key}') },
+  'livekit.AliOSSUpload': { accessKey: placeholder('{access_key}'), secret: placeholder('{secret}') },
+  'livekit.ProxyConfig': { password: placeholder('{password}') },
+  'livekit.WebhookConfig': { signingKey: placeholder('{signing_key}') },
+  'livekit.StreamOutput': { urls: redactStreamUrl },
+  'livekit.TrackEgressRequest': { websocketUrl: redactStreamUrl },
+  'livekit.UpdateStreamRequest': { addOutputUrls: redactStreamUrl, removeOutputUrls: redactStreamUrl },
+};
+
+const isOneof = (v: unknown): v is { case: string | undefined; value?: unknown } =>
+  typeof v === 'object' && v !== null && !(v instanceof Message) && 'case' in v;
+
+/** Redacts `value` if `redactor` applies, else walks into it. Returns the (possibly new) value. */
+function visit(value: unknown, redactor: Redactor | undefined): unknown {
+  if (typeof value === 'string') return redactor ? redactor(value) : value;
+  if (Array.isArray(value)) return value.map((item) => visit(item, redactor));
+  if (value instanceof Message) redactInPlace(value);
+  else if (isOneof(value) && value.case !== undefined) value.value = visit(value.value, undefined);
+  return value;
+}
+
+function redactInPlace(message: AnyMessage): void {
+  const fields = SECRET_FIELDS[message.getType().typeName] ?? {};
+  const record = message as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    if (isOneof(value) && value.case !== undefined) {
+      value.value = visit(value.value, fields[value.case]);
+    } else {
+      record[key] = visit(value, fields[key]);
+    }
+  }
+}
+
+/** A deep copy of a request (any message) with every secret replaced; the original is untouched. */
+export function redactRequest<T extends Message<T>>(message: T): T {
+  const copy = message.clone();
+  redactInPlace(copy);
+  return copy;
+}

@@ -1,0 +1,202 @@
+/**
+ * The Twirp surface through Fastify's inject(), on a real Redis: auth, codecs, errors, never a 5xx,
+ * ListEgress filters, Stop semantics and redaction. No workers run, so egresses stay queued.
+ */
+import { EgressInfo, EgressStatus, ListEgressResponse, S3Upload, EncodedFileOutput, WebEgressRequest, StreamOutput, StreamProtocol } from '@livekit/protocol';
+import { AccessToken, EgressClient } from 'livekit-server-sdk';
+import type { FastifyInstance } from 'fastify';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { buildServer } from '../../api/server.ts';
+import { createApiDeps, TEST_API_KEY, TEST_API_SECRET, type TestApiDeps } from '../support/api-deps.ts';
+import { startRedis, type RedisServer } from '../support/redis-server.ts';
+
+const PATH = '/twirp/livekit.Egress/';
+
+async function token(grant: Record<string, unknown> = { roomRecord: true }, key = TEST_API_KEY, secret = TEST_API_SECRET): Promise<string> {
+  const at = new AccessToken(key, secret, { ttl: 600, identity: 'test-client' });
+  at.addGrant(grant);
+  return at.toJwt();
+}
+
+describe('twirp livekit.Egress', () => {
+  let redis: RedisServer;
+  let deps: TestApiDeps;
+  let app: FastifyInstance;
+  let auth: string;
+
+  const call = async (method: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.inject({
+      method: 'POST',
+      url: PATH + method,
+      headers: { authorization: auth, 'content-type': 'application/json', ...headers },
+      payload: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+
+  before(async () => {
+    redis = await startRedis();
+    deps = createApiDeps(redis.url);
+    app = await buildServer(deps);
+    auth = `Bearer ${await token()}`;
+  });
+  after(async () => {
+    await app?.close();
+    await deps?.close();
+    await redis?.stop();
+  });
+
+  test('Auth/Missing → 401 unauthenticated, content-type exactly application/json', async () => {
+    const res = await call('ListEgress', {}, { authorization: '' });
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.headers['content-type'], 'application/json');
+    assert.equal(res.json().code, 'unauthenticated');
+  });
+
+  test('Auth/WrongSecret, UnknownKey, Garbage → 401', async () => {
+    for (const bad of [await token({ roomRecord: true }, TEST_API_KEY, 'x'.repeat(32)), await token({ roomRecord: true }, 'nokey', TEST_API_SECRET), 'not.a.jwt']) {
+      const res = await call('ListEgress', {}, { authorization: `Bearer ${bad}` });
+      assert.equal(res.statusCode, 401);
+      assert.equal(res.json().code, 'unauthenticated');
+    }
+  });
+
+  test('Auth/NoRoomRecordGrant → 403 permission_denied', async () => {
+    const res = await call('ListEgress', {}, { authorization: `Bearer ${await token({ roomJoin: true, room: 'r' })}` });
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.json().code, 'permission_denied');
+  });
+
+  test('Auth/AccessTokenQuery is accepted', async () => {
+    const res = await app.inject({ method: 'POST', url: `${PATH}ListEgress?access_token=${await token()}`, headers: { 'content-type': 'application/json' }, payload: '{}' });
+    assert.equal(res.statusCode, 200);
+  });
+
+  test('Codec/Malformed bodies → 400 malformed', async () => {
+    for (const body of ['{', '[1,2]', '"x"', '{"url": 5}', '{"file_outputs": "nope"}', '\u0000\u0001']) {
+      const res = await call('StartWebEgress', body);
+      assert.equal(res.statusCode, 400, body);
+      assert.equal(res.json().code, 'malformed', body);
+    }
+  });
+
+  test('Codec/Unknown method, GET, odd content-type → bad_route', async () => {
+    assert.equal((await call('StartEverything', {})).json().code, 'bad_route');
+    assert.equal((await app.inject({ method: 'GET', url: `${PATH}ListEgress` })).json().code, 'bad_route');
+    const res = await call('ListEgress', '{}', { 'content-type': 'text/plain' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().code, 'bad_route');
+  });
+
+  test('Codec/snake_case and camelCase JSON, enum names and numbers', async () => {
+    const snake = await call('StartWebEgress', { url: 'https://example.com', file_outputs: [{ filepath: 'a.mp4', file_type: 'MP4' }], preset: 'H264_1080P_30' });
+    assert.equal(snake.statusCode, 200, snake.body);
+    assert.equal(snake.headers['content-type'], 'application/json');
+    const info = EgressInfo.fromJson(snake.json());
+    assert.equal(info.status, EgressStatus.EGRESS_STARTING);
+    assert.equal(snake.json().status, 'EGRESS_STARTING');
+    assert.equal(typeof snake.json().started_at, 'string');
+    const camel = await call('StartWebEgress', { url: 'https://example.com', fileOutputs: [{ filepath: 'b.mp4', fileType: 1 }], preset: 2 });
+    assert.equal(camel.statusCode, 200, camel.body);
+  });
+
+  test('Codec/application/protobuf in and out', async () => {
+    const request = new WebEgressRequest({ url: 'https://example.com', fileOutputs: [new EncodedFileOutput({ filepath: 'p.mp4' })] });
+    const res = await call('StartWebEgress', Buffer.from(request.toBinary()), { 'content-type': 'application/protobuf' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'application/protobuf');
+    const info = EgressInfo.fromBinary(res.rawPayload);
+    assert.match(info.egressId, /^EG_/);
+  });
+
+  test('Validation/errors name the field (invalid_argument)', async () => {
+    const cases: [string, unknown, RegExp][] = [
+      ['StartWebEgress', { url: 'ftp://x', file_outputs: [{ filepath: 'a.mp4' }] }, /web url/],
+      ['StartWebEgress', { url: 'https://x' }, /output/],
+      ['StartWebEgress', { url: 'https://x', audio_only: true, video_only: true, file_outputs: [{}] }, /audio_only and video_only/],
+      ['StartParticipantEgress', { room_name: 'r', file_outputs: [{}] }, /identity/],
+      ['StartTrackEgress', { room_name: 'r', file: {} }, /track_id/],
+      ['StartWebEgress', { url: 'https://x', file_outputs: [{ filepath: '../../etc/passwd.mp4' }] }, /filepath/],
+      ['StartWebEgress', { url: 'https://x', file_outputs: [{}], webhooks: [{ url: 'https://h', signing_key: 'nokey' }] }, /webhooks\[0\]\.signing_key/],
+    ];
+    for (const [method, body, field] of cases) {
+      const res = await call(method, body);
+      assert.equal(res.statusCode, 400, `${method} ${JSON.stringify(body)}: ${res.body}`);
+      assert.equal(res.json().code, 'invalid_argument');
+      assert.match(res.json().msg, field);
+    }
+  });
+
+  test('SDK/EgressClient sees Twirp errors with their code', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const client = new EgressClient(address, TEST_API_KEY, TEST_API_SECRET);
+    await assert.rejects(client.stopEgress('EG_doesnotexist'), (err: { code?: string; status?: number }) => err.code === 'not_found' && err.status === 404);
+    await assert.rejects(client.startWebEgress('ftp://nope', new EncodedFileOutput({ filepath: 'x.mp4' })), (err: { code?: string }) => err.code === 'invalid_argument');
+  });
+
+  test('ListEgress by egress_id, room_name, active; Stop semantics', async () => {
+    const a = EgressInfo.fromJson((await call('StartRoomCompositeEgress', { room_name: 'room-a', file_outputs: [{}] })).json());
+    const b = EgressInfo.fromJson((await call('StartRoomCompositeEgress', { room_name: 'room-b', file_outputs: [{}] })).json());
+    const list = async (body: unknown) => ListEgressResponse.fromJson((await call('ListEgress', body)).json()).items.map((i) => i.egressId);
+    assert.deepEqual(await list({ egress_id: a.egressId }), [a.egressId]);
+    assert.deepEqual(await list({ room_name: 'room-b' }), [b.egressId]);
+    assert.ok((await list({ active: true })).includes(a.egressId));
+    // Stopped while queued (no workers here) → ABORTED, gone from the active list, a second stop refused.
+    const stopped = EgressInfo.fromJson((await call('StopEgress', { egress_id: a.egressId })).json());
+    assert.equal(stopped.status, EgressStatus.EGRESS_ABORTED);
+    assert.ok(!(await list({ active: true })).includes(a.egressId));
+    assert.ok((await list({ room_name: 'room-a' })).includes(a.egressId));
+    const again = await call('StopEgress', { egress_id: a.egressId });
+    assert.equal(again.statusCode, 412);
+    assert.equal(again.json().code, 'failed_precondition');
+    assert.equal((await call('UpdateStream', { egress_id: a.egressId, add_output_urls: ['rtmp://h/a/k'] })).json().code, 'failed_precondition');
+    assert.equal((await call('StopEgress', { egress_id: 'EG_unknown' })).json().code, 'not_found');
+  });
+
+  test('Secrets never reach ListEgress or job data', async () => {
+    const secret = 'S3-SECRET-canary-123456';
+    const streamKey = 'live_canary_streamkey_987';
+    const request = new WebEgressRequest({
+      url: 'https://example.com',
+      fileOutputs: [new EncodedFileOutput({ filepath: 'x.mp4', output: { case: 's3', value: new S3Upload({ accessKey: 'AKIA-canary', secret, bucket: 'b' }) } })],
+      streamOutputs: [new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [`rtmp://live.example.com/app/${streamKey}`] })],
+    });
+    const res = await call('StartWebEgress', request.toJsonString());
+    assert.equal(res.statusCode, 200, res.body);
+    const info = EgressInfo.fromJson(res.json());
+    const listed = (await call('ListEgress', { egress_id: info.egressId })).body;
+    const job = await deps.queues.get('room-composite').getJob(info.egressId);
+    for (const text of [res.body, listed, JSON.stringify(job?.data)]) {
+      for (const canary of [secret, streamKey, 'AKIA-canary']) assert.ok(!text.includes(canary), `${canary} leaked`);
+    }
+  });
+
+  test('Robustness/no input gets a 5xx', async () => {
+    const methods = ['StartRoomCompositeEgress', 'StartWebEgress', 'StartParticipantEgress', 'StartTrackCompositeEgress', 'StartTrackEgress', 'StartEgress', 'UpdateLayout', 'UpdateStream', 'ListEgress', 'StopEgress'];
+    const seeds: unknown[] = [
+      { url: 'https://x', file_outputs: [{ filepath: 'a' }] },
+      { room_name: 'r', layout: 'grid', segment_outputs: [{ segment_duration: -1 }] },
+      { room_name: 'r', advanced: { width: 3, height: -2, depth: 7 }, stream_outputs: [{ urls: ['x'] }] },
+      { egress_id: 'EG_x', add_output_urls: [''] },
+      { track_id: 'TR', websocket_url: 'ws://' },
+      { image_outputs: [{ capture_interval: 4294967295, filename_suffix: 99 }], room_name: 'r' },
+    ];
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const mutate = (v: unknown): unknown => {
+      const r = rand();
+      if (r < 0.1) return null;
+      if (r < 0.2) return 'x'.repeat(Math.floor(rand() * 300));
+      if (r < 0.3) return Math.floor(rand() * 2 ** 33) * (rand() < 0.5 ? -1 : 1);
+      if (r < 0.35) return [v, v];
+      if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rand() < 0.5 ? mutate(x) : x]));
+      return v;
+    };
+    for (let i = 0; i < 300; i++) {
+      const method = methods[i % methods.length]!;
+      const body = mutate(seeds[i % seeds.length]);
+      const res = await call(method, i % 17 === 0 ? JSON.stringify(body).slice(0, -1) : JSON.stringify(body));
+      assert.ok(res.statusCode < 500, `${method} ${JSON.stringify(body)} → ${res.statusCode} ${res.body}`);
+      assert.equal(res.headers['content-type'], 'application/json');
+    }
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * A throwaway redis-server for tests: the Debian binary on a free loopback port, nothing persisted, gone
+ * when `stop()` is called or the test process exits. Real Redis, because BullMQ's Lua scripts and the
+ * store's compare-and-set are exactly what tests need to exercise.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface RedisServer {
+  /** redis://127.0.0.1:<port>, for REDIS_URL. */
+  url: string;
+  port: number;
+  /** Stops the server (SIGTERM, then SIGKILL) and waits for it to exit. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 5000;
+/** Another process may take the port between our probe and redis-server's bind; then we try another. */
+const START_ATTEMPTS = 3;
+
+export async function startRedis(): Promise<RedisServer> {
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    const port = await freePort();
+    try {
+      return await startOn(port);
+    } catch (err) {
+      lastError = err as Error;
+    }
+  }
+  throw lastError ?? new Error('redis-server did not start');
+}
+
+async function startOn(port: number): Promise<RedisServer> {
+  const child = spawn(
+    process.env.REDIS_SERVER_BIN ?? 'redis-server',
+    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit');
+  // A test that fails before stop() must not leave a server running.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const stop = async () => {
+    process.removeListener('exit', killOnExit);
+    await terminate(child, exited);
+  };
+  try {
+    await waitForPong(port, child, () => stderr);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `redis://${HOST}:${port}`, port, stop };
+}
+
+async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const killTimer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(killTimer);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForPong(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`redis-server on port ${port} exited (${child.exitCode ?? child.signalCode}): ${stderr().trim()}`);
+    }
+    if (await ping(port)) return;
+    await sleep(25);
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms: ${stderr().trim()}`);
+}
+
+/** One raw PING, so that waiting for the server needs no client library and no reconnect logic. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: HOST, port });
+    let reply = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * The whole service for end-to-end tests: a real redis-server, the API listening on a free port and the
+ * worker pools, in this process, configured the way an operator would (YAML body + env).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { startApi } from '../../api/main.ts';
+import { loadConfig, type LoadedConfig } from '../../shared/config/load.ts';
+import { startWorkers, type RunningWorkers } from '../../workers/main.ts';
+import { startRedis, type RedisServer } from './redis-server.ts';
+
+export const E2E_API_KEY = 'e2e-key';
+export const E2E_API_SECRET = 'e2e-secret-0123456789abcdef0123456789';
+
+export interface TestService {
+  url: string;
+  config: LoadedConfig;
+  redis: RedisServer;
+  workers: RunningWorkers;
+  recordingsDir: string;
+  stop(): Promise<void>;
+}
+
+/** `yaml` is merged into the config body; pools default to all of them. */
+export async function startService(yaml: Record<string, unknown> = {}): Promise<TestService> {
+  const redis = await startRedis();
+  const root = await mkdtemp(join(tmpdir(), 'egress-e2e-'));
+  const recordingsDir = join(root, 'recordings');
+  const config = loadConfig({
+    env: {
+      REDIS_URL: redis.url,
+      LIVEKIT_API_KEY: E2E_API_KEY,
+      LIVEKIT_API_SECRET: E2E_API_SECRET,
+      EGRESS_CONFIG_BODY: stringify({
+        port: 0,
+        host: '127.0.0.1',
+        tmp_dir: join(root, 'tmp'),
+        storage: { local: { directory: recordingsDir } },
+        logging: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
+        ...yaml,
+      }),
+    },
+  });
+  const log = pino({ level: config.logging.level });
+  const workers = await startWorkers(config, log);
+  const api = await startApi(config, log);
+  return {
+    url: api.url,
+    config,
+    redis,
+    workers,
+    recordingsDir,
+    async stop() {
+      await api.close();
+      await workers.close(0);
+      await redis.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}

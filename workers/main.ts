@@ -1,0 +1,96 @@
+/**
+ * The workers entry: starts the pools that config names (`pools`, env EGRESS_POOLS), each with its
+ * concurrency cap, so one container can run one pool type.
+ *
+ * Signals (documented in the README): SIGTERM or SIGINT drains — no new jobs; running recordings go on
+ * for up to `shutdown_grace` seconds, then are stopped and finalized; their uploads and webhooks are
+ * delivered; then the process exits. A second signal stops every recording at once (still finalized).
+ */
+import type { Worker } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import type { LoadedConfig } from '../shared/config/load.ts';
+import { createServiceContext } from '../shared/context.ts';
+import { ControlSubscriber } from '../shared/control.ts';
+import type { Logger } from '../shared/logger.ts';
+import { startPool } from '../shared/pool.ts';
+import { RECORD_QUEUES } from '../shared/queues.ts';
+import { createRedis } from '../shared/redis.ts';
+import { runMain } from '../shared/run-main.ts';
+import { recordProcessor } from './record-job.ts';
+import { finalizeProcessor } from './upload/finalize-job.ts';
+import { uploadProcessor } from './upload/upload-job.ts';
+import { webhookProcessor } from './webhook/webhook-job.ts';
+import type { WorkerContext } from './worker-context.ts';
+
+const UPLOAD_DRAIN_TIMEOUT_MS = 60_000;
+
+export interface RunningWorkers {
+  ctx: WorkerContext;
+  /** Drains as on SIGTERM; `graceSec` overrides shutdown_grace. */
+  close(graceSec?: number): Promise<void>;
+  /** Stops every running recording now (they are finalized). */
+  stopAll(reason: string): void;
+}
+
+export async function startWorkers(config: LoadedConfig, log: Logger): Promise<RunningWorkers> {
+  const base = createServiceContext(config, log, 'workers');
+  const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const ctx: WorkerContext = {
+    ...base,
+    subscriber: new ControlSubscriber(createRedis(config, 'egress-queue:control'), base.control),
+    running: new Map(),
+    workerId,
+  };
+  const recordPools: Worker[] = [];
+  const deliveryPools: Worker[] = [];
+  const record = recordProcessor(ctx);
+  for (const queue of RECORD_QUEUES) {
+    if (config.pools.includes(queue)) recordPools.push(startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log));
+  }
+  if (config.pools.includes('upload')) {
+    const upload = uploadProcessor(ctx);
+    const finalize = finalizeProcessor(ctx);
+    deliveryPools.push(startPool(config, 'upload', (job) => (job.name === 'finalize' ? finalize(job) : upload(job)), { concurrency: config.concurrency.upload }, log));
+  }
+  if (config.pools.includes('webhook')) {
+    deliveryPools.push(startPool(config, 'webhook', webhookProcessor(ctx), { concurrency: config.concurrency.webhook }, log));
+  }
+  log.info({ workerId, pools: config.pools }, 'workers started');
+
+  const stopAll = (reason: string) => {
+    for (const recording of ctx.running.values()) recording.stop(reason);
+  };
+  const close = async (graceSec = config.shutdown_grace) => {
+    log.info({ running: ctx.running.size, graceSec }, 'draining: no new jobs; running recordings may finish');
+    const timer = setTimeout(() => stopAll('Server shutting down'), graceSec * 1000);
+    await Promise.all(recordPools.map((w) => w.close()));
+    clearTimeout(timer);
+    if (deliveryPools.length) await waitForUploads(ctx, log);
+    await Promise.all(deliveryPools.map((w) => w.close()));
+    await ctx.subscriber.close();
+    await ctx.close();
+    log.info('workers stopped');
+  };
+  return { ctx, close, stopAll };
+}
+
+/** Uploads queued by the recordings that just ended are delivered before the upload pool closes. */
+async function waitForUploads(ctx: WorkerContext, log: Logger): Promise<void> {
+  const deadline = Date.now() + UPLOAD_DRAIN_TIMEOUT_MS;
+  const queue = ctx.queues.get('upload');
+  while (Date.now() < deadline) {
+    const counts = await queue.getJobCounts('wait', 'active', 'prioritized', 'waiting-children');
+    if (Object.values(counts).every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  log.warn('uploads still pending at shutdown; they stay queued for the next upload worker');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await runMain('workers', async (config, log) => {
+    const workers = await startWorkers(config, log);
+    return { close: () => workers.close(), interrupt: () => workers.stopAll('Server shutting down') };
+  });
+}

@@ -1,0 +1,218 @@
+/**
+ * ffmpeg capturing the virtual display (x11grab) and the recording's PulseAudio sink, encoded as the
+ * plan says (LiveKit's choices: H.264 veryfast, AAC/Opus/MP3, stereo). It records crash-safe into the
+ * work directory (fragmented MP4, or the streamable OGG/MP3 themselves) and, on a graceful stop,
+ * remuxes that into the file users get (a normal MP4 with the index up front).
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { AudioCodecName, EgressPlan, EncodingPlan, FileType } from '../../shared/egress-plan.ts';
+import { EgressError } from '../../shared/errors.ts';
+import type { AudioSink } from './pulse.ts';
+import { describeExit, type SupervisedProcess, type Supervisor } from './processes.ts';
+import type { CaptureStats } from './recording.ts';
+
+/** How long ffmpeg may take to flush its encoders after `q` before it is killed. */
+const STOP_TIMEOUT_MS = 15_000;
+/** 10 ms of the sink's 48 kHz stereo s16: small reads keep PulseAudio's timestamps close to real time. */
+const PULSE_FRAGMENT_BYTES = 1920;
+/** A capture with no encoded output after this long is stuck (no frames from the display, no audio). */
+const FIRST_OUTPUT_TIMEOUT_MS = 15_000;
+/** Keyframe interval when the plan leaves it to the encoder. */
+const DEFAULT_KEYFRAME_INTERVAL_SEC = 2;
+
+export interface CaptureOptions {
+  ffmpegPath: string;
+  supervisor: Supervisor;
+  plan: EgressPlan;
+  /** The X display to grab; absent for audio-only. */
+  display?: string;
+  /** The sink to record; absent for video-only. */
+  audio?: AudioSink;
+  workDir: string;
+  /** Where the finished file goes. */
+  filePath: string;
+  log: Logger;
+}
+
+export interface CaptureResult {
+  /** Unix ms the capture ended. */
+  endedAtMs: number;
+  stats: CaptureStats;
+  sizeBytes: number;
+}
+
+export interface Capture {
+  /** Resolves once the first frame (audio-only: the first audio) is encoded, with the Unix ms capture began. */
+  readonly active: Promise<number>;
+  /** Resolves (never rejects) with EGR_ERR_ENCODER_FAILED if ffmpeg ends before stop(). */
+  readonly failed: Promise<EgressError>;
+  /** Ends gracefully: ffmpeg finishes the capture, which is remuxed into filePath. */
+  stop(): Promise<CaptureResult>;
+}
+
+type Container = Extract<FileType, 'mp4' | 'ogg' | 'mp3'>;
+type AudioEncoding = Extract<AudioCodecName, 'aac' | 'opus' | 'mp3'>;
+
+const NEVER = new Promise<never>(() => {});
+
+/** How each file type is written while recording: streamable, so a crash leaves a readable file. */
+const CAPTURE_MUXER: Record<Container, string[]> = {
+  mp4: ['-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '1000000'],
+  ogg: ['-f', 'ogg'],
+  mp3: ['-f', 'mp3'],
+};
+
+export function startCapture(options: CaptureOptions): Capture {
+  const { plan, supervisor, log } = options;
+  const container = containerOf(plan);
+  const capturePath = join(options.workDir, `capture.${container}`);
+  const spawnedAtMs = Date.now();
+  const ffmpeg = supervisor.spawn('ffmpeg', options.ffmpegPath, [...captureArgs(options, container), capturePath]);
+  const reports = followReports(ffmpeg);
+  let stopping = false;
+
+  const active = reports.firstOutput.then(() => reports.captureStartMs() ?? spawnedAtMs);
+  const exitedEarly = ffmpeg.exited.then((exit) =>
+    // After stop(), its exit is stop()'s business.
+    stopping ? NEVER : new EgressError('EGR_ERR_ENCODER_FAILED', `ffmpeg failed: ${describeExit(exit, ffmpeg)}`),
+  );
+  const stalled = Promise.race([
+    reports.firstOutput.then(() => NEVER),
+    delay(FIRST_OUTPUT_TIMEOUT_MS, undefined, { ref: false }).then(
+      () => new EgressError('EGR_ERR_ENCODER_FAILED', `ffmpeg encoded nothing in ${FIRST_OUTPUT_TIMEOUT_MS / 1000} s: ${ffmpeg.stderrTail(5)}`),
+    ),
+  ]);
+  const failed = Promise.race([exitedEarly, stalled]);
+
+  const stop = async (): Promise<CaptureResult> => {
+    stopping = true;
+    const endedAtMs = Date.now();
+    ffmpeg.child.stdin?.end('q');
+    const exit = await Promise.race([ffmpeg.exited, delay(STOP_TIMEOUT_MS, undefined, { ref: false })]);
+    if (!exit) {
+      // The capture is fragmented, so what was written so far is still worth finalizing.
+      log.warn('ffmpeg did not finish in time; finalizing what it wrote');
+      await ffmpeg.kill();
+    } else if (exit.code !== 0) {
+      throw new EgressError('EGR_ERR_ENCODER_FAILED', `ffmpeg failed while finishing: ${describeExit(exit, ffmpeg)}`);
+    }
+    await remux(options, capturePath, container);
+    return { endedAtMs, stats: reports.stats(), sizeBytes: (await stat(options.filePath)).size };
+  };
+
+  return { active, failed, stop };
+}
+
+function containerOf(plan: EgressPlan): Container {
+  const fileType = plan.file?.fileType;
+  if (fileType !== 'mp4' && fileType !== 'ogg' && fileType !== 'mp3') {
+    throw new EgressError('EGR_ERR_NOT_SUPPORTED', `web recordings write mp4, ogg or mp3 files, not ${fileType ?? 'no file'}`);
+  }
+  if (fileType !== 'mp4' && plan.video) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `a ${fileType} file cannot hold video`);
+  return fileType;
+}
+
+function captureArgs(options: CaptureOptions, container: Container): string[] {
+  const { audio, display } = options;
+  const encoding = options.plan.encoding;
+  // Audio is opened first: ffmpeg aligns each input's first timestamp to zero, and opening the
+  // display second measured closest to real A/V sync (within 20 ms).
+  const audioInput = audio
+    ? ['-thread_queue_size', '1024', '-f', 'pulse', '-server', audio.server, '-fragment_size', String(PULSE_FRAGMENT_BYTES), '-i', audio.monitor]
+    : [];
+  const videoInput = display
+    ? ['-thread_queue_size', '512', '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(encoding.framerate), '-video_size', `${encoding.width}x${encoding.height}`, '-i', display]
+    : [];
+  // Streams in the usual order, video first.
+  const videoOutput = display ? ['-map', `${audio ? 1 : 0}:v`, ...videoEncoder(encoding)] : [];
+  const audioOutput = audio ? ['-map', '0:a', ...audioEncoder(audioCodecOf(container, encoding.audioCodec), encoding)] : [];
+  return ['-hide_banner', '-nostats', '-progress', 'pipe:1', '-y', ...audioInput, ...videoInput, ...videoOutput, ...audioOutput, ...CAPTURE_MUXER[container]];
+}
+
+function videoEncoder(encoding: EncodingPlan): string[] {
+  const kbps = encoding.videoBitrateKbps;
+  const keyframeSec = encoding.keyFrameIntervalSec > 0 ? encoding.keyFrameIntervalSec : DEFAULT_KEYFRAME_INTERVAL_SEC;
+  return [
+    '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', encoding.videoProfile, '-pix_fmt', 'yuv420p',
+    // A 2 s rate-control buffer, as LiveKit's vbv-buf-capacity.
+    '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,
+    '-g', String(Math.max(1, Math.round(keyframeSec * encoding.framerate))),
+    // Constant frame rate: ffmpeg duplicates or drops frames when the grab drifts (counted in the stats).
+    '-fps_mode', 'cfr', '-r', String(encoding.framerate),
+  ];
+}
+
+/** An MP4 holds AAC or Opus; OGG only Opus; an MP3 file only MP3. */
+function audioCodecOf(container: Container, requested: AudioCodecName): AudioEncoding {
+  if (container === 'ogg') return 'opus';
+  if (container === 'mp3') return 'mp3';
+  return requested === 'opus' ? 'opus' : 'aac';
+}
+
+function audioEncoder(codec: AudioEncoding, encoding: EncodingPlan): string[] {
+  const bitrate = ['-b:a', `${encoding.audioBitrateKbps}k`, '-ac', '2'];
+  switch (codec) {
+    case 'opus':
+      return ['-c:a', 'libopus', ...bitrate, '-ar', '48000'];
+    case 'mp3':
+      // libmp3lame is constant bitrate when given -b:a.
+      return ['-c:a', 'libmp3lame', ...bitrate, '-ar', String(encoding.audioFrequency)];
+    case 'aac':
+      return ['-c:a', 'aac', ...bitrate, '-ar', String(encoding.audioFrequency)];
+  }
+}
+
+interface FfmpegReports {
+  /** Resolves at the first progress report showing encoded output. */
+  firstOutput: Promise<void>;
+  /** The latest counters. */
+  stats(): CaptureStats;
+  /** Unix ms of the earliest captured packet, if ffmpeg has reported it. */
+  captureStartMs(): number | undefined;
+}
+
+/**
+ * Follows what ffmpeg reports: `-progress pipe:1` blocks of key=value lines, each ended by
+ * `progress=…`; and on stderr each input's first timestamp (`start: <seconds>`), which for x11grab
+ * and pulse is the wall clock, so the earliest is when the file's time zero was captured.
+ */
+function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
+  const stats: CaptureStats = { frames: 0, duplicated: 0, dropped: 0 };
+  let outTimeUs = 0;
+  let resolveFirstOutput = () => {};
+  const firstOutput = new Promise<void>((resolve) => (resolveFirstOutput = resolve));
+  createInterface({ input: ffmpeg.child.stdout! }).on('line', (line) => {
+    const [key, value = ''] = line.split('=', 2);
+    const number = Number(value);
+    if (key === 'frame') stats.frames = number;
+    else if (key === 'dup_frames') stats.duplicated = number;
+    else if (key === 'drop_frames') stats.dropped = number;
+    else if (key === 'out_time_us') outTimeUs = number;
+    else if (key === 'progress' && (stats.frames > 0 || outTimeUs > 0)) resolveFirstOutput();
+  });
+  const inputStartsMs: number[] = [];
+  createInterface({ input: ffmpeg.child.stderr! }).on('line', (line) => {
+    const start = /^\s*Duration: N\/A, start: (\d+\.\d+)/.exec(line)?.[1];
+    if (start) inputStartsMs.push(Math.round(Number(start) * 1000));
+  });
+  return {
+    firstOutput,
+    stats: () => ({ ...stats }),
+    captureStartMs: () => (inputStartsMs.length > 0 ? Math.min(...inputStartsMs) : undefined),
+  };
+}
+
+/** Rewrites the capture into filePath without re-encoding; an MP4 gets its index up front (faststart). */
+async function remux(options: CaptureOptions, capturePath: string, container: Container): Promise<void> {
+  const faststart = container === 'mp4' ? ['-movflags', '+faststart'] : [];
+  await mkdir(dirname(options.filePath), { recursive: true });
+  const remuxer = options.supervisor.spawn('ffmpeg-remux', options.ffmpegPath, [
+    '-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', capturePath, '-map', '0', '-c', 'copy', ...faststart, options.filePath,
+  ]);
+  const exit = await remuxer.exited;
+  if (exit.code !== 0) throw new EgressError('EGR_ERR_ENCODER_FAILED', `could not finalize the file: ${describeExit(exit, remuxer)}`);
+}

@@ -1,0 +1,160 @@
+/**
+ * Supervision of the external programs a recording runs (Xvfb, Chromium, ffmpeg). Each child leads
+ * its own process group, so ending it also ends whatever it forked (Chromium's zygote and renderers).
+ * Ending is always SIGTERM to the group, then SIGKILL after a grace; and every child still running
+ * when this Node process exits is killed, so a crashing worker leaves nothing behind.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+
+const STDERR_TAIL_LINES = 20;
+const KILL_GRACE_MS = 5_000;
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** It was ended by kill()/killAll(), not on its own. */
+  requested: boolean;
+}
+
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  /** stdio of the child; stderr must be 'pipe' for stderrTail(). Default: all pipes. */
+  stdio?: StdioOptions;
+  /** false: neither the child nor its pipes keep the Node event loop alive (a worker-lifetime daemon). */
+  keepAlive?: boolean;
+}
+
+const running = new Set<SupervisedProcess>();
+process.on('exit', () => {
+  for (const child of running) signalGroup(child.pid, 'SIGKILL');
+});
+
+export class SupervisedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<ProcessExit>;
+  #stderrLines: string[] = [];
+  #killRequested = false;
+
+  constructor(name: string, child: ChildProcess) {
+    this.name = name;
+    this.child = child;
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.#keepTail(chunk));
+    // Writing to a child that has gone fails with EPIPE; callers act on its exit instead.
+    child.stdin?.on('error', () => {});
+    this.exited = new Promise((resolve) => {
+      const settle = (code: number | null, signal: NodeJS.Signals | null) => {
+        running.delete(this);
+        resolve({ code, signal, requested: this.#killRequested });
+      };
+      child.once('exit', settle);
+      // A child that could not be spawned (ENOENT, EACCES) emits 'error' and never 'exit'.
+      child.once('error', (err) => {
+        if (child.pid === undefined) {
+          this.#keepTail(`${err.message}\n`);
+          settle(null, null);
+        }
+      });
+    });
+    if (child.pid !== undefined) running.add(this);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** The last lines the child wrote to stderr, for error messages. */
+  stderrTail(lines = STDERR_TAIL_LINES): string {
+    return this.#stderrLines.slice(-lines).join('\n');
+  }
+
+  /** Ends the child's whole process group: SIGTERM, then SIGKILL after the grace. Safe to call again. */
+  async kill(graceMs = KILL_GRACE_MS): Promise<ProcessExit> {
+    this.#killRequested = true;
+    signalGroup(this.pid, 'SIGTERM');
+    const timer = delay(graceMs, undefined, { ref: false });
+    const exit = await Promise.race([this.exited, timer]);
+    // Also when the leader has gone: it may have left members of its group behind.
+    signalGroup(this.pid, 'SIGKILL');
+    return exit ?? (await this.exited);
+  }
+
+  #keepTail(chunk: string): void {
+    const lines = chunk.split('\n').filter((line) => line.trim() !== '');
+    this.#stderrLines.push(...lines);
+    if (this.#stderrLines.length > STDERR_TAIL_LINES * 2) this.#stderrLines.splice(0, this.#stderrLines.length - STDERR_TAIL_LINES);
+  }
+}
+
+/** Starts a child as the leader of a new process group, supervised. */
+export function spawnSupervised(name: string, command: string, args: string[], options: SpawnOptions = {}): SupervisedProcess {
+  const child = spawn(command, args, { detached: true, env: options.env ?? process.env, stdio: options.stdio ?? 'pipe' });
+  if (options.keepAlive === false) {
+    child.unref();
+    for (const stream of child.stdio) (stream as Socket | null)?.unref?.();
+  }
+  return new SupervisedProcess(name, child);
+}
+
+/** "exited with code 1", "killed by SIGKILL", followed by the last stderr lines if any. */
+export function describeExit(exit: ProcessExit, child: SupervisedProcess): string {
+  const how = exit.signal ? `killed by ${exit.signal}` : exit.code === null ? 'failed to start' : `exited with code ${exit.code}`;
+  const tail = child.stderrTail(5);
+  return tail ? `${child.name} ${how}: ${tail}` : `${child.name} ${how}`;
+}
+
+/**
+ * The processes of one recording. Every child gets the supervisor's environment tag (e.g. EGRESS_ID),
+ * which Chromium's helpers inherit too, so an operator can tell which egress a stray process belongs to.
+ */
+export class Supervisor {
+  readonly #log: Logger;
+  readonly #tag: Record<string, string>;
+  readonly #children = new Set<SupervisedProcess>();
+
+  constructor(log: Logger, tag: Record<string, string>) {
+    this.#log = log;
+    this.#tag = tag;
+  }
+
+  /** The environment for a child of this recording: ours, the tag, and `extra`. */
+  environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.#tag, ...extra };
+  }
+
+  spawn(name: string, command: string, args: string[], options: { env?: Record<string, string>; stdio?: StdioOptions } = {}): SupervisedProcess {
+    return this.#watch(spawnSupervised(name, command, args, { stdio: options.stdio, env: this.environment(options.env) }));
+  }
+
+  /** Supervises a child someone else spawned detached (Chromium, spawned by puppeteer). */
+  adopt(name: string, child: ChildProcess): SupervisedProcess {
+    return this.#watch(new SupervisedProcess(name, child));
+  }
+
+  /** Ends every child of the recording and waits until they are gone. */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.#children].map((child) => child.kill()));
+  }
+
+  #watch(child: SupervisedProcess): SupervisedProcess {
+    this.#children.add(child);
+    this.#log.debug({ process: child.name, pid: child.pid }, 'process started');
+    void child.exited.then((exit) => {
+      const level = exit.requested ? 'debug' : 'warn';
+      this.#log[level]({ process: child.name, pid: child.pid, code: exit.code, signal: exit.signal }, 'process exited');
+    });
+    return child;
+  }
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The web recorder (plan.source.kind === 'web'): the page in Chromium on a private X display, its
+ * sound in a private PulseAudio sink, both captured by ffmpeg into the plan's file. Whatever ends the
+ * recording (stop, END_RECORDING, a failure), every process it started is gone when `done` settles.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { EgressPlan, WebSourcePlan } from '../../shared/egress-plan.ts';
+import { asEgressError, EgressError } from '../../shared/errors.ts';
+import { launchChromium } from './chromium.ts';
+import { startCapture } from './ffmpeg-capture.ts';
+import { Supervisor } from './processes.ts';
+import { createSink, type AudioSink } from './pulse.ts';
+import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from './recording.ts';
+import { startXvfb } from './xvfb.ts';
+
+export const recordWeb: Recorder = (start) => {
+  const stopper = new AbortController();
+  return {
+    done: record(start, stopper.signal),
+    stop: (reason) => {
+      if (stopper.signal.aborted) return;
+      start.log.info({ reason }, 'stopping the web recording');
+      stopper.abort(reason);
+    },
+  };
+};
+
+const STOPPED = Symbol('stopped');
+
+async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
+  const { plan, settings, log, workDir } = start;
+  const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
+  let sink: AudioSink | undefined;
+  try {
+    const source = webSourceOf(plan);
+    const display = await startXvfb(supervisor, plan.encoding);
+    sink = plan.audio ? await createSink(plan.egressId, log) : undefined;
+    const chromium = await launchChromium({
+      settings,
+      supervisor,
+      display: display.display,
+      width: plan.encoding.width,
+      height: plan.encoding.height,
+      workDir,
+      audioEnv: sink?.clientEnv,
+      log,
+    });
+    const failures = [display.lost, chromium.crashed];
+    /** Waits for `step` unless the recording is stopped first (→ STOPPED) or a process it needs dies (→ throws). */
+    const until = <T>(step: Promise<T>) => untilStoppedOrFailed(step, stopSignal, failures);
+
+    if ((await until(chromium.navigate(source.url))) === STOPPED) return notStarted();
+    log.info({ display: display.display, url: source.url }, 'page loaded');
+    if (source.awaitStartSignal) {
+      const timeoutMs = settings.startSignalTimeoutSec * 1000;
+      const noSignal = delay(timeoutMs, undefined, { ref: false }).then(() => {
+        throw new EgressError('EGR_ERR_START_SIGNAL', 'Start signal not received');
+      });
+      if ((await until(Promise.race([chromium.startSignal, noSignal]))) === STOPPED) return notStarted();
+      log.info('start signal received');
+    }
+
+    const capture = startCapture({
+      ffmpegPath: settings.ffmpegPath,
+      supervisor,
+      plan,
+      display: plan.video ? display.display : undefined,
+      audio: sink,
+      workDir,
+      filePath: start.filePath,
+      log,
+    });
+    failures.push(capture.failed);
+    const startedAtMs = await until(capture.active);
+    if (startedAtMs === STOPPED) return notStarted();
+    log.info({ startedAtMs }, 'recording active');
+    start.onActive(startedAtMs);
+
+    const ended = await until(chromium.endSignal);
+    const end: RecordingEnd = ended === STOPPED ? 'stopped' : 'end_signal';
+    const { endedAtMs, stats, sizeBytes } = await capture.stop();
+    log.info({ end, stats, sizeBytes, durationMs: endedAtMs - startedAtMs }, 'recording finished');
+    return { started: true, end, startedAtMs, endedAtMs, file: { path: start.filePath, sizeBytes }, stats };
+  } catch (err) {
+    const error = asEgressError(err);
+    log.warn({ err: error }, 'web recording failed');
+    throw error;
+  } finally {
+    await supervisor.killAll();
+    await sink?.remove();
+  }
+}
+
+/** The plan's web source (recorderFor sends only web plans, with a file output and nothing else, here). */
+function webSourceOf(plan: EgressPlan): WebSourcePlan {
+  if (plan.source.kind !== 'web') throw new EgressError('EGR_ERR_INTERNAL', `the web recorder got a ${plan.source.kind} source`);
+  return plan.source;
+}
+
+function untilStoppedOrFailed<T>(step: Promise<T>, stopSignal: AbortSignal, failures: Promise<EgressError>[]): Promise<T | typeof STOPPED> {
+  const stopped = new Promise<typeof STOPPED>((resolve) => {
+    if (stopSignal.aborted) resolve(STOPPED);
+    stopSignal.addEventListener('abort', () => resolve(STOPPED), { once: true });
+  });
+  const failed = failures.map((failure) =>
+    failure.then((error) => {
+      throw error;
+    }),
+  );
+  // `stopped` first: a stop that has already happened wins over a step that has already finished.
+  return Promise.race([stopped, step, ...failed]);
+}
+
+function notStarted(): RecordingResult {
+  const now = Date.now();
+  return { started: false, end: 'stopped', startedAtMs: now, endedAtMs: now, stats: { frames: 0, duplicated: 0, dropped: 0 } };
+}

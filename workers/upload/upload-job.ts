@@ -1,0 +1,35 @@
+/**
+ * An upload job: one local file to its storage, with progress events (`job.updateProgress`, seen in Bull
+ * Board and as QueueEvents `progress`). Retried with backoff by BullMQ; the local file stays until the
+ * upload succeeded.
+ */
+import type { Job } from 'bullmq';
+import { rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { EgressError } from '../../shared/errors.ts';
+import type { UploadJobData, UploadResult } from '../../shared/queues.ts';
+import type { ServiceContext } from '../../shared/context.ts';
+import { storeLocally } from '../storage/local.ts';
+
+export interface UploadProgress {
+  sentBytes: number;
+  totalBytes: number;
+}
+
+export function uploadProcessor(ctx: ServiceContext) {
+  return async (job: Job<UploadJobData, UploadResult>): Promise<UploadResult> => {
+    const { egressId, storage, localPath, key, output } = job.data;
+    const log = ctx.log.child({ egressId, output });
+    const report = (sentBytes: number, totalBytes: number) => {
+      void job.updateProgress({ sentBytes, totalBytes } satisfies UploadProgress).catch(() => undefined);
+    };
+    if (storage.kind !== 'local') {
+      throw new EgressError('EGR_ERR_NOT_SUPPORTED', `${storage.kind} uploads are not supported by this version yet`);
+    }
+    const { location, sizeBytes } = await storeLocally(localPath, ctx.config.storage.local.directory, key, report);
+    log.info({ location, sizeBytes }, 'upload done');
+    // The recorder's work directory goes with its last file.
+    await rmdir(dirname(localPath)).catch(() => undefined);
+    return { output, location, sizeBytes };
+  };
+}

@@ -1,0 +1,13 @@
+/** What the worker pools of one process share on top of the service context. */
+import type { ServiceContext } from '../shared/context.ts';
+import type { ControlSubscriber } from '../shared/control.ts';
+import type { Recording } from './media/recording.ts';
+
+export interface WorkerContext extends ServiceContext {
+  /** Receives StopEgress and other control messages for the egresses this process runs. */
+  subscriber: ControlSubscriber;
+  /** The recordings this process runs now, by egress id: SIGTERM drains them. */
+  running: Map<string, Recording>;
+  /** Identifies this process in job claims and logs. */
+  workerId: string;
+}
