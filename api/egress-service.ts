@@ -26,7 +26,8 @@ import { EgressEvents, type WebhookTarget } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
 import { EgressError, failedPrecondition, invalidField, notFound } from '../shared/errors.ts';
 import { newEgressId, nowNanos } from '../shared/ids.ts';
-import { HOUSEKEEPING_QUEUE, RECORD_QUEUES, STOP_BEFORE_START, type Queues, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
+import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type Queues, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
+import { removeWaitingJob } from '../shared/queued-job.ts';
 import { redactRequest } from '../shared/redact.ts';
 import type { ControlChannel } from '../shared/control.ts';
 import { validateRequest, type AnyStartRequest } from './validate/index.ts';
@@ -126,15 +127,14 @@ export class EgressService {
     const info = await this.existing(request.egressId, 'stopped');
     const { egressId } = info;
     if (info.status === EgressStatus.EGRESS_STARTING) {
-      // Still waiting for a worker: take it out of its queue and end it here. A job a worker already
-      // holds is locked and cannot be removed; that worker hears the stop below.
-      const removals = await Promise.all(RECORD_QUEUES.map((name) => queues.get(name).remove(egressId).catch(() => 0)));
-      if (removals.includes(1)) {
+      // The mark comes first: a worker picking the job up from now on sees it and does not record.
+      await control.requestStop(egressId, 'StopEgress API');
+      if (await removeWaitingJob(queues, egressId)) {
         const ended = await events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error: STOP_BEFORE_START, errorCode: 412, reason: 'StopEgress API' });
         log.info({ egressId }, 'egress stopped while queued');
         return ended ?? info;
       }
-      await control.requestStop(egressId, 'StopEgress API');
+      // A worker holds it: it heard the stop and ends it ABORTED (or, if it just went ACTIVE, finalizes it).
       return (await events.store.get(egressId)) ?? info;
     }
     const ending = await events.markEnding(egressId, 'StopEgress API');

@@ -6,6 +6,7 @@
 import { EgressStatus } from '@livekit/protocol';
 import type { Job, Worker } from 'bullmq';
 import type { ServiceContext } from '../shared/context.ts';
+import { removeWaitingJob } from '../shared/queued-job.ts';
 import { HOUSEKEEPING_QUEUE, type StartDeadlineJobData } from '../shared/queues.ts';
 import { startPool } from '../shared/pool.ts';
 
@@ -16,9 +17,8 @@ export function startHousekeeping(ctx: ServiceContext): Worker<StartDeadlineJobD
 async function enforceStartDeadline(ctx: ServiceContext, { egressId, queue }: StartDeadlineJobData): Promise<string> {
   const info = await ctx.events.store.get(egressId);
   if (!info || info.status !== EgressStatus.EGRESS_STARTING) return 'started';
-  // remove() refuses a job a worker holds: that worker checks the deadline itself.
-  const removed = await ctx.queues.get(queue).remove(egressId).catch(() => 0);
-  if (removed !== 1) return 'picked';
+  // A worker that picks the job up from here on finds it past its deadline itself.
+  if (!(await removeWaitingJob(ctx.queues, egressId, [queue]))) return 'picked';
   const error = `no ${queue} worker was free to start this egress within ${ctx.config.start_deadline} s; add ${queue} workers or raise their concurrency`;
   await ctx.events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error, errorCode: 503, reason: 'Failure' });
   ctx.log.warn({ egressId, queue }, 'start deadline passed; egress aborted');

@@ -22,7 +22,17 @@ export interface ServiceContext {
 
 export function createServiceContext(config: LoadedConfig, log: Logger, name: string): ServiceContext {
   const redis = createRedis(config, `egress-queue:${name}`);
-  const queues = new Queues(config);
+  // An outage is reported once per state change, not on every reconnect attempt.
+  let reported = false;
+  const onError = (err: Error) => {
+    if (!reported) log.error({ err: err.message }, 'redis connection error; retrying');
+    reported = true;
+  };
+  redis.on('error', onError).on('ready', () => {
+    if (reported) log.info('redis connection restored');
+    reported = false;
+  });
+  const queues = new Queues(config, onError);
   const store = new EgressStore(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl });
   const events = new EgressEvents({ store, queues, redis, config, log });
   const control = new ControlChannel(redis, config.redis.prefix);
@@ -34,7 +44,8 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
     events,
     control,
     async close() {
-      await queues.close();
+      // With Redis down, a graceful close would wait for QUIT forever: drop the connections instead.
+      await queues.close(redis.status !== 'ready');
       redis.disconnect();
     },
   };

@@ -83,9 +83,12 @@ export class Queues {
   private readonly queues = new Map<QueueName, Queue>();
   private flow: FlowProducer | undefined;
   private readonly config: Pick<Config, 'redis'>;
+  private readonly onError: (err: Error) => void;
 
-  constructor(config: Pick<Config, 'redis'>) {
+  /** `onError` hears connection errors (a Redis outage), which BullMQ would otherwise print to the console. */
+  constructor(config: Pick<Config, 'redis'>, onError: (err: Error) => void = () => undefined) {
     this.config = config;
+    this.onError = onError;
   }
 
   get(name: QueueName): Queue {
@@ -96,13 +99,17 @@ export class Queues {
         prefix: bullPrefix(this.config),
         defaultJobOptions: COMMON_JOB_OPTIONS,
       });
+      queue.on('error', this.onError);
       this.queues.set(name, queue);
     }
     return queue;
   }
 
   flows(): FlowProducer {
-    this.flow ??= new FlowProducer({ connection: bullConnection(this.config), prefix: bullPrefix(this.config) });
+    if (!this.flow) {
+      this.flow = new FlowProducer({ connection: bullConnection(this.config), prefix: bullPrefix(this.config) });
+      this.flow.on('error', this.onError);
+    }
     return this.flow;
   }
 
@@ -110,7 +117,9 @@ export class Queues {
     return ALL_QUEUES.map((name) => this.get(name));
   }
 
-  async close(): Promise<void> {
+  /** Closes every handle. `force` drops the connections instead of waiting for Redis to answer QUIT. */
+  async close(force = false): Promise<void> {
+    if (force) await Promise.all([...this.queues.values()].map((q) => q.getBackend().close(true)));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.flow?.close();
     this.queues.clear();

@@ -39,7 +39,10 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const ctx: WorkerContext = {
     ...base,
-    subscriber: new ControlSubscriber(createRedis(config, 'egress-queue:control'), base.control),
+    subscriber: new ControlSubscriber(
+      createRedis(config, 'egress-queue:control').on('error', (err: Error) => log.debug({ err: err.message }, 'control subscriber connection error')),
+      base.control,
+    ),
     running: new Map(),
     workerId,
   };

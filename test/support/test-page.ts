@@ -13,6 +13,8 @@ import type { AddressInfo } from 'node:net';
 export const PAGE_COLOUR = { r: 32, g: 96, b: 192 } as const;
 /** The band (fractions of the height) the moving block stays in; outside it only PAGE_COLOUR shows. */
 export const BLOCK_BAND = { top: 0.4, bottom: 0.6 } as const;
+/** Seconds the block takes to cross the page, left to right, before it starts over. */
+export const BLOCK_PERIOD_SEC = 2;
 export const TONE_HZ = 440;
 
 export interface TestPage {
@@ -34,7 +36,7 @@ function draw(now) {
   g.fillStyle = 'rgb(${PAGE_COLOUR.r}, ${PAGE_COLOUR.g}, ${PAGE_COLOUR.b})';
   g.fillRect(0, 0, canvas.width, canvas.height);
   const size = canvas.height * ${BLOCK_BAND.bottom - BLOCK_BAND.top};
-  const x = ((now / 2000) % 1) * (canvas.width - size);
+  const x = ((now / ${BLOCK_PERIOD_SEC * 1000}) % 1) * (canvas.width - size);
   g.fillStyle = '#fff';
   g.fillRect(x, canvas.height * ${BLOCK_BAND.top}, size, size);
   requestAnimationFrame(draw);

@@ -4,6 +4,7 @@
  * and the page's console as the start/end signal channel (START_RECORDING / END_RECORDING).
  */
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import puppeteer, { TimeoutError, type Browser, type Page } from 'puppeteer-core';
 import type { Logger } from 'pino';
 import { EgressError } from '../../shared/errors.ts';
@@ -77,8 +78,11 @@ export async function launchChromium(options: ChromiumOptions): Promise<Chromium
 
   const crashed = new Promise<EgressError>((resolve) => {
     const crash = (what: string) => resolve(new EgressError('EGR_ERR_BROWSER_CRASHED', `Chromium crashed: ${what}`));
-    void chromium.exited.then((exit) => crash(describeExit(exit, chromium)));
-    browser.on('disconnected', () => crash('lost the connection to the browser'));
+    // Without Chromium's stderr: it is D-Bus and GPU noise, not why it died.
+    const exit = chromium.exited.then((exited) => describeExit(exited, chromium, 0));
+    void exit.then(crash);
+    // The connection drops a moment before the exit is seen; the exit says more, if it comes.
+    browser.on('disconnected', () => void Promise.race([exit, delay(1000).then(() => 'lost the connection to the browser')]).then(crash));
     page.on('error', (err) => crash(err.message));
   });
 

@@ -128,16 +128,22 @@ function captureArgs(options: CaptureOptions, container: Container): string[] {
     ? ['-thread_queue_size', '512', '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(encoding.framerate), '-video_size', `${encoding.width}x${encoding.height}`, '-i', display]
     : [];
   // Streams in the usual order, video first.
-  const videoOutput = display ? ['-map', `${audio ? 1 : 0}:v`, ...videoEncoder(encoding)] : [];
-  const audioOutput = audio ? ['-map', '0:a', ...audioEncoder(audioCodecOf(container, encoding.audioCodec), encoding)] : [];
+  const videoOutput = display ? ['-map', `${audio ? 1 : 0}:v`, ...videoEncodeArgs(options.plan)] : [];
+  // Audio timestamps from the sample count: PulseAudio's wall-clock stamps jitter under load, which
+  // would leave gaps and overlaps in the track.
+  const audioOutput = audio ? ['-map', '0:a', '-af', 'asetpts=N/SR/TB', ...audioEncoder(audioCodecOf(container, encoding.audioCodec), encoding)] : [];
   return ['-hide_banner', '-nostats', '-progress', 'pipe:1', '-y', ...audioInput, ...videoInput, ...videoOutput, ...audioOutput, ...CAPTURE_MUXER[container]];
 }
 
-function videoEncoder(encoding: EncodingPlan): string[] {
+/** The H.264 encoder options for a plan (also the baseline of bench/web-capture-cost.ts). */
+export function videoEncodeArgs({ encoding }: EgressPlan): string[] {
   const kbps = encoding.videoBitrateKbps;
   const keyframeSec = encoding.keyFrameIntervalSec > 0 ? encoding.keyFrameIntervalSec : DEFAULT_KEYFRAME_INTERVAL_SEC;
   return [
     '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', encoding.videoProfile, '-pix_fmt', 'yuv420p',
+    // No lookahead or B-frames: ffmpeg feeds its encoders in timestamp order, so behind an encoder that
+    // holds frames back, audio waits in the input queue, and `q` would drop those last ~0.5 s of sound.
+    '-tune', 'zerolatency',
     // A 2 s rate-control buffer, as LiveKit's vbv-buf-capacity.
     '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,
     '-g', String(Math.max(1, Math.round(keyframeSec * encoding.framerate))),
@@ -171,14 +177,14 @@ interface FfmpegReports {
   firstOutput: Promise<void>;
   /** The latest counters. */
   stats(): CaptureStats;
-  /** Unix ms of the earliest captured packet, if ffmpeg has reported it. */
+  /** Unix ms the first frame (audio-only: the first audio) was captured, once ffmpeg has said. */
   captureStartMs(): number | undefined;
 }
 
 /**
  * Follows what ffmpeg reports: `-progress pipe:1` blocks of key=value lines, each ended by
- * `progress=…`; and on stderr each input's first timestamp (`start: <seconds>`), which for x11grab
- * and pulse is the wall clock, so the earliest is when the file's time zero was captured.
+ * `progress=…`; and on stderr each input's first timestamp (`Input #1, x11grab, …` then
+ * `Duration: N/A, start: <seconds>`), which x11grab and pulse take from the wall clock.
  */
 function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
   const stats: CaptureStats = { frames: 0, duplicated: 0, dropped: 0 };
@@ -194,15 +200,17 @@ function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
     else if (key === 'out_time_us') outTimeUs = number;
     else if (key === 'progress' && (stats.frames > 0 || outTimeUs > 0)) resolveFirstOutput();
   });
-  const inputStartsMs: number[] = [];
+  const startMsOfInput = new Map<string, number>();
+  let input = '';
   createInterface({ input: ffmpeg.child.stderr! }).on('line', (line) => {
+    input = /^Input #\d+, (\w+),/.exec(line)?.[1] ?? input;
     const start = /^\s*Duration: N\/A, start: (\d+\.\d+)/.exec(line)?.[1];
-    if (start) inputStartsMs.push(Math.round(Number(start) * 1000));
+    if (start) startMsOfInput.set(input, Math.round(Number(start) * 1000));
   });
   return {
     firstOutput,
     stats: () => ({ ...stats }),
-    captureStartMs: () => (inputStartsMs.length > 0 ? Math.min(...inputStartsMs) : undefined),
+    captureStartMs: () => startMsOfInput.get('x11grab') ?? startMsOfInput.get('pulse'),
   };
 }
 

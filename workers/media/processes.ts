@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
+/** stderr lines kept for error messages. */
 const STDERR_TAIL_LINES = 20;
 const KILL_GRACE_MS = 5_000;
 
@@ -67,7 +68,7 @@ export class SupervisedProcess {
   }
 
   /** The last lines the child wrote to stderr, for error messages. */
-  stderrTail(lines = STDERR_TAIL_LINES): string {
+  stderrTail(lines: number): string {
     return this.#stderrLines.slice(-lines).join('\n');
   }
 
@@ -79,7 +80,9 @@ export class SupervisedProcess {
     const exit = await Promise.race([this.exited, timer]);
     // Also when the leader has gone: it may have left members of its group behind.
     signalGroup(this.pid, 'SIGKILL');
-    return exit ?? (await this.exited);
+    const result = exit ?? (await this.exited);
+    await groupGone(this.pid);
+    return result;
   }
 
   #keepTail(chunk: string): void {
@@ -91,7 +94,7 @@ export class SupervisedProcess {
 
 /** Starts a child as the leader of a new process group, supervised. */
 export function spawnSupervised(name: string, command: string, args: string[], options: SpawnOptions = {}): SupervisedProcess {
-  const child = spawn(command, args, { detached: true, env: options.env ?? process.env, stdio: options.stdio ?? 'pipe' });
+  const child = spawn(command, args, { detached: true, env: options.env, stdio: options.stdio ?? 'pipe' });
   if (options.keepAlive === false) {
     child.unref();
     for (const stream of child.stdio) (stream as Socket | null)?.unref?.();
@@ -99,10 +102,10 @@ export function spawnSupervised(name: string, command: string, args: string[], o
   return new SupervisedProcess(name, child);
 }
 
-/** "exited with code 1", "killed by SIGKILL", followed by the last stderr lines if any. */
-export function describeExit(exit: ProcessExit, child: SupervisedProcess): string {
+/** "ffmpeg exited with code 1", "Xvfb killed by SIGKILL", followed by the last `tailLines` stderr lines if any. */
+export function describeExit(exit: ProcessExit, child: SupervisedProcess, tailLines = 5): string {
   const how = exit.signal ? `killed by ${exit.signal}` : exit.code === null ? 'failed to start' : `exited with code ${exit.code}`;
-  const tail = child.stderrTail(5);
+  const tail = tailLines > 0 ? child.stderrTail(tailLines) : '';
   return tail ? `${child.name} ${how}: ${tail}` : `${child.name} ${how}`;
 }
 
@@ -143,18 +146,26 @@ export class Supervisor {
     this.#children.add(child);
     this.#log.debug({ process: child.name, pid: child.pid }, 'process started');
     void child.exited.then((exit) => {
-      const level = exit.requested ? 'debug' : 'warn';
-      this.#log[level]({ process: child.name, pid: child.pid, code: exit.code, signal: exit.signal }, 'process exited');
+      const failed = !exit.requested && exit.code !== 0;
+      this.#log[failed ? 'warn' : 'debug']({ process: child.name, pid: child.pid, code: exit.code, signal: exit.signal }, 'process exited');
     });
     return child;
   }
 }
 
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
+/** Waits (briefly) until no process of the group is left, so "killed" means gone, not "signalled". */
+async function groupGone(pid: number | undefined): Promise<void> {
+  for (let i = 0; pid !== undefined && i < 100 && signalGroup(pid, 0); i++) await delay(20);
+}
+
+/** Signals a whole process group; false when no process of it exists any more. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals | 0): boolean {
+  if (pid === undefined) return false;
   try {
     process.kill(-pid, signal);
+    return true;
   } catch {
     // ESRCH: the group is already gone.
+    return false;
   }
 }

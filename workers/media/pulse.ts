@@ -5,6 +5,7 @@
  * daemon per worker process, started on first use and shared by its recordings.
  */
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,8 @@ async function startDaemon(log: Logger): Promise<string> {
     ],
     { env: { ...process.env, PULSE_RUNTIME_PATH: runtimeDir }, stdio: ['ignore', 'ignore', 'pipe'], keepAlive: false },
   );
+  // Its socket and state die with the worker; the daemon itself is killed at exit by the supervision.
+  process.once('exit', () => rmSync(runtimeDir, { recursive: true, force: true }));
   void daemon.exited.then(async (exit) => {
     privateServer = undefined;
     log.warn({ reason: describeExit(exit, daemon) }, 'PulseAudio daemon exited; the next recording starts a new one');

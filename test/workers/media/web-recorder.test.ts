@@ -10,62 +10,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import type { EgressPlan, FileType } from '../../../shared/egress-plan.ts';
+import type { EgressPlan } from '../../../shared/egress-plan.ts';
 import type { RecorderSettings, Recording } from '../../../workers/media/recording.ts';
+import { TEST_RECORDER_SETTINGS, webPlan } from '../../support/plans.ts';
 import { recordWeb } from '../../../workers/media/web-recorder.ts';
 import { decodeFrameAt, meanVolumeDb, probe } from '../../support/ffprobe.ts';
-import { BLOCK_BAND, PAGE_COLOUR, startTestPage, type TestPage } from '../../support/test-page.ts';
+import { BLOCK_BAND, BLOCK_PERIOD_SEC, PAGE_COLOUR, startTestPage, type TestPage } from '../../support/test-page.ts';
 
 const log = pino({ level: 'warn' });
-
-const SETTINGS: RecorderSettings = {
-  chromePath: '/usr/bin/chromium',
-  chromeFlags: {},
-  enableChromeSandbox: false,
-  insecure: false,
-  ffmpegPath: 'ffmpeg',
-  startSignalTimeoutSec: 10,
-};
-
-let egressCount = 0;
-
-interface PlanOptions {
-  url: string;
-  awaitStartSignal?: boolean;
-  audio?: boolean;
-  video?: boolean;
-  fileType?: FileType;
-  width?: number;
-  height?: number;
-}
-
-/** A web egress plan with LiveKit's default encoding (H264_720P_30, AAC 128 kbps 44.1 kHz) and a local file. */
-function webPlan(options: PlanOptions): EgressPlan {
-  const fileType = options.fileType ?? 'mp4';
-  return {
-    egressId: `EG_test${process.pid}x${++egressCount}`,
-    requestKind: 'web',
-    roomName: '',
-    source: { kind: 'web', url: options.url, awaitStartSignal: options.awaitStartSignal ?? false },
-    audio: options.audio ?? true,
-    video: options.video ?? true,
-    encoding: {
-      width: options.width ?? 1280,
-      height: options.height ?? 720,
-      depth: 24,
-      framerate: 30,
-      videoProfile: 'main',
-      videoBitrateKbps: 3000,
-      audioCodec: fileType === 'ogg' ? 'opus' : 'aac',
-      audioBitrateKbps: 128,
-      audioFrequency: 44100,
-      keyFrameIntervalSec: 0,
-    },
-    file: { fileType, filepath: `recording.${fileType}`, disableManifest: true, storage: { kind: 'local' } },
-    images: [],
-    requestedAt: Date.now(),
-  };
-}
 
 interface Started {
   plan: EgressPlan;
@@ -81,7 +33,7 @@ async function start(plan: EgressPlan, settings: Partial<RecorderSettings> = {})
   const filePath = join(workDir, 'out', plan.file!.filepath);
   let onActive = (_startedAtMs: number) => {};
   const active = new Promise<number>((resolve) => (onActive = resolve));
-  const recording = recordWeb({ plan, workDir, filePath, settings: { ...SETTINGS, ...settings }, log, onActive });
+  const recording = recordWeb({ plan, workDir, filePath, settings: { ...TEST_RECORDER_SETTINGS, ...settings }, log, onActive });
   return { plan, recording, workDir, filePath, active };
 }
 
@@ -155,8 +107,9 @@ describe('web recorder', { concurrency: false }, () => {
     assert.ok(Math.abs(media.format.duration - wallSec) < 1, `file ${media.format.duration} s, recorded ${wallSec} s`);
     assert.ok((await meanVolumeDb(started.filePath)) > -40, 'the tone is audible');
 
+    // Half a crossing apart, the block is far from where it was.
     const early = await decodeFrameAt(started.filePath, 2);
-    const late = await decodeFrameAt(started.filePath, 4);
+    const late = await decodeFrameAt(started.filePath, 2 + BLOCK_PERIOD_SEC / 2);
     assert.ok(isColour(early.pixel(20, 20), PAGE_COLOUR), `page colour, got ${JSON.stringify(early.pixel(20, 20))}`);
     assert.ok(isColour(early.pixel(early.width - 20, early.height - 20), PAGE_COLOUR), 'the page fills the frame');
     const bandRow = Math.round(early.height * (BLOCK_BAND.top + BLOCK_BAND.bottom) / 2) * early.width * 3;

@@ -1,0 +1,17 @@
+/** `npm run bench`: every benchmark, each reported beside a baseline measured in the same run. */
+import { benchRpcAccept } from './rpc-accept.ts';
+import { benchWebCaptureCost } from './web-capture-cost.ts';
+import { benchWebStartLatency } from './web-start-latency.ts';
+
+const only = process.argv[2];
+const benches: Record<string, () => Promise<string[]>> = {
+  'rpc-accept': benchRpcAccept,
+  'web-start': benchWebStartLatency,
+  'web-cost': benchWebCaptureCost,
+};
+for (const [name, run] of Object.entries(benches)) {
+  if (only && only !== name) continue;
+  const lines = await run();
+  process.stdout.write(lines.join('\n') + '\n\n');
+}
+process.exit(0);
