@@ -11,7 +11,10 @@ lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.egress-queue-lock-hash
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   echo "egress-queue: installing npm dependencies (npm ci)" >&2
-  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2
+  # npm ci refuses a lock file that lacks optional packages for other platforms when the registry in use
+  # does not serve them (msgpackr-extract's darwin/win32 builds); npm install then installs the same lock.
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2 2>/dev/null ||
+    PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error >&2
   echo "$lock_hash" > "$stamp"
 fi
 
