@@ -105,7 +105,8 @@ async function record(ctx: WorkerContext, plan: EgressPlan, log: Logger): Promis
     stopReason ??= reason;
     recording.stop(reason);
   };
-  ctx.running.set(egressId, recording);
+  // Drains stop through here too, so the end reason says why.
+  ctx.running.set(egressId, { done: recording.done, stop });
   const unlisten = await ctx.subscriber.listen(egressId, (message) => message.type === 'stop' && stop(message.reason));
   const limitSec = ctx.config.session_limits.file_output_max_duration;
   const limitTimer = limitSec > 0 ? setTimeout(() => ((limitReached = true), stop('Session limit reached')), limitSec * 1000) : undefined;

@@ -36,7 +36,7 @@ const storageSchema = z
 
 const webhookSchema = z
   .strictObject({
-    api_key: z.string().default('').describe('Key whose secret signs webhooks (as livekit-server). Default: the first configured key.'),
+    api_key: z.string().default('').describe('API key whose secret signs webhooks (as in livekit-server). Default: api_key.'),
     urls: z.array(z.url()).default([]).describe('URLs that receive egress_started, egress_updated and egress_ended.'),
     attempts: z.number().int().min(1).default(8).describe('Delivery attempts per webhook.'),
     backoff: z.number().int().min(0).default(1000).describe('First retry delay of a webhook delivery, ms, doubling each attempt.'),
