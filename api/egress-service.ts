@@ -12,6 +12,8 @@ import {
   RoomCompositeEgressRequest,
   StartEgressRequest,
   StopEgressRequest,
+  StreamInfo,
+  StreamInfo_Status,
   TrackCompositeEgressRequest,
   TrackEgressRequest,
   UpdateLayoutRequest,
@@ -19,29 +21,21 @@ import {
   WebEgressRequest,
   type WebhookConfig,
 } from '@livekit/protocol';
-import type { Logger } from 'pino';
-import type { LoadedConfig } from '../shared/config/load.ts';
+import type { ServiceContext } from '../shared/context.ts';
 import { poolOf, type EgressPlan } from '../shared/egress-plan.ts';
-import { EgressEvents, type WebhookTarget } from '../shared/egress-events.ts';
+import type { WebhookTarget } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
 import { EgressError, failedPrecondition, invalidField, notFound } from '../shared/errors.ts';
 import { newEgressId, nowNanos } from '../shared/ids.ts';
-import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type Queues, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
+import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
 import { redactRequest } from '../shared/redact.ts';
-import type { ControlChannel } from '../shared/control.ts';
-import { validateRequest, type AnyStartRequest } from './validate/index.ts';
+import { streamSecretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
 import type { Caller } from './auth.ts';
 
 export type StartRequest = AnyStartRequest;
 
-export interface EgressServiceDeps {
-  config: LoadedConfig;
-  events: EgressEvents;
-  queues: Queues;
-  control: ControlChannel;
-  log: Logger;
-}
+export type EgressServiceDeps = Pick<ServiceContext, 'config' | 'events' | 'queues' | 'control' | 'secrets' | 'log'>;
 
 function requestCase(request: StartRequest): EgressInfo['request'] {
   if (request instanceof RoomCompositeEgressRequest) return { case: 'roomComposite', value: redactRequest(request) };
@@ -79,6 +73,8 @@ export class EgressService {
       updatedAt: nowNanos(),
       request: requestCase(request),
     });
+    const secrets = streamSecretsOf(request, plan);
+    if (secrets.streamProtocol) await this.deps.secrets.put(egressId, secrets);
     await events.create(info, targets);
     const queue: RecordQueueName = poolOf(plan);
     await queues.get(queue).add(plan.requestKind, { plan } satisfies RecordJobData, { jobId: egressId });
@@ -148,10 +144,43 @@ export class EgressService {
     return new ListEgressResponse({ items });
   }
 
+  /**
+   * Adds, then removes stream URLs (LiveKit's order). The API records the change — real URLs sealed,
+   * StreamInfo entries added or FINISHED — and tells the worker, which connects or drops them; a URL the
+   * worker cannot reach turns FAILED there. Removing the last stream of a stream-only egress ends it.
+   */
   async updateStream(request: UpdateStreamRequest): Promise<EgressInfo> {
-    const info = await this.existing(request.egressId, 'updated');
-    if (info.streamResults.length === 0) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateStream called on non-streaming egress');
-    throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'stream outputs are not supported by this version yet');
+    const { egressId } = request;
+    const info = await this.existing(egressId, 'updated');
+    const secrets = await this.deps.secrets.get(egressId);
+    const protocol = secrets.streamProtocol;
+    if (!protocol) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateStream called on non-streaming egress');
+    const added = request.addOutputUrls.map((url) => updateStreamTarget(url, protocol)).filter((t) => !(t.redacted in secrets.streamUrls));
+    const removed = request.removeOutputUrls.map((url) => updateStreamTarget(url, protocol).redacted);
+    for (const redacted of removed) {
+      const known = info.streamResults.some((s) => s.url === redacted && s.status === StreamInfo_Status.ACTIVE);
+      if (!known && !added.some((t) => t.redacted === redacted)) throw notFound(`stream ${redacted} not found`);
+    }
+    await this.deps.secrets.update(egressId, (current) => {
+      for (const t of added) current.streamUrls[t.redacted] = t.url;
+    });
+    const now = nowNanos();
+    const updated = await this.deps.events.update(
+      egressId,
+      (current) => {
+        for (const t of added) current.streamResults.push(new StreamInfo({ url: t.redacted, status: StreamInfo_Status.ACTIVE }));
+        for (const stream of current.streamResults) {
+          if (!removed.includes(stream.url) || stream.status !== StreamInfo_Status.ACTIVE) continue;
+          stream.status = StreamInfo_Status.FINISHED;
+          stream.endedAt = now;
+          stream.duration = stream.startedAt > 0n ? now - stream.startedAt : 0n;
+        }
+      },
+      { announce: true },
+    );
+    await this.deps.control.send(egressId, { type: 'update_stream' });
+    this.deps.log.info({ egressId, added: added.map((t) => t.redacted), removed }, 'streams updated');
+    return updated ?? info;
   }
 
   async updateLayout(request: UpdateLayoutRequest): Promise<EgressInfo> {

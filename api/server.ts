@@ -3,24 +3,13 @@
  * tests can `inject()` requests.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
-import type { LoadedConfig } from '../shared/config/load.ts';
-import type { ControlChannel } from '../shared/control.ts';
-import type { EgressEvents } from '../shared/egress-events.ts';
-import type { Queues } from '../shared/queues.ts';
-import type { Redis } from '../shared/redis.ts';
+import type { ServiceContext } from '../shared/context.ts';
 import { adminRoutes } from './admin/index.ts';
 import { EgressService } from './egress-service.ts';
 import { twirpRoutes } from './twirp/routes.ts';
 
-export interface ApiDeps {
-  config: LoadedConfig;
-  redis: Redis;
-  queues: Queues;
-  events: EgressEvents;
-  control: ControlChannel;
-  log: Logger;
-}
+/** What the API needs: the service context without its lifecycle (the caller owns that). */
+export type ApiDeps = Omit<ServiceContext, 'close'>;
 
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -30,7 +19,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-livekit-request-id',
     trustProxy: true,
   });
-  const service = new EgressService({ config: deps.config, events: deps.events, queues: deps.queues, control: deps.control, log: deps.log });
+  const service = new EgressService(deps);
   await app.register(twirpRoutes, { service, apiKeys: deps.config.apiKeys });
   await app.register(adminRoutes, deps);
   return app;

@@ -18,15 +18,18 @@ interface ProcSample {
   pid: number;
   ppid: number;
   cpuTicks: number;
-  rssBytes: number;
+  /** Proportional set size: shared pages divided among their users, so a sum over Chromium's processes is honest. */
+  pssBytes: number;
 }
 
 async function readProc(pid: string): Promise<ProcSample | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] = state (field 3); utime = field 14, stime = field 15, rss pages = field 24
-    return { pid: Number(pid), ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]), rssBytes: Number(fields[21]) * 4096 };
+    // fields[0] = state (field 3); utime = field 14, stime = field 15
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+    const pssKb = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+    return { pid: Number(pid), ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]), pssBytes: pssKb * 1024 };
   } catch {
     return undefined;
   }
@@ -49,25 +52,25 @@ export async function descendants(root: number): Promise<ProcSample[]> {
 }
 
 /**
- * Samples the CPU time and RSS of the processes below `root` every 250 ms until stopped. CPU is counted
+ * Samples the CPU time and memory (PSS) of the processes below `root` every 250 ms until stopped. CPU is counted
  * per process from first to last sight, so processes that come and go are included.
  */
-export function sampleTree(root: number): { stop(): Promise<{ cores: number; peakRssBytes: number; seconds: number }> } {
+export function sampleTree(root: number): { stop(): Promise<{ cores: number; peakPssBytes: number; seconds: number }> } {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
-  let peakRss = 0;
+  let peakPss = 0;
   const started = performance.now();
   let running = true;
   const loop = (async () => {
     while (running) {
       const tree = await descendants(root);
-      let rss = 0;
+      let pss = 0;
       for (const p of tree) {
         if (!first.has(p.pid)) first.set(p.pid, p.cpuTicks);
         last.set(p.pid, p.cpuTicks);
-        rss += p.rssBytes;
+        pss += p.pssBytes;
       }
-      peakRss = Math.max(peakRss, rss);
+      peakPss = Math.max(peakPss, pss);
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
@@ -78,7 +81,7 @@ export function sampleTree(root: number): { stop(): Promise<{ cores: number; pea
       const seconds = (performance.now() - started) / 1000;
       let ticks = 0;
       for (const [pid, end] of last) ticks += end - (first.get(pid) ?? end);
-      return { cores: ticks / CLOCK_TICKS / seconds, peakRssBytes: peakRss, seconds };
+      return { cores: ticks / CLOCK_TICKS / seconds, peakPssBytes: peakPss, seconds };
     },
   };
 }

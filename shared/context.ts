@@ -6,9 +6,11 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/load.ts';
 import { ControlChannel } from './control.ts';
 import { EgressEvents } from './egress-events.ts';
+import { EgressSecretStore } from './egress-secrets.ts';
 import { EgressStore } from './egress-store.ts';
 import { Queues } from './queues.ts';
 import { createRedis, type Redis } from './redis.ts';
+import { SecretBox } from './secret-box.ts';
 
 export interface ServiceContext {
   config: LoadedConfig;
@@ -16,6 +18,8 @@ export interface ServiceContext {
   redis: Redis;
   queues: Queues;
   events: EgressEvents;
+  /** Sealed per-egress secrets (real stream URLs). */
+  secrets: EgressSecretStore;
   control: ControlChannel;
   close(): Promise<void>;
 }
@@ -36,12 +40,15 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
   const store = new EgressStore(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl });
   const events = new EgressEvents({ store, queues, redis, config, log });
   const control = new ControlChannel(redis, config.redis.prefix);
+  const box = SecretBox.fromConfig(config.secrets_key, config.apiKeys[config.api_key] ?? Object.values(config.apiKeys)[0] ?? '');
+  const secrets = new EgressSecretStore(redis, box, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
   return {
     config,
     log,
     redis,
     queues,
     events,
+    secrets,
     control,
     async close() {
       // With Redis down, a graceful close would wait for QUIT forever: drop the connections instead.

@@ -5,7 +5,10 @@
  */
 import type { Redis } from './redis.ts';
 
-export type ControlMessage = { type: 'stop'; reason: string };
+export type ControlMessage =
+  | { type: 'stop'; reason: string }
+  /** The egress's stream URLs changed (sealed secrets and StreamInfo already updated): apply them. */
+  | { type: 'update_stream' };
 
 export class ControlChannel {
   private readonly redis: Redis;
@@ -25,7 +28,12 @@ export class ControlChannel {
   /** Marks the egress as to be stopped and tells the worker running it. Returns how many processes heard it. */
   async requestStop(egressId: string, reason: string): Promise<number> {
     await this.redis.set(this.stopKey(egressId), reason, 'EX', 7 * 24 * 3600);
-    return this.redis.publish(this.channel(egressId), JSON.stringify({ type: 'stop', reason } satisfies ControlMessage));
+    return this.send(egressId, { type: 'stop', reason });
+  }
+
+  /** Tells the worker running the egress; returns how many processes heard it. */
+  send(egressId: string, message: ControlMessage): Promise<number> {
+    return this.redis.publish(this.channel(egressId), JSON.stringify(message));
   }
 
   /** The reason of a stop requested earlier, if any. */

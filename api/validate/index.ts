@@ -11,13 +11,16 @@ import {
   WebEgressRequest,
 } from '@livekit/protocol';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
+import type { EgressSecrets } from '../../shared/egress-secrets.ts';
 import { invalidField } from '../../shared/errors.ts';
 import type { ValidateContext } from './common.ts';
+import { checkStream, collectV1Outputs, collectV2Outputs } from './outputs.ts';
 import { validateParticipant } from './participant.ts';
 import { validateRoomComposite } from './room-composite.ts';
 import { validateStartEgress } from './start-egress.ts';
 import { validateTrackComposite } from './track-composite.ts';
 import { validateTrack } from './track.ts';
+import { invalidUrl, protocolOfUrl, resolveStreamUrl, type StreamProtocolName, type StreamTarget } from './stream-url.ts';
 import { validateWeb } from './web.ts';
 
 export type { ValidateContext } from './common.ts';
@@ -39,4 +42,29 @@ export function validateRequest(request: AnyStartRequest, ctx: ValidateContext):
   if (request instanceof TrackEgressRequest) return validateTrack(request, ctx);
   if (request instanceof StartEgressRequest) return validateStartEgress(request, ctx);
   throw invalidField('request');
+}
+
+/**
+ * The secrets of a validated request that its worker needs: the real stream URLs (keys included), by
+ * their redacted form. They go to the sealed secret store, never into the plan.
+ */
+export function streamSecretsOf(request: AnyStartRequest, plan: EgressPlan): EgressSecrets {
+  let targets: StreamTarget[];
+  if (request instanceof TrackEgressRequest) {
+    targets = request.output.case === 'websocketUrl' ? [resolveStreamUrl(request.output.value, 'websocket')] : [];
+  } else {
+    const outputs = request instanceof StartEgressRequest ? collectV2Outputs(request) : collectV1Outputs(request);
+    targets = outputs.streams.flatMap((stream) => checkStream(stream, true).targets);
+  }
+  return {
+    ...(plan.stream ? { streamProtocol: plan.stream.protocol } : {}),
+    streamUrls: Object.fromEntries(targets.map((t) => [t.redacted, t.url])),
+  };
+}
+
+/** A URL given to UpdateStream, checked against the egress's stream protocol. */
+export function updateStreamTarget(url: string, protocol: StreamProtocolName): StreamTarget {
+  const target = resolveStreamUrl(url, protocolOfUrl(url));
+  if (protocolOfUrl(url) !== protocol) throw invalidUrl(target.redacted, 'invalid scheme');
+  return target;
 }

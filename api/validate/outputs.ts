@@ -205,7 +205,7 @@ const STREAM_PROTOCOLS: ReadonlyMap<StreamProtocol, StreamProtocolName> = new Ma
   [StreamProtocol.WEBSOCKET, 'websocket'],
 ]);
 
-function checkStream(stream: StreamOutput, allowWebsocket: boolean): DraftStream {
+export function checkStream(stream: StreamOutput, allowWebsocket: boolean): DraftStream {
   let protocol: StreamProtocolName | undefined;
   if (stream.protocol === StreamProtocol.DEFAULT_PROTOCOL) {
     if (stream.urls.length === 0) throw invalidField('stream protocol');

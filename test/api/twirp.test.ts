@@ -165,7 +165,19 @@ describe('twirp livekit.Egress', () => {
     const info = EgressInfo.fromJson(res.json());
     const listed = (await call('ListEgress', { egress_id: info.egressId })).body;
     const job = await deps.queues.get('room-composite').getJob(info.egressId);
-    for (const text of [res.body, listed, JSON.stringify(job?.data)]) {
+    // Everything Redis holds, as an operator with redis-cli (or a dump) would see it.
+    const everything: string[] = [];
+    for (const key of await deps.redis.keys('*')) {
+      const type = await deps.redis.type(key);
+      if (type === 'string') everything.push((await deps.redis.getBuffer(key))!.toString('latin1'));
+      else if (type === 'hash') everything.push(JSON.stringify(await deps.redis.hgetall(key)));
+      else if (type === 'list') everything.push(JSON.stringify(await deps.redis.lrange(key, 0, -1)));
+      else if (type === 'set') everything.push(JSON.stringify(await deps.redis.smembers(key)));
+      else if (type === 'zset') everything.push(JSON.stringify(await deps.redis.zrange(key, 0, -1)));
+      else if (type === 'stream') everything.push(JSON.stringify(await deps.redis.xrange(key, '-', '+')));
+    }
+    assert.ok(everything.some((v) => v.includes('v1.')), 'the sealed stream URLs are stored');
+    for (const text of [res.body, listed, JSON.stringify(job?.data), ...everything]) {
       for (const canary of [secret, streamKey, 'AKIA-canary']) assert.ok(!text.includes(canary), `${canary} leaked`);
     }
   });
