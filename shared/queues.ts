@@ -40,6 +40,9 @@ export interface UploadResult {
 /** Ends an egress once all its uploads are done. Job name: `finalize`; parent of the upload jobs. */
 export interface FinalizeJobData {
   egressId: string;
+  plan: EgressPlan;
+  /** Where `<egress_id>.json` goes (beside the outputs), unless the request disabled the manifest. */
+  manifest?: { key: string; storage: StorageTarget };
   /** Terminal status if every upload succeeds (COMPLETE, or LIMIT_REACHED). */
   status: 'complete' | 'limit_reached';
   details: string;

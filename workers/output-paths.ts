@@ -21,3 +21,8 @@ export function fileOutputTarget(plan: EgressPlan, storagePrefix: string): Outpu
   const key = resolveOutputPath(file.filepath, namingVarsOf(plan), FILE_EXTENSION[file.fileType], policy);
   return { key: storagePrefix ? posix.join(storagePrefix, key) : key, contentType: FILE_CONTENT_TYPE[file.fileType], storage: file.storage };
 }
+
+/** `<egress_id>.json` beside an output's key, in the same storage. */
+export function manifestTarget(plan: EgressPlan, beside: OutputTarget): { key: string; storage: StorageTarget } {
+  return { key: posix.join(posix.dirname(beside.key), `${plan.egressId}.json`), storage: beside.storage };
+}

@@ -17,7 +17,7 @@ import { isTerminal } from '../shared/egress-store.ts';
 import { asEgressError, EgressError } from '../shared/errors.ts';
 import { STOP_BEFORE_START, type FinalizeJobData, type RecordJobData, type UploadJobData } from '../shared/queues.ts';
 import type { RecorderSettings, RecordingResult } from './media/recording.ts';
-import { fileOutputTarget } from './output-paths.ts';
+import { fileOutputTarget, manifestTarget } from './output-paths.ts';
 import { recorderFor } from './recorders.ts';
 import type { WorkerContext } from './worker-context.ts';
 
@@ -137,6 +137,8 @@ async function record(ctx: WorkerContext, plan: EgressPlan, log: Logger): Promis
 
   const finalize: FinalizeJobData = {
     egressId,
+    plan,
+    ...(plan.file && !plan.file.disableManifest ? { manifest: manifestTarget(plan, target) } : {}),
     status: limitReached ? 'limit_reached' : 'complete',
     details: reason,
     file: { filename: target.key, localPath: result.file.path, startedAtMs: result.startedAtMs, endedAtMs: result.endedAtMs, sizeBytes: result.file.sizeBytes },

@@ -6,8 +6,8 @@
 import { DirectFileOutput, EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { processesMentioning, waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
@@ -62,6 +62,13 @@ describe('web egress', { concurrency: false }, () => {
     const recordedSec = Number(file.duration) / 1e9;
     assert.ok(Math.abs(recordedSec - (stoppedAt - activeSeenAt) / 1000) < 1.5, `FileInfo duration ${recordedSec}s vs wall clock`);
 
+    // The manifest beside the file, with LiveKit's keys.
+    assert.equal(done.manifestLocation, join(dirname(file.location), `${started.egressId}.json`));
+    const manifest = JSON.parse(readFileSync(done.manifestLocation, 'utf8')) as Record<string, unknown>;
+    assert.equal(manifest.egress_id, started.egressId);
+    assert.equal(manifest.url, page.url);
+    assert.deepEqual(manifest.files, [{ filename: file.filename, location: file.location }]);
+
     const media = await probe(file.location);
     const video = media.streams.find((s) => s.codec_type === 'video');
     const audio = media.streams.find((s) => s.codec_type === 'audio');
@@ -83,7 +90,8 @@ describe('web egress', { concurrency: false }, () => {
   });
 
   test('Web/AudioOnly: an OGG with Opus and no video', async () => {
-    const started = await client.startWebEgress(page.url, new EncodedFileOutput({ fileType: EncodedFileType.DEFAULT_FILETYPE, filepath: 'audio/' }), { audioOnly: true });
+    const output = new EncodedFileOutput({ fileType: EncodedFileType.DEFAULT_FILETYPE, filepath: 'audio/', disableManifest: true });
+    const started = await client.startWebEgress(page.url, output, { audioOnly: true });
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE]);
     await sleep(3000);
     await client.stopEgress(started.egressId);
@@ -92,6 +100,7 @@ describe('web egress', { concurrency: false }, () => {
     const media = await probe(done.fileResults[0]!.location);
     assert.ok(done.fileResults[0]!.filename.endsWith('.ogg'));
     assert.deepEqual(media.streams.map((s) => s.codec_name), ['opus']);
+    assert.equal(done.manifestLocation, '');
   });
 
   test('Web/StopBeforeStart: a page that never signals, stopped while waiting → ABORTED', async () => {

@@ -3,7 +3,7 @@
  * recordings directory; its location is its absolute path. Keys never leave the directory.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,4 +43,14 @@ async function copyWithProgress(from: string, to: string, total: number, progres
   const partial = `${to}.partial`;
   await pipeline(createReadStream(from), meter, createWriteStream(partial));
   await rename(partial, to);
+}
+
+/** Writes `text` to `<directory>/<key>` (a playlist, a manifest); returns its location and size. */
+export async function storeTextLocally(text: string, directory: string, key: string): Promise<{ location: string; sizeBytes: number }> {
+  const target = localPathOf(directory, key);
+  await mkdir(dirname(target), { recursive: true });
+  const partial = `${target}.partial`;
+  await writeFile(partial, text);
+  await rename(partial, target);
+  return { location: target, sizeBytes: Buffer.byteLength(text) };
 }

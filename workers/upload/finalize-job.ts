@@ -6,7 +6,9 @@
 import { EgressStatus, FileInfo, type EgressInfo } from '@livekit/protocol';
 import type { Job } from 'bullmq';
 import type { ServiceContext } from '../../shared/context.ts';
-import { msToNanos } from '../../shared/ids.ts';
+import { msToNanos, nowNanos } from '../../shared/ids.ts';
+import { buildManifest } from '../manifest.ts';
+import { deliver } from '../storage/index.ts';
 import type { FinalizeJobData, UploadResult } from '../../shared/queues.ts';
 
 export function finalizeProcessor(ctx: ServiceContext) {
@@ -35,7 +37,24 @@ export function finalizeProcessor(ctx: ServiceContext) {
       await ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: `upload failed: ${failures.join('; ')}`, errorCode: 400, reason: 'Failure' }, fillResults);
       return;
     }
+    const manifestLocation = job.data.manifest && (await deliverManifest(ctx, job.data, fileInfo));
     const status = job.data.status === 'limit_reached' ? EgressStatus.EGRESS_LIMIT_REACHED : EgressStatus.EGRESS_COMPLETE;
-    await ctx.events.end(egressId, { status, reason: job.data.details, ...(status === EgressStatus.EGRESS_LIMIT_REACHED ? { error: 'Session limit reached' } : {}) }, fillResults);
+    await ctx.events.end(egressId, { status, reason: job.data.details, ...(status === EgressStatus.EGRESS_LIMIT_REACHED ? { error: 'Session limit reached' } : {}) }, (info) => {
+      fillResults(info);
+      if (manifestLocation) info.manifestLocation = manifestLocation;
+    });
   };
+}
+
+/** The manifest goes last: it lists where everything else landed. */
+async function deliverManifest(ctx: ServiceContext, data: FinalizeJobData, file: FileInfo | undefined): Promise<string> {
+  const { manifest, plan } = data;
+  const info = await ctx.events.store.get(data.egressId);
+  const body = buildManifest(
+    plan,
+    { startedAtNs: info?.startedAt ?? 0n, endedAtNs: nowNanos() },
+    { files: file ? [{ filename: file.filename, location: file.location }] : [] },
+  );
+  const delivered = await deliver(ctx.config, manifest!.storage, { text: `${JSON.stringify(body, null, 2)}\n` }, manifest!.key);
+  return delivered.location;
 }

@@ -6,10 +6,9 @@
 import type { Job } from 'bullmq';
 import { rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { EgressError } from '../../shared/errors.ts';
 import type { UploadJobData, UploadResult } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
-import { storeLocally } from '../storage/local.ts';
+import { deliver } from '../storage/index.ts';
 
 export interface UploadProgress {
   sentBytes: number;
@@ -23,10 +22,7 @@ export function uploadProcessor(ctx: ServiceContext) {
     const report = (sentBytes: number, totalBytes: number) => {
       void job.updateProgress({ sentBytes, totalBytes } satisfies UploadProgress).catch(() => undefined);
     };
-    if (storage.kind !== 'local') {
-      throw new EgressError('EGR_ERR_NOT_SUPPORTED', `${storage.kind} uploads are not supported by this version yet`);
-    }
-    const { location, sizeBytes } = await storeLocally(localPath, ctx.config.storage.local.directory, key, report);
+    const { location, sizeBytes } = await deliver(ctx.config, storage, { path: localPath }, key, report);
     log.info({ location, sizeBytes }, 'upload done');
     // The recorder's work directory goes with its last file.
     await rmdir(dirname(localPath)).catch(() => undefined);
