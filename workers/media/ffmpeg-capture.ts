@@ -21,6 +21,11 @@ const STOP_TIMEOUT_MS = 15_000;
 const PULSE_FRAGMENT_BYTES = 1920;
 /** A capture with no encoded output after this long is stuck (no frames from the display, no audio). */
 const FIRST_OUTPUT_TIMEOUT_MS = 15_000;
+/**
+ * How long each input of a stuck capture gets to deliver when tried on its own. The first audio of a
+ * null sink's monitor can take 2 s (the sink renders in 2 s blocks until a client asks for less).
+ */
+const INPUT_PROBE_TIMEOUT_MS = 5_000;
 /** Keyframe interval when the plan leaves it to the encoder. */
 const DEFAULT_KEYFRAME_INTERVAL_SEC = 2;
 
@@ -36,6 +41,8 @@ export interface CaptureOptions {
   /** Where the finished file goes. */
   filePath: string;
   log: Logger;
+  /** How long ffmpeg may take to encode its first output before the capture counts as stuck (default 15 s). */
+  firstOutputTimeoutMs?: number;
 }
 
 export interface CaptureResult {
@@ -48,7 +55,11 @@ export interface CaptureResult {
 export interface Capture {
   /** Resolves once the first frame (audio-only: the first audio) is encoded, with the Unix ms capture began. */
   readonly active: Promise<number>;
-  /** Resolves (never rejects) with EGR_ERR_ENCODER_FAILED if ffmpeg ends before stop(). */
+  /**
+   * Resolves (never rejects) with EGR_ERR_ENCODER_FAILED if ffmpeg ends before stop(), or if it encodes
+   * nothing within the first-output timeout (the message names the input that delivers nothing). Once
+   * output has begun, only an exit settles it.
+   */
   readonly failed: Promise<EgressError>;
   /** Ends gracefully: ffmpeg finishes the capture, which is remuxed into filePath. */
   stop(): Promise<CaptureResult>;
@@ -74,22 +85,40 @@ export function startCapture(options: CaptureOptions): Capture {
   const ffmpeg = supervisor.spawn('ffmpeg', options.ffmpegPath, [...captureArgs(options, container), capturePath]);
   const reports = followReports(ffmpeg);
   let stopping = false;
+  let producing = false;
+  void reports.firstOutput.then(() => (producing = true));
 
   const active = reports.firstOutput.then(() => reports.captureStartMs() ?? spawnedAtMs);
   const exitedEarly = ffmpeg.exited.then((exit) =>
     // After stop(), its exit is stop()'s business.
     stopping ? NEVER : new EgressError('EGR_ERR_ENCODER_FAILED', `ffmpeg failed: ${describeExit(exit, ffmpeg)}`),
   );
-  const stalled = Promise.race([
-    reports.firstOutput.then(() => NEVER),
-    delay(FIRST_OUTPUT_TIMEOUT_MS, undefined, { ref: false }).then(
-      () => new EgressError('EGR_ERR_ENCODER_FAILED', `ffmpeg encoded nothing in ${FIRST_OUTPUT_TIMEOUT_MS / 1000} s: ${ffmpeg.stderrTail(5)}`),
-    ),
-  ]);
+  // A watchdog for the start only: disarmed by the first output (or an exit, or stop()), so it can
+  // never fail a capture that is producing, however long it runs.
+  const timeoutMs = options.firstOutputTimeoutMs ?? FIRST_OUTPUT_TIMEOUT_MS;
+  let disarmWatchdog = () => {};
+  const stalled = new Promise<EgressError>((resolve) => {
+    const timer = setTimeout(() => {
+      const diagnosis = whyNothingEncoded(options, reports.openedInputs(), ffmpeg).catch(
+        (err: unknown) => `could not tell which input: ${(err as Error).message}`,
+      );
+      void diagnosis.then((reason) => {
+        // Output may have begun while the inputs were tried: then the capture is fine after all.
+        if (producing || stopping) return;
+        log.warn({ stderr: ffmpeg.stderrTail(10) }, `ffmpeg encoded nothing in ${timeoutMs / 1000} s: ${reason}`);
+        resolve(new EgressError('EGR_ERR_ENCODER_FAILED', `ffmpeg encoded nothing in ${timeoutMs / 1000} s: ${reason}`));
+      });
+    }, timeoutMs);
+    timer.unref();
+    disarmWatchdog = () => clearTimeout(timer);
+  });
+  void reports.firstOutput.then(disarmWatchdog);
+  void ffmpeg.exited.then(disarmWatchdog);
   const failed = Promise.race([exitedEarly, stalled]);
 
   const stop = async (): Promise<CaptureResult> => {
     stopping = true;
+    disarmWatchdog();
     const endedAtMs = Date.now();
     ffmpeg.child.stdin?.end('q');
     const exit = await Promise.race([ffmpeg.exited, delay(STOP_TIMEOUT_MS, undefined, { ref: false })]);
@@ -116,23 +145,84 @@ function containerOf(plan: EgressPlan): Container {
   return fileType;
 }
 
+/** One input of the capture: the ffmpeg options that open it, and what it is, for messages. */
+interface CaptureInput {
+  /** ffmpeg's name of the input format, as in its `Input #N, <format>, from …` line. */
+  format: 'pulse' | 'x11grab';
+  /** `-f … -i …`, without the queue size. */
+  args: string[];
+  /** The input's queue between its reading thread and the encoders (packets). */
+  queueSize: number;
+  /** What is missing when this input delivers nothing, e.g. "no frames from the X display :3". */
+  missing: string;
+}
+
+/**
+ * The capture's inputs in the order ffmpeg opens them. Audio is opened first: ffmpeg aligns each
+ * input's first timestamp to zero, and opening the display second measured closest to real A/V sync
+ * (within 20 ms).
+ */
+function captureInputs({ audio, display, plan: { encoding } }: CaptureOptions): CaptureInput[] {
+  const inputs: CaptureInput[] = [];
+  if (audio) {
+    inputs.push({
+      format: 'pulse',
+      args: ['-f', 'pulse', '-server', audio.server, '-fragment_size', String(PULSE_FRAGMENT_BYTES), '-i', audio.monitor],
+      queueSize: 1024,
+      missing: `no audio from PulseAudio (source ${audio.monitor} on ${audio.server})`,
+    });
+  }
+  if (display) {
+    inputs.push({
+      format: 'x11grab',
+      args: ['-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(encoding.framerate), '-video_size', `${encoding.width}x${encoding.height}`, '-i', display],
+      queueSize: 512,
+      missing: `no frames from the X display ${display}`,
+    });
+  }
+  return inputs;
+}
+
 function captureArgs(options: CaptureOptions, container: Container): string[] {
   const { audio, display } = options;
   const encoding = options.plan.encoding;
-  // Audio is opened first: ffmpeg aligns each input's first timestamp to zero, and opening the
-  // display second measured closest to real A/V sync (within 20 ms).
-  const audioInput = audio
-    ? ['-thread_queue_size', '1024', '-f', 'pulse', '-server', audio.server, '-fragment_size', String(PULSE_FRAGMENT_BYTES), '-i', audio.monitor]
-    : [];
-  const videoInput = display
-    ? ['-thread_queue_size', '512', '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(encoding.framerate), '-video_size', `${encoding.width}x${encoding.height}`, '-i', display]
-    : [];
+  const inputs = captureInputs(options).flatMap((input) => ['-thread_queue_size', String(input.queueSize), ...input.args]);
   // Streams in the usual order, video first.
   const videoOutput = display ? ['-map', `${audio ? 1 : 0}:v`, ...videoEncodeArgs(options.plan)] : [];
   // Audio timestamps from the sample count: PulseAudio's wall-clock stamps jitter under load, which
   // would leave gaps and overlaps in the track.
   const audioOutput = audio ? ['-map', '0:a', '-af', 'asetpts=N/SR/TB', ...audioEncoder(audioCodecOf(container, encoding.audioCodec), encoding)] : [];
-  return ['-hide_banner', '-nostats', '-progress', 'pipe:1', '-y', ...audioInput, ...videoInput, ...videoOutput, ...audioOutput, ...CAPTURE_MUXER[container]];
+  return ['-hide_banner', '-nostats', '-progress', 'pipe:1', '-y', ...inputs, ...videoOutput, ...audioOutput, ...CAPTURE_MUXER[container]];
+}
+
+/**
+ * Why a capture has encoded nothing: which of its inputs delivers nothing. An input that delivers
+ * nothing stalls the whole capture (ffmpeg waits for every stream before it writes anything), so
+ * ffmpeg's silence alone does not tell which. Named are the input ffmpeg is still opening, if any (it
+ * opens them in order, and opening one reads from it), and every input that, tried on its own by a
+ * second ffmpeg, delivers nothing within INPUT_PROBE_TIMEOUT_MS.
+ */
+async function whyNothingEncoded(options: CaptureOptions, opened: ReadonlySet<string>, ffmpeg: SupervisedProcess): Promise<string> {
+  const inputs = captureInputs(options);
+  const stillOpening = inputs.find((input) => !opened.has(input.format));
+  const delivering = await Promise.all(inputs.map((input) => delivers(options, input)));
+  const stalled = inputs.filter((input, i) => input === stillOpening || !delivering[i]);
+  if (stalled.length > 0) return stalled.map((input) => input.missing).join('; ');
+  return `its inputs deliver when tried on their own; ffmpeg said: ${ffmpeg.stderrTail(3) || 'nothing'}`;
+}
+
+/** Whether the input delivers something within INPUT_PROBE_TIMEOUT_MS when ffmpeg reads only it. */
+async function delivers(options: CaptureOptions, input: CaptureInput): Promise<boolean> {
+  const probe = options.supervisor.spawn(`ffmpeg-probe-${input.format}`, options.ffmpegPath, [
+    '-hide_banner', '-nostdin', '-v', 'error', ...input.args, '-frames', '1', '-f', 'null', '-',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exit = await Promise.race([probe.exited, delay(INPUT_PROBE_TIMEOUT_MS, undefined, { ref: false })]);
+  if (!exit) {
+    // What it was stuck on is the answer; no grace needed.
+    await probe.kill(0);
+    return false;
+  }
+  return exit.code === 0;
 }
 
 /** The H.264 encoder options for a plan (also the baseline of bench/web-capture-cost.ts). */
@@ -179,6 +269,8 @@ interface FfmpegReports {
   stats(): CaptureStats;
   /** Unix ms the first frame (audio-only: the first audio) was captured, once ffmpeg has said. */
   captureStartMs(): number | undefined;
+  /** Formats of the inputs ffmpeg has opened so far (`pulse`, `x11grab`). */
+  openedInputs(): ReadonlySet<string>;
 }
 
 /**
@@ -201,9 +293,13 @@ function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
     else if (key === 'progress' && (stats.frames > 0 || outTimeUs > 0)) resolveFirstOutput();
   });
   const startMsOfInput = new Map<string, number>();
+  const opened = new Set<string>();
   let input = '';
   createInterface({ input: ffmpeg.child.stderr! }).on('line', (line) => {
+    // ffmpeg prints an input's `Input #N, <format>` line once it has opened it; an input that
+    // delivers nothing mostly keeps it from getting there (pulse: a suspended source; x11grab: a hung X server).
     input = /^Input #\d+, (\w+),/.exec(line)?.[1] ?? input;
+    if (input) opened.add(input);
     const start = /^\s*Duration: N\/A, start: (\d+\.\d+)/.exec(line)?.[1];
     if (start) startMsOfInput.set(input, Math.round(Number(start) * 1000));
   });
@@ -211,6 +307,7 @@ function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
     firstOutput,
     stats: () => ({ ...stats }),
     captureStartMs: () => startMsOfInput.get('x11grab') ?? startMsOfInput.get('pulse'),
+    openedInputs: () => opened,
   };
 }
 

@@ -121,6 +121,22 @@ describe('web recorder', { concurrency: false }, () => {
     await assertNothingLeft(started);
   });
 
+  test('recording on past the 15 s start watchdog: not failed, the file covers all of it', async () => {
+    // The watchdog for a capture that encodes nothing once failed every recording 15 s after ffmpeg started.
+    const started = await record(webPlan({ url: page.url, width: 640, height: 360 }));
+    await started.active;
+    await sleep(18_000);
+    started.recording.stop('test over');
+    const result = await started.recording.done;
+
+    assert.equal(result.end, 'stopped');
+    const media = await probe(started.filePath);
+    const wallSec = (result.endedAtMs - result.startedAtMs) / 1000;
+    assert.ok(wallSec >= 18 && Math.abs(media.format.duration - wallSec) < 1, `file ${media.format.duration} s, recorded ${wallSec} s`);
+    assert.deepEqual(media.streams.map((stream) => stream.codec_name), ['h264', 'aac']);
+    await assertNothingLeft(started);
+  });
+
   test('audio only: an OGG with 48 kHz Opus and no video', async () => {
     const started = await record(webPlan({ url: page.url, video: false, fileType: 'ogg' }));
     await started.active;
