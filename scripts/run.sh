@@ -4,10 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/ensure-node.sh)"
-bash scripts/ensure-deps.sh
-
 command="${1:-start}"
 shift || true
+bash scripts/ensure-deps.sh $([ "$command" = test ] || [ "$command" = bench ] && echo --test)
 case "$command" in
   start)
     if [ -z "${REDIS_URL:-}" ] && [ -z "${EGRESS_CONFIG_FILE:-}${EGRESS_CONFIG_BODY:-}" ]; then

@@ -11,6 +11,7 @@ import { EgressStore } from './egress-store.ts';
 import { Queues } from './queues.ts';
 import { createRedis, type Redis } from './redis.ts';
 import { SecretBox } from './secret-box.ts';
+import { SegmentLog } from './segment-log.ts';
 
 export interface ServiceContext {
   config: LoadedConfig;
@@ -20,6 +21,8 @@ export interface ServiceContext {
   events: EgressEvents;
   /** Sealed per-egress secrets (real stream URLs). */
   secrets: EgressSecretStore;
+  /** Closed HLS segments per egress, for playlists. */
+  segments: SegmentLog;
   control: ControlChannel;
   close(): Promise<void>;
 }
@@ -42,6 +45,7 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
   const control = new ControlChannel(redis, config.redis.prefix);
   const box = SecretBox.fromConfig(config.secrets_key, config.apiKeys[config.api_key] ?? Object.values(config.apiKeys)[0] ?? '');
   const secrets = new EgressSecretStore(redis, box, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
+  const segments = new SegmentLog(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
   return {
     config,
     log,
@@ -49,6 +53,7 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
     queues,
     events,
     secrets,
+    segments,
     control,
     async close() {
       // With Redis down, a graceful close would wait for QUIT forever: drop the connections instead.

@@ -22,19 +22,36 @@ export interface RecordJobData {
 /** One local file to deliver to storage. Job name: `upload`. */
 export interface UploadJobData {
   egressId: string;
-  /** Which result this is: `file` (the recording), later `segment`, `playlist`, `image`, `manifest`. */
-  output: 'file' | 'manifest';
+  /** Which result this is. */
+  output: 'file' | 'segment' | 'image';
   localPath: string;
   /** Destination key, relative to the storage's root (prefix already applied). */
   key: string;
   contentType: string;
   storage: StorageTarget;
+  /** Images: when it was captured, for the manifest. */
+  capturedAtMs?: number;
 }
 
 export interface UploadResult {
   output: UploadJobData['output'];
   location: string;
   sizeBytes: number;
+}
+
+/**
+ * The HLS playlists as of segment `upTo`, rendered from the segment log (shared/segment-log.ts) when the
+ * job runs. Job name: `playlist`; the parent of that segment's upload, so a playlist never names a
+ * segment that is not in storage yet.
+ */
+export interface PlaylistJobData {
+  egressId: string;
+  upTo: number;
+  segmentDurationSec: number;
+  storage: StorageTarget;
+  /** Keys of the playlists to write; `main` is left out between its throttled updates. */
+  mainKey?: string;
+  liveKey?: string;
 }
 
 /** Ends an egress once all its uploads are done. Job name: `finalize`; parent of the upload jobs. */
@@ -48,7 +65,38 @@ export interface FinalizeJobData {
   details: string;
   /** What the recorder reported, filled into the results once the upload locations are known. */
   file?: { filename: string; localPath: string; startedAtMs: number; endedAtMs: number; sizeBytes: number };
+  segments?: SegmentsSummary;
+  images?: ImagesSummary[];
 }
+
+/** The HLS output of a finished recording; its segments are in the segment log. */
+export interface SegmentsSummary {
+  playlistKey: string;
+  livePlaylistKey: string;
+  storage: StorageTarget;
+  segmentDurationSec: number;
+  count: number;
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+export interface ImagesSummary {
+  /** Index of the image output in the plan (job ids carry it). */
+  outputIndex: number;
+  filenamePrefix: string;
+  count: number;
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+/** Deterministic job ids, so a finalize job can find every upload of its egress after a restart. */
+export const uploadJobId = {
+  file: (egressId: string) => `upload-${egressId}-file`,
+  segment: (egressId: string, index: number) => `upload-${egressId}-seg-${index}`,
+  playlist: (egressId: string, upTo: number) => `playlist-${egressId}-${upTo}`,
+  image: (egressId: string, outputIndex: number, index: number) => `upload-${egressId}-img-${outputIndex}-${index}`,
+  finalize: (egressId: string) => `finalize-${egressId}`,
+};
 
 export interface WebhookJobData {
   egressId: string;

@@ -5,9 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.ts';
 
 export interface RedisServer {
   /** redis://127.0.0.1:<port>, for REDIS_URL. */
@@ -67,17 +68,6 @@ async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise
   const killTimer = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;
   clearTimeout(killTimer);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 async function waitForPong(port: number, child: ChildProcess, stderr: () => string): Promise<void> {

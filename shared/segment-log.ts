@@ -1,0 +1,40 @@
+/**
+ * The segments of an HLS output as they close, in order, in Redis: whoever renders a playlist (an upload
+ * worker, perhaps on another machine, or the finalize job) reads them here.
+ */
+import type { Redis } from './redis.ts';
+
+export interface LoggedSegment {
+  /** Name relative to the playlist's directory. */
+  filename: string;
+  /** Storage key. */
+  key: string;
+  durationSec: number;
+  startedAtMs: number;
+  sizeBytes: number;
+}
+
+export class SegmentLog {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly ttlSeconds: number;
+
+  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }) {
+    this.redis = redis;
+    this.prefix = `${options.prefix}:store:segments`;
+    this.ttlSeconds = Math.round(options.ttlSeconds);
+  }
+
+  private key = (egressId: string) => `${this.prefix}:${egressId}`;
+
+  async append(egressId: string, segment: LoggedSegment): Promise<number> {
+    const [[, length]] = (await this.redis.multi().rpush(this.key(egressId), JSON.stringify(segment)).expire(this.key(egressId), this.ttlSeconds).exec()) as [[null, number]];
+    return length;
+  }
+
+  /** The first `count` segments (all when omitted). */
+  async list(egressId: string, count?: number): Promise<LoggedSegment[]> {
+    const raw = await this.redis.lrange(this.key(egressId), 0, count === undefined ? -1 : count - 1);
+    return raw.map((entry) => JSON.parse(entry) as LoggedSegment);
+  }
+}
