@@ -35,6 +35,11 @@ import type { Caller } from './auth.ts';
 
 export type StartRequest = AnyStartRequest;
 
+/** Options of a Start RPC beyond LiveKit's request message. */
+export interface StartOptions {
+  maxDurationSec?: number;
+}
+
 export type EgressServiceDeps = Pick<ServiceContext, 'config' | 'events' | 'queues' | 'control' | 'secrets' | 'log'>;
 
 function requestCase(request: StartRequest): EgressInfo['request'] {
@@ -58,11 +63,12 @@ export class EgressService {
     this.deps = deps;
   }
 
-  async start(request: StartRequest, caller: Caller): Promise<EgressInfo> {
+  async start(request: StartRequest, caller: Caller, options: StartOptions = {}): Promise<EgressInfo> {
     const { config, events, queues, log } = this.deps;
     const egressId = newEgressId();
     const now = Date.now();
-    const plan = validateRequest(request, { egressId, now });
+    const maxDurationSec = options.maxDurationSec ?? config.max_duration;
+    const plan = { ...validateRequest(request, { egressId, now }), ...(maxDurationSec ? { maxDurationSec } : {}) };
     const targets = this.webhookTargets(request.webhooks, caller);
     const info = new EgressInfo({
       egressId,

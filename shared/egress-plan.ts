@@ -149,4 +149,6 @@ export interface EgressPlan {
   images: ImageOutputPlan[];
   /** Unix ms when the request was accepted; {time} and {utc} expand from it. */
   requestedAt: number;
+  /** Beyond LiveKit (livekit/egress#358): this egress ends LIMIT_REACHED after this many seconds; 0 = none. */
+  maxDurationSec?: number;
 }

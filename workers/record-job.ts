@@ -19,6 +19,7 @@ import { STOP_BEFORE_START, type FinalizeJobData, type RecordJobData, type Uploa
 import type { RecorderSettings, RecordingResult } from './media/recording.ts';
 import { fileOutputTarget, manifestTarget } from './output-paths.ts';
 import { recorderFor } from './recorders.ts';
+import { maxDurationSec } from './session-limits.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 const UPLOAD_ATTEMPTS = 5;
@@ -90,6 +91,9 @@ async function record(ctx: WorkerContext, plan: EgressPlan, log: Logger): Promis
 
   let stopReason: string | undefined;
   let limitReached = false;
+  // Limits count recorded time, from the first frame.
+  const limitSec = maxDurationSec(plan, ctx.config.session_limits);
+  let limitTimer: NodeJS.Timeout | undefined;
   const recording = recorder({
     plan,
     workDir,
@@ -98,6 +102,7 @@ async function record(ctx: WorkerContext, plan: EgressPlan, log: Logger): Promis
     log,
     onActive: (startedAtMs) => {
       log.info('recording active');
+      if (limitSec > 0) limitTimer = setTimeout(() => ((limitReached = true), stop('Session limit reached')), limitSec * 1000);
       void ctx.events.markActive(egressId, startedAtMs).catch((err) => log.error({ err: (err as Error).message }, 'cannot mark active'));
     },
   });
@@ -108,8 +113,6 @@ async function record(ctx: WorkerContext, plan: EgressPlan, log: Logger): Promis
   // Drains stop through here too, so the end reason says why.
   ctx.running.set(egressId, { done: recording.done, stop });
   const unlisten = await ctx.subscriber.listen(egressId, (message) => message.type === 'stop' && stop(message.reason));
-  const limitSec = ctx.config.session_limits.file_output_max_duration;
-  const limitTimer = limitSec > 0 ? setTimeout(() => ((limitReached = true), stop('Session limit reached')), limitSec * 1000) : undefined;
   let result: RecordingResult;
   try {
     // A stop published between the check at pick-up and the subscription is still honoured.

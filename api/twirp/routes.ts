@@ -19,7 +19,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
 import { authenticate, tokenFrom, type Caller } from '../auth.ts';
-import type { EgressService } from '../egress-service.ts';
+import type { EgressService, StartOptions } from '../egress-service.ts';
 import { decode, encode, encodingOf } from './codec.ts';
 import { sendTwirpError } from './errors.ts';
 
@@ -28,11 +28,11 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 interface Method<T extends Message<T>> {
   type: MessageType<T>;
-  handle: (service: EgressService, request: T, caller: Caller) => Promise<Message>;
+  handle: (service: EgressService, request: T, caller: Caller, options: StartOptions) => Promise<Message>;
 }
 
 const method = <T extends Message<T>>(type: MessageType<T>, handle: Method<T>['handle']): Method<T> => ({ type, handle });
-const start = <T extends Message<T>>(type: MessageType<T>) => method(type, (s, r, caller) => s.start(r as never, caller));
+const start = <T extends Message<T>>(type: MessageType<T>) => method(type, (s, r, caller, options) => s.start(r as never, caller, options));
 
 /** Every RPC of livekit.Egress, by method name. */
 export const METHODS: Record<string, Method<any>> = {
@@ -47,6 +47,19 @@ export const METHODS: Record<string, Method<any>> = {
   ListEgress: method(ListEgressRequest, (s, r) => s.list(r)),
   StopEgress: method(StopEgressRequest, (s, r) => s.stop(r)),
 };
+
+/** Header for a per-egress maximum duration in seconds (not in LiveKit's protocol; livekit/egress#358). */
+export const MAX_DURATION_HEADER = 'x-egress-max-duration';
+
+function startOptions(headers: FastifyRequest['headers']): StartOptions {
+  const raw = headers[MAX_DURATION_HEADER];
+  if (raw === undefined) return {};
+  const seconds = Number(raw);
+  if (typeof raw !== 'string' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `request has missing or invalid field: ${MAX_DURATION_HEADER} (seconds, a positive number)`, { meta: { field: MAX_DURATION_HEADER } });
+  }
+  return { maxDurationSec: seconds };
+}
 
 export interface TwirpOptions {
   service: EgressService;
@@ -72,7 +85,7 @@ export async function twirpRoutes(app: FastifyInstance, options: TwirpOptions): 
     const caller = await authenticate(tokenFrom(request.headers, request.query), options.apiKeys);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const message = decode(rpc.type, body, encoding);
-    const response = await rpc.handle(options.service, message, caller);
+    const response = await rpc.handle(options.service, message, caller, startOptions(request.headers));
     const { contentType, body: out } = encode(response, encoding);
     return reply.header('content-type', contentType).send(out);
   });

@@ -84,6 +84,7 @@ export const configSchema = z
     concurrency: concurrencySchema,
     start_deadline: seconds(120, 'Seconds a request may wait in its queue for a free worker before it ends ABORTED.'),
     start_signal_timeout: seconds(60, 'Seconds a page has to log START_RECORDING when await_start_signal is set.'),
+    max_duration: z.number().min(0).default(0).describe('Seconds after which every egress ends LIMIT_REACHED, unless a Start RPC sets its own with the X-Egress-Max-Duration header; 0 = none.'),
     shutdown_grace: seconds(600, 'On SIGTERM, seconds running recordings may go on before they are stopped and finalized.'),
     egress_ttl: seconds(86_400, 'Seconds an ended egress stays listed by ListEgress.'),
     tmp_dir: z.string().default('').describe('Working directory for recordings in progress. Default: <os tmp>/egress-queue.'),

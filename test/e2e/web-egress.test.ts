@@ -3,8 +3,8 @@
  * running API, real Redis, real Chromium/Xvfb/PulseAudio/ffmpeg, webhooks checked by WebhookReceiver, the
  * MP4 checked with ffprobe.
  */
-import { DirectFileOutput, EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
-import { EgressClient } from 'livekit-server-sdk';
+import { DirectFileOutput, EgressStatus, EncodedFileOutput, EncodedFileType, WebEgressRequest } from '@livekit/protocol';
+import { AccessToken, EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -133,6 +133,24 @@ describe('web egress', { concurrency: false }, () => {
     assert.equal(done.errorCode, 500);
     await sleep(500);
     assert.deepEqual(await processesMentioning(started.egressId), []);
+  });
+
+  test('Web/MaxDuration: X-Egress-Max-Duration ends it LIMIT_REACHED, the file finalized and playable', async () => {
+    const at = new AccessToken(E2E_API_KEY, E2E_API_SECRET, { identity: 'e2e' });
+    at.addGrant({ roomRecord: true });
+    const body = new WebEgressRequest({ url: page.url, fileOutputs: [new EncodedFileOutput({ filepath: 'limited.mp4' })] }).toJsonString();
+    const res = await fetch(`${service.url}/twirp/livekit.Egress/StartWebEgress`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await at.toJwt()}`, 'content-type': 'application/json', 'x-egress-max-duration': '4' },
+      body,
+    });
+    assert.equal(res.status, 200);
+    const { egress_id: egressId } = (await res.json()) as { egress_id: string };
+    const done = await waitForStatus(client, egressId, [EgressStatus.EGRESS_LIMIT_REACHED, EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 40_000);
+    assert.equal(done.status, EgressStatus.EGRESS_LIMIT_REACHED, done.error);
+    assert.equal(done.errorCode, 413);
+    const media = await probe(done.fileResults[0]!.location);
+    assert.ok(Math.abs(media.format.duration - 4) < 1, `${media.format.duration} s recorded, limit 4 s`);
   });
 
   test('Track/NotBuiltYet: a request type without a recorder ends FAILED with a clear error', async () => {
