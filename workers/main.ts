@@ -6,7 +6,7 @@
  * for up to `shutdown_grace` seconds, then are stopped and finalized; their uploads and webhooks are
  * delivered; then the process exits. A second signal stops every recording at once (still finalized).
  */
-import type { Worker } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +20,7 @@ import { createRedis } from '../shared/redis.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
 import { finalizeProcessor } from './upload/finalize-job.ts';
+import { playlistProcessor } from './upload/playlist-job.ts';
 import { uploadProcessor } from './upload/upload-job.ts';
 import { webhookProcessor } from './webhook/webhook-job.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -53,9 +54,17 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     if (config.pools.includes(queue)) recordPools.push(startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log));
   }
   if (config.pools.includes('upload')) {
-    const upload = uploadProcessor(ctx);
-    const finalize = finalizeProcessor(ctx);
-    deliveryPools.push(startPool(config, 'upload', (job) => (job.name === 'finalize' ? finalize(job) : upload(job)), { concurrency: config.concurrency.upload }, log));
+    const byName: Record<string, (job: Job, token?: string) => Promise<unknown>> = {
+      upload: uploadProcessor(ctx),
+      playlist: playlistProcessor(ctx),
+      finalize: finalizeProcessor(ctx),
+    };
+    const upload = (job: Job, token?: string) => {
+      const processor = byName[job.name];
+      if (!processor) throw new UnrecoverableError(`unknown upload job ${job.name}`);
+      return processor(job, token);
+    };
+    deliveryPools.push(startPool(config, 'upload', upload, { concurrency: config.concurrency.upload }, log));
   }
   if (config.pools.includes('webhook')) {
     deliveryPools.push(startPool(config, 'webhook', webhookProcessor(ctx), { concurrency: config.concurrency.webhook }, log));

@@ -19,10 +19,9 @@ const SOURCE_NAMES: Record<EgressPlan['source']['kind'], string> = {
 
 export function recorderFor(plan: EgressPlan): Recorder {
   if (plan.source.kind !== 'web') throw notYet(SOURCE_NAMES[plan.source.kind]);
-  if (plan.stream) throw notYet('stream outputs (RTMP, SRT, WebSocket) are');
-  if (plan.segments) throw notYet('segmented (HLS) outputs are');
-  if (plan.images.length > 0) throw notYet('image outputs are');
-  if (!plan.file) throw notYet('a request without a file output is');
-  if (plan.file.storage.kind !== 'local') throw notYet(`${plan.file.storage.kind} storage is`);
+  if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of web egress are');
+  const storages = [plan.file?.storage, plan.segments?.storage, ...plan.images.map((i) => i.storage)];
+  const cloud = storages.find((s) => s && s.kind !== 'local');
+  if (cloud) throw notYet(`${cloud.kind} storage is`);
   return recordWeb;
 }

@@ -1,5 +1,5 @@
 /** Plans and recorder settings for tests and benchmarks that run a recorder directly, without the API. */
-import type { EgressPlan, FileType } from '../../shared/egress-plan.ts';
+import type { EgressPlan, FileType, ImageOutputPlan } from '../../shared/egress-plan.ts';
 import type { RecorderSettings } from '../../workers/media/recording.ts';
 
 export const TEST_RECORDER_SETTINGS: RecorderSettings = {
@@ -19,13 +19,36 @@ export interface PlanOptions {
   audio?: boolean;
   video?: boolean;
   fileType?: FileType;
+  /** false: no file output (default true). */
+  file?: boolean;
   width?: number;
   height?: number;
+  keyFrameIntervalSec?: number;
+  /** A local segments output of segments this long (default 4 s, LiveKit's). */
+  segments?: { durationSec?: number };
+  /** Local image outputs. */
+  images?: { width: number; height: number; intervalSec: number }[];
+  /** An RTMP stream output (URLs are the stream sinks' business). */
+  stream?: boolean;
 }
 
-/** A web egress plan with LiveKit's default encoding (H264_720P_30, AAC 128 kbps 44.1 kHz) and a local file. */
+/**
+ * A web egress plan with LiveKit's default encoding (H264_720P_30, AAC 128 kbps 44.1 kHz) and a local file,
+ * plus the segments, images and stream outputs asked for.
+ */
 export function webPlan(options: PlanOptions): EgressPlan {
   const fileType = options.fileType ?? 'mp4';
+  const images = (options.images ?? []).map(
+    (image, i): ImageOutputPlan => ({
+      captureIntervalSec: image.intervalSec,
+      width: image.width,
+      height: image.height,
+      filenamePrefix: `image${i}`,
+      filenameSuffix: 'index',
+      disableManifest: true,
+      storage: { kind: 'local' },
+    }),
+  );
   return {
     egressId: `EG_test${process.pid}x${++egressCount}`,
     requestKind: 'web',
@@ -43,10 +66,24 @@ export function webPlan(options: PlanOptions): EgressPlan {
       audioCodec: fileType === 'ogg' ? 'opus' : 'aac',
       audioBitrateKbps: 128,
       audioFrequency: 44100,
-      keyFrameIntervalSec: 0,
+      keyFrameIntervalSec: options.keyFrameIntervalSec ?? 0,
     },
-    file: { fileType, filepath: `recording.${fileType}`, disableManifest: true, storage: { kind: 'local' } },
-    images: [],
+    ...(options.file === false ? {} : { file: { fileType, filepath: `recording.${fileType}`, disableManifest: true, storage: { kind: 'local' } } }),
+    ...(options.segments
+      ? {
+          segments: {
+            filenamePrefix: 'segments/live',
+            playlistName: 'live.m3u8',
+            livePlaylistName: '',
+            segmentDurationSec: options.segments.durationSec ?? 4,
+            filenameSuffix: 'index',
+            disableManifest: true,
+            storage: { kind: 'local' },
+          },
+        }
+      : {}),
+    ...(options.stream ? { stream: { protocol: 'rtmp', redactedUrls: [] } } : {}),
+    images,
     requestedAt: Date.now(),
   };
 }

@@ -1,24 +1,32 @@
 /**
- * ffmpeg capturing the virtual display (x11grab) and the recording's PulseAudio sink, encoded as the
- * plan says (LiveKit's choices: H.264 veryfast, AAC/Opus/MP3, stereo). It records crash-safe into the
- * work directory (fragmented MP4, or the streamable OGG/MP3 themselves) and, on a graceful stop,
- * remuxes that into the file users get (a normal MP4 with the index up front).
+ * ffmpeg capturing the virtual display (x11grab) and the recording's PulseAudio sink, encoded once as the
+ * plan says (LiveKit's choices: H.264 veryfast, AAC/Opus/MP3, stereo) and written to every output of the
+ * plan at once (see ffmpeg-args.ts). The file is recorded crash-safe into the work directory (fragmented
+ * MP4, or the streamable OGG/MP3 themselves) and, on a graceful stop, remuxed into the file users get (a
+ * normal MP4 with the index up front); segments and images are announced as each is complete, the stream
+ * handed out as MPEG-TS.
  */
+import { mkdirSync, rmSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { AudioCodecName, EgressPlan, EncodingPlan, FileType } from '../../shared/egress-plan.ts';
+import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
+import { captureArgs, captureInputs, captureLayout, imageFileName, segmentFileName, STREAM_FD, type CaptureInput, type CaptureLayout, type Container } from './ffmpeg-args.ts';
+import { watchImages, type ImageWatcher } from './image-watcher.ts';
 import type { AudioSink } from './pulse.ts';
 import { describeExit, type SupervisedProcess, type Supervisor } from './processes.ts';
-import type { CaptureStats } from './recording.ts';
+import type { CaptureStats, ImageReport, SegmentReport } from './recording.ts';
+import { watchSegments, type SegmentWatcher } from './segment-watcher.ts';
+import { streamFromPipe } from './stream-pipe.ts';
+
+export { videoEncodeArgs } from './ffmpeg-args.ts';
 
 /** How long ffmpeg may take to flush its encoders after `q` before it is killed. */
 const STOP_TIMEOUT_MS = 15_000;
-/** 10 ms of the sink's 48 kHz stereo s16: small reads keep PulseAudio's timestamps close to real time. */
-const PULSE_FRAGMENT_BYTES = 1920;
 /** A capture with no encoded output after this long is stuck (no frames from the display, no audio). */
 const FIRST_OUTPUT_TIMEOUT_MS = 15_000;
 /**
@@ -26,8 +34,6 @@ const FIRST_OUTPUT_TIMEOUT_MS = 15_000;
  * null sink's monitor can take 2 s (the sink renders in 2 s blocks until a client asks for less).
  */
 const INPUT_PROBE_TIMEOUT_MS = 5_000;
-/** Keyframe interval when the plan leaves it to the encoder. */
-const DEFAULT_KEYFRAME_INTERVAL_SEC = 2;
 
 export interface CaptureOptions {
   ffmpegPath: string;
@@ -38,8 +44,16 @@ export interface CaptureOptions {
   /** The sink to record; absent for video-only. */
   audio?: AudioSink;
   workDir: string;
-  /** Where the finished file goes. */
-  filePath: string;
+  /** Where the finished file goes; required when plan.file. */
+  filePath?: string;
+  /** Where the segments go; required when plan.segments. */
+  segmentsDir?: string;
+  /** Where each image output's JPEGs go, one per plan.images entry. */
+  imagesDirs?: string[];
+  onSegment?: (segment: SegmentReport) => void;
+  onImage?: (image: ImageReport) => void;
+  /** Called at once with the MPEG-TS stream when plan.stream; without it, no stream is produced. */
+  onStream?: (ts: Readable) => void;
   log: Logger;
   /** How long ffmpeg may take to encode its first output before the capture counts as stuck (default 15 s). */
   firstOutputTimeoutMs?: number;
@@ -49,7 +63,8 @@ export interface CaptureResult {
   /** Unix ms the capture ended. */
   endedAtMs: number;
   stats: CaptureStats;
-  sizeBytes: number;
+  /** The finished file, when the plan has one. */
+  file?: { path: string; sizeBytes: number };
 }
 
 export interface Capture {
@@ -61,31 +76,45 @@ export interface Capture {
    * output has begun, only an exit settles it.
    */
   readonly failed: Promise<EgressError>;
-  /** Ends gracefully: ffmpeg finishes the capture, which is remuxed into filePath. */
+  /**
+   * Ends gracefully: ffmpeg finishes every output, the file is remuxed into filePath, and every segment
+   * and image not announced yet is, before this resolves.
+   */
   stop(): Promise<CaptureResult>;
 }
 
-type Container = Extract<FileType, 'mp4' | 'ogg' | 'mp3'>;
-type AudioEncoding = Extract<AudioCodecName, 'aac' | 'opus' | 'mp3'>;
-
 const NEVER = new Promise<never>(() => {});
 
-/** How each file type is written while recording: streamable, so a crash leaves a readable file. */
-const CAPTURE_MUXER: Record<Container, string[]> = {
-  mp4: ['-f', 'mp4', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '1000000'],
-  ogg: ['-f', 'ogg'],
-  mp3: ['-f', 'mp3'],
-};
-
+/** Throws an EgressError when the plan's outputs cannot be recorded as asked. */
 export function startCapture(options: CaptureOptions): Capture {
   const { plan, supervisor, log } = options;
-  const container = containerOf(plan);
-  const capturePath = join(options.workDir, `capture.${container}`);
+  const layout = captureLayout({
+    plan,
+    workDir: options.workDir,
+    video: options.display !== undefined,
+    audio: options.audio !== undefined,
+    filePath: options.filePath,
+    segmentsDir: options.segmentsDir,
+    imagesDirs: options.imagesDirs,
+    streamWanted: options.onStream !== undefined,
+  });
+  for (const dir of [layout.segments?.dir, ...layout.images.map((image) => image.dir)]) if (dir) mkdirSync(dir, { recursive: true });
+  // A list left by an earlier attempt in this work directory would announce its segments.
+  if (layout.segments) rmSync(layout.segments.listPath, { force: true });
+  const args = captureArgs(plan, captureInputs(options.audio, options.display, plan.encoding), layout);
   const spawnedAtMs = Date.now();
-  const ffmpeg = supervisor.spawn('ffmpeg', options.ffmpegPath, [...captureArgs(options, container), capturePath]);
-  const reports = followReports(ffmpeg);
+  // The stream on a pipe of its own: stdout carries the progress reports.
+  const stdio = layout.stream ? { stdio: Array<'pipe'>(STREAM_FD + 1).fill('pipe') } : {};
+  const ffmpeg = supervisor.spawn('ffmpeg', options.ffmpegPath, args, stdio);
+  const reports = followReports(ffmpeg, log);
+  if (layout.stream) handOut(options, streamFromPipe(ffmpeg.child.stdio[STREAM_FD] as Readable, log));
+  const watchers = watchOutputs(options, layout, () => reports.captureStartMs() ?? spawnedAtMs);
   let stopping = false;
   let producing = false;
+  // Nothing more is announced after a failure.
+  void ffmpeg.exited.then(() => {
+    if (!stopping) void watchers.stop();
+  });
   void reports.firstOutput.then(() => (producing = true));
 
   const active = reports.firstOutput.then(() => reports.captureStartMs() ?? spawnedAtMs);
@@ -127,72 +156,52 @@ export function startCapture(options: CaptureOptions): Capture {
       log.warn('ffmpeg did not finish in time; finalizing what it wrote');
       await ffmpeg.kill();
     } else if (exit.code !== 0) {
+      await watchers.stop();
       throw new EgressError('EGR_ERR_ENCODER_FAILED', `ffmpeg failed while finishing: ${describeExit(exit, ffmpeg)}`);
     }
-    await remux(options, capturePath, container);
-    return { endedAtMs, stats: reports.stats(), sizeBytes: (await stat(options.filePath)).size };
+    await watchers.finish(endedAtMs);
+    const { file } = layout;
+    if (!file) return { endedAtMs, stats: reports.stats() };
+    await remux(options, file.capturePath, file.filePath, file.container);
+    return { endedAtMs, stats: reports.stats(), file: { path: file.filePath, sizeBytes: (await stat(file.filePath)).size } };
   };
 
   return { active, failed, stop };
 }
 
-function containerOf(plan: EgressPlan): Container {
-  const fileType = plan.file?.fileType;
-  if (fileType !== 'mp4' && fileType !== 'ogg' && fileType !== 'mp3') {
-    throw new EgressError('EGR_ERR_NOT_SUPPORTED', `web recordings write mp4, ogg or mp3 files, not ${fileType ?? 'no file'}`);
+function handOut(options: CaptureOptions, ts: Readable): void {
+  try {
+    options.onStream!(ts);
+  } catch (err) {
+    options.log.error({ err }, 'onStream failed');
   }
-  if (fileType !== 'mp4' && plan.video) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `a ${fileType} file cannot hold video`);
-  return fileType;
 }
 
-/** One input of the capture: the ffmpeg options that open it, and what it is, for messages. */
-interface CaptureInput {
-  /** ffmpeg's name of the input format, as in its `Input #N, <format>, from …` line. */
-  format: 'pulse' | 'x11grab';
-  /** `-f … -i …`, without the queue size. */
-  args: string[];
-  /** The input's queue between its reading thread and the encoders (packets). */
-  queueSize: number;
-  /** What is missing when this input delivers nothing, e.g. "no frames from the X display :3". */
-  missing: string;
+interface OutputWatchers {
+  stop(): Promise<void>;
+  finish(endedAtMs: number): Promise<void>;
 }
 
-/**
- * The capture's inputs in the order ffmpeg opens them. Audio is opened first: ffmpeg aligns each
- * input's first timestamp to zero, and opening the display second measured closest to real A/V sync
- * (within 20 ms).
- */
-function captureInputs({ audio, display, plan: { encoding } }: CaptureOptions): CaptureInput[] {
-  const inputs: CaptureInput[] = [];
-  if (audio) {
-    inputs.push({
-      format: 'pulse',
-      args: ['-f', 'pulse', '-server', audio.server, '-fragment_size', String(PULSE_FRAGMENT_BYTES), '-i', audio.monitor],
-      queueSize: 1024,
-      missing: `no audio from PulseAudio (source ${audio.monitor} on ${audio.server})`,
-    });
-  }
-  if (display) {
-    inputs.push({
-      format: 'x11grab',
-      args: ['-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(encoding.framerate), '-video_size', `${encoding.width}x${encoding.height}`, '-i', display],
-      queueSize: 512,
-      missing: `no frames from the X display ${display}`,
-    });
-  }
-  return inputs;
-}
-
-function captureArgs(options: CaptureOptions, container: Container): string[] {
-  const { audio, display } = options;
-  const encoding = options.plan.encoding;
-  const inputs = captureInputs(options).flatMap((input) => ['-thread_queue_size', String(input.queueSize), ...input.args]);
-  // Streams in the usual order, video first.
-  const videoOutput = display ? ['-map', `${audio ? 1 : 0}:v`, ...videoEncodeArgs(options.plan)] : [];
-  // Audio timestamps from the sample count: PulseAudio's wall-clock stamps jitter under load, which
-  // would leave gaps and overlaps in the track.
-  const audioOutput = audio ? ['-map', '0:a', '-af', 'asetpts=N/SR/TB', ...audioEncoder(audioCodecOf(container, encoding.audioCodec), encoding)] : [];
-  return ['-hide_banner', '-nostats', '-progress', 'pipe:1', '-y', ...inputs, ...videoOutput, ...audioOutput, ...CAPTURE_MUXER[container]];
+/** Watches the segments and images for the callbacks that want them. */
+function watchOutputs(options: CaptureOptions, layout: CaptureLayout, timeZeroMs: () => number): OutputWatchers {
+  const { log, onSegment, onImage } = options;
+  const segments: SegmentWatcher | undefined =
+    layout.segments && onSegment
+      ? watchSegments({ listPath: layout.segments.listPath, dir: layout.segments.dir, fileName: segmentFileName, timeZeroMs, onSegment, log })
+      : undefined;
+  const images: ImageWatcher[] = onImage
+    ? layout.images.map(({ dir, output }, outputIndex) =>
+        watchImages({ outputIndex, dir, fileName: imageFileName, intervalSec: output.captureIntervalSec, timeZeroMs, onImage, log }),
+      )
+    : [];
+  return {
+    stop: async () => {
+      await Promise.all([segments?.stop(), ...images.map((watcher) => watcher.stop())]);
+    },
+    finish: async (endedAtMs) => {
+      await Promise.all([segments?.finish(endedAtMs), ...images.map((watcher) => watcher.finish())]);
+    },
+  };
 }
 
 /**
@@ -203,7 +212,7 @@ function captureArgs(options: CaptureOptions, container: Container): string[] {
  * second ffmpeg, delivers nothing within INPUT_PROBE_TIMEOUT_MS.
  */
 async function whyNothingEncoded(options: CaptureOptions, opened: ReadonlySet<string>, ffmpeg: SupervisedProcess): Promise<string> {
-  const inputs = captureInputs(options);
+  const inputs = captureInputs(options.audio, options.display, options.plan.encoding);
   const stillOpening = inputs.find((input) => !opened.has(input.format));
   const delivering = await Promise.all(inputs.map((input) => delivers(options, input)));
   const stalled = inputs.filter((input, i) => input === stillOpening || !delivering[i]);
@@ -225,43 +234,6 @@ async function delivers(options: CaptureOptions, input: CaptureInput): Promise<b
   return exit.code === 0;
 }
 
-/** The H.264 encoder options for a plan (also the baseline of bench/web-capture-cost.ts). */
-export function videoEncodeArgs({ encoding }: EgressPlan): string[] {
-  const kbps = encoding.videoBitrateKbps;
-  const keyframeSec = encoding.keyFrameIntervalSec > 0 ? encoding.keyFrameIntervalSec : DEFAULT_KEYFRAME_INTERVAL_SEC;
-  return [
-    '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', encoding.videoProfile, '-pix_fmt', 'yuv420p',
-    // No lookahead or B-frames: ffmpeg feeds its encoders in timestamp order, so behind an encoder that
-    // holds frames back, audio waits in the input queue, and `q` would drop those last ~0.5 s of sound.
-    '-tune', 'zerolatency',
-    // A 2 s rate-control buffer, as LiveKit's vbv-buf-capacity.
-    '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`,
-    '-g', String(Math.max(1, Math.round(keyframeSec * encoding.framerate))),
-    // Constant frame rate: ffmpeg duplicates or drops frames when the grab drifts (counted in the stats).
-    '-fps_mode', 'cfr', '-r', String(encoding.framerate),
-  ];
-}
-
-/** An MP4 holds AAC or Opus; OGG only Opus; an MP3 file only MP3. */
-function audioCodecOf(container: Container, requested: AudioCodecName): AudioEncoding {
-  if (container === 'ogg') return 'opus';
-  if (container === 'mp3') return 'mp3';
-  return requested === 'opus' ? 'opus' : 'aac';
-}
-
-function audioEncoder(codec: AudioEncoding, encoding: EncodingPlan): string[] {
-  const bitrate = ['-b:a', `${encoding.audioBitrateKbps}k`, '-ac', '2'];
-  switch (codec) {
-    case 'opus':
-      return ['-c:a', 'libopus', ...bitrate, '-ar', '48000'];
-    case 'mp3':
-      // libmp3lame is constant bitrate when given -b:a.
-      return ['-c:a', 'libmp3lame', ...bitrate, '-ar', String(encoding.audioFrequency)];
-    case 'aac':
-      return ['-c:a', 'aac', ...bitrate, '-ar', String(encoding.audioFrequency)];
-  }
-}
-
 interface FfmpegReports {
   /** Resolves at the first progress report showing encoded output. */
   firstOutput: Promise<void>;
@@ -278,7 +250,7 @@ interface FfmpegReports {
  * `progress=…`; and on stderr each input's first timestamp (`Input #1, x11grab, …` then
  * `Duration: N/A, start: <seconds>`), which x11grab and pulse take from the wall clock.
  */
-function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
+function followReports(ffmpeg: SupervisedProcess, log: Logger): FfmpegReports {
   const stats: CaptureStats = { frames: 0, duplicated: 0, dropped: 0 };
   let outTimeUs = 0;
   let resolveFirstOutput = () => {};
@@ -296,6 +268,8 @@ function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
   const opened = new Set<string>();
   let input = '';
   createInterface({ input: ffmpeg.child.stderr! }).on('line', (line) => {
+    // The tee drops a failing segments, stream or image output and goes on; say so.
+    if (/Slave muxer #\d+ failed/.test(line)) log.warn({ ffmpeg: line.trim() }, 'an output of the capture failed and was dropped');
     // ffmpeg prints an input's `Input #N, <format>` line once it has opened it; an input that
     // delivers nothing mostly keeps it from getting there (pulse: a suspended source; x11grab: a hung X server).
     input = /^Input #\d+, (\w+),/.exec(line)?.[1] ?? input;
@@ -312,11 +286,11 @@ function followReports(ffmpeg: SupervisedProcess): FfmpegReports {
 }
 
 /** Rewrites the capture into filePath without re-encoding; an MP4 gets its index up front (faststart). */
-async function remux(options: CaptureOptions, capturePath: string, container: Container): Promise<void> {
+async function remux(options: CaptureOptions, capturePath: string, filePath: string, container: Container): Promise<void> {
   const faststart = container === 'mp4' ? ['-movflags', '+faststart'] : [];
-  await mkdir(dirname(options.filePath), { recursive: true });
+  await mkdir(dirname(filePath), { recursive: true });
   const remuxer = options.supervisor.spawn('ffmpeg-remux', options.ffmpegPath, [
-    '-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', capturePath, '-map', '0', '-c', 'copy', ...faststart, options.filePath,
+    '-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', capturePath, '-map', '0', '-c', 'copy', ...faststart, filePath,
   ]);
   const exit = await remuxer.exited;
   if (exit.code !== 0) throw new EgressError('EGR_ERR_ENCODER_FAILED', `could not finalize the file: ${describeExit(exit, remuxer)}`);

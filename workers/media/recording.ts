@@ -2,6 +2,7 @@
  * The contract between the egress runner and a recorder (web today; template, SDK and passthrough
  * sources later). A recorder owns every process it starts and ends them on every path.
  */
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 
@@ -19,12 +20,54 @@ export interface RecordingStart {
   plan: EgressPlan;
   /** A private, existing directory for this egress's working files; the recorder may write anything here. */
   workDir: string;
-  /** Absolute local path the finished file must be at (its extension matches plan.file.fileType). */
-  filePath: string;
+  /** Required when plan.file: absolute local path the finished file must be at (its extension matches plan.file.fileType). */
+  filePath?: string;
+  /**
+   * Required when plan.segments: the directory (created if missing) the MPEG-TS segments are written to,
+   * under names of the recorder's choosing; each is announced through onSegment once closed.
+   */
+  segmentsDir?: string;
+  /** Required when plan.images is not empty: one directory per plan.images entry, in the same order. */
+  imagesDirs?: string[];
   settings: RecorderSettings;
   log: Logger;
   /** Called once, when the first frame (or, audio-only, the first audio) has been captured. Unix ms. */
   onActive: (startedAtMs: number) => void;
+  /**
+   * Each segment, in order, as soon as it is closed (the last one at stop). The file is complete and the
+   * recorder no longer touches it: the caller may rename, upload or delete it.
+   */
+  onSegment?: (segment: SegmentReport) => void;
+  /** Each image, per output in order, as soon as it is complete; the caller may then move or delete it. */
+  onImage?: (image: ImageReport) => void;
+  /**
+   * When plan.stream (RTMP/SRT): called once, when the encode starts, with the H.264/AAC encode as an
+   * MPEG-TS byte stream; it ends when the encode does. Read it in flowing mode: the recorder never waits
+   * for it, and drops data it would have to hold beyond a bound (a warning says so).
+   */
+  onStream?: (ts: Readable) => void;
+}
+
+export interface SegmentReport {
+  /** The closed segment, in RecordingStart.segmentsDir. */
+  path: string;
+  /** 0 for the first segment of the recording. */
+  index: number;
+  /** Unix ms (wall clock) of the segment's first frame. */
+  startedAtMs: number;
+  durationSec: number;
+  sizeBytes: number;
+}
+
+export interface ImageReport {
+  /** Which plan.images entry (and RecordingStart.imagesDirs entry) it belongs to. */
+  outputIndex: number;
+  /** The complete JPEG, in imagesDirs[outputIndex]. */
+  path: string;
+  /** 0 for the first image of its output. */
+  index: number;
+  /** Unix ms (wall clock) the frame shown was captured. */
+  capturedAtMs: number;
 }
 
 export interface CaptureStats {
@@ -54,7 +97,10 @@ export interface RecordingResult {
 }
 
 export interface Recording {
-  /** Settles when the recording is over and every process is gone. Rejects with an EgressError on failure. */
+  /**
+   * Settles when the recording is over and every process is gone. Rejects with an EgressError on failure.
+   * Every onSegment and onImage call of a recording that ends gracefully happens before it resolves.
+   */
   readonly done: Promise<RecordingResult>;
   /** Ends gracefully: the file is finalized and playable. Idempotent. */
   stop(reason: string): void;

@@ -1,12 +1,14 @@
 /**
  * The web recorder (plan.source.kind === 'web'): the page in Chromium on a private X display, its
- * sound in a private PulseAudio sink, both captured by ffmpeg into the plan's file. Whatever ends the
- * recording (stop, END_RECORDING, a failure), every process it started is gone when `done` settles.
+ * sound in a private PulseAudio sink, both captured and encoded once by ffmpeg into every output of the
+ * plan (file, segments, images, stream). Whatever ends the recording (stop, END_RECORDING, a failure),
+ * every process it started is gone when `done` settles.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { EgressPlan, WebSourcePlan } from '../../shared/egress-plan.ts';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
 import { launchChromium } from './chromium.ts';
+import { captureLayout } from './ffmpeg-args.ts';
 import { startCapture } from './ffmpeg-capture.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
@@ -33,6 +35,8 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   let sink: AudioSink | undefined;
   try {
     const source = webSourceOf(plan);
+    // Outputs this recorder cannot write fail now, before anything is started.
+    captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
     const display = await startXvfb(supervisor, plan.encoding);
     sink = plan.audio ? await createSink(plan.egressId, log) : undefined;
     const chromium = await launchChromium({
@@ -68,6 +72,11 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
       audio: sink,
       workDir,
       filePath: start.filePath,
+      segmentsDir: start.segmentsDir,
+      imagesDirs: start.imagesDirs,
+      onSegment: start.onSegment,
+      onImage: start.onImage,
+      onStream: start.onStream,
       log,
     });
     failures.push(capture.failed);
@@ -78,9 +87,9 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
 
     const ended = await until(chromium.endSignal);
     const end: RecordingEnd = ended === STOPPED ? 'stopped' : 'end_signal';
-    const { endedAtMs, stats, sizeBytes } = await capture.stop();
-    log.info({ end, stats, sizeBytes, durationMs: endedAtMs - startedAtMs }, 'recording finished');
-    return { started: true, end, startedAtMs, endedAtMs, file: { path: start.filePath, sizeBytes }, stats };
+    const { endedAtMs, stats, file } = await capture.stop();
+    log.info({ end, stats, sizeBytes: file?.sizeBytes, durationMs: endedAtMs - startedAtMs }, 'recording finished');
+    return { started: true, end, startedAtMs, endedAtMs, ...(file ? { file } : {}), stats };
   } catch (err) {
     const error = asEgressError(err);
     log.warn({ err: error }, 'web recording failed');
@@ -91,7 +100,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   }
 }
 
-/** The plan's web source (recorderFor sends only web plans, with a file output and nothing else, here). */
+/** The plan's web source (recorderFor sends only web plans here). */
 function webSourceOf(plan: EgressPlan): WebSourcePlan {
   if (plan.source.kind !== 'web') throw new EgressError('EGR_ERR_INTERNAL', `the web recorder got a ${plan.source.kind} source`);
   return plan.source;

@@ -1,22 +1,62 @@
 /**
- * The end of an egress. Runs once every upload of the egress has finished (it is their parent in a
- * BullMQ flow, so it survives worker restarts); fills in the results and sets the terminal status.
+ * The end of an egress. It runs once every upload of the egress has finished: the file's upload is its
+ * child in a BullMQ flow; segments and images went to storage while recording, and it waits for them by
+ * their deterministic job ids (moving itself back to delayed), so all of it survives worker restarts.
+ * Then it writes the final playlists and the manifest, fills in the results and sets the terminal status.
  * A failed upload leaves its file on local disk and the egress FAILED with the upload error.
  */
-import { EgressStatus, FileInfo, type EgressInfo } from '@livekit/protocol';
-import type { Job } from 'bullmq';
+import { EgressStatus, FileInfo, ImagesInfo, SegmentsInfo, type EgressInfo } from '@livekit/protocol';
+import { DelayedError, type Job } from 'bullmq';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ServiceContext } from '../../shared/context.ts';
 import { msToNanos, nowNanos } from '../../shared/ids.ts';
-import { buildManifest } from '../manifest.ts';
+import { uploadJobId, type FinalizeJobData, type UploadJobData, type UploadResult } from '../../shared/queues.ts';
+import { buildManifest, type ManifestFile, type ManifestImage, type ManifestPlaylist } from '../manifest.ts';
 import { deliver } from '../storage/index.ts';
-import type { FinalizeJobData, UploadResult } from '../../shared/queues.ts';
+import { writePlaylists } from './playlist-job.ts';
+
+const RECHECK_MS = 1000;
+
+interface Delivered {
+  uploads: { data: UploadJobData; result: UploadResult }[];
+  failures: string[];
+  pending: number;
+}
+
+/** The state of every upload made while recording (segments, their playlists, images). */
+async function deliveredWhileRecording(ctx: ServiceContext, data: FinalizeJobData): Promise<Delivered> {
+  const { egressId, segments, images = [] } = data;
+  const ids: string[] = [];
+  for (let i = 0; i < (segments?.count ?? 0); i++) ids.push(uploadJobId.segment(egressId, i), uploadJobId.playlist(egressId, i + 1));
+  for (const image of images) for (let i = 0; i < image.count; i++) ids.push(uploadJobId.image(egressId, image.outputIndex, i));
+  const queue = ctx.queues.get('upload');
+  const delivered: Delivered = { uploads: [], failures: [], pending: 0 };
+  for (const id of ids) {
+    const job = await queue.getJob(id);
+    if (!job) continue; // removed by retention: long done
+    const state = await job.getState();
+    if (state === 'completed') {
+      if (job.name === 'upload') delivered.uploads.push({ data: job.data as UploadJobData, result: job.returnvalue as UploadResult });
+    } else if (state === 'failed') {
+      // A playlist that failed is rewritten below; a lost segment or image is a failed upload.
+      if (job.name === 'upload') delivered.failures.push(`${(job.data as UploadJobData).key}: ${job.failedReason}`);
+    } else delivered.pending += 1;
+  }
+  return delivered;
+}
 
 export function finalizeProcessor(ctx: ServiceContext) {
-  return async (job: Job<FinalizeJobData>): Promise<void> => {
-    const { egressId, file } = job.data;
-    const uploads = Object.values(await job.getChildrenValues<UploadResult>());
-    const failures = Object.values(await job.getIgnoredChildrenFailures());
-    const fileUpload = uploads.find((u) => u.output === 'file');
+  return async (job: Job<FinalizeJobData>, token?: string): Promise<void> => {
+    const { egressId, file, segments, images = [] } = job.data;
+    const whileRecording = await deliveredWhileRecording(ctx, job.data);
+    if (whileRecording.pending > 0) {
+      await job.moveToDelayed(Date.now() + RECHECK_MS, token);
+      throw new DelayedError();
+    }
+    const children = Object.values(await job.getChildrenValues<UploadResult>());
+    const failures = [...Object.values(await job.getIgnoredChildrenFailures()), ...whileRecording.failures];
+    const fileUpload = children.find((u) => u.output === 'file');
     const fileInfo = file
       ? new FileInfo({
           filename: file.filename,
@@ -28,16 +68,53 @@ export function finalizeProcessor(ctx: ServiceContext) {
           location: fileUpload?.location ?? file.localPath,
         })
       : undefined;
+
+    let segmentsInfo: SegmentsInfo | undefined;
+    let playlists: ManifestPlaylist[] = [];
+    if (segments) {
+      const written = await writePlaylists(
+        ctx,
+        { egressId, upTo: segments.count, segmentDurationSec: segments.segmentDurationSec, storage: segments.storage, mainKey: segments.playlistKey, ...(segments.livePlaylistKey ? { liveKey: segments.livePlaylistKey } : {}) },
+        true,
+      );
+      const logged = await ctx.segments.list(egressId);
+      const locations = new Map(whileRecording.uploads.filter((u) => u.data.output === 'segment').map((u) => [u.data.key, u.result.location]));
+      segmentsInfo = new SegmentsInfo({
+        playlistName: segments.playlistKey,
+        livePlaylistName: segments.livePlaylistKey,
+        playlistLocation: written.main ?? '',
+        livePlaylistLocation: written.live ?? '',
+        segmentCount: BigInt(logged.length),
+        duration: msToNanos(logged.reduce((sum, s) => sum + s.durationSec * 1000, 0)),
+        size: BigInt(logged.reduce((sum, s) => sum + s.sizeBytes, 0)),
+        startedAt: msToNanos(segments.startedAtMs),
+        endedAt: msToNanos(segments.endedAtMs),
+      });
+      playlists = [{ location: written.main ?? '', segments: logged.map((s) => ({ filename: s.filename, location: locations.get(s.key) ?? '' })) }];
+    }
+    const imageUploads = whileRecording.uploads.filter((u) => u.data.output === 'image');
+    const manifestImages: ManifestImage[] = imageUploads.map((u) => ({ filename: u.data.key, timestamp: new Date(u.data.capturedAtMs ?? 0).toISOString(), location: u.result.location }));
+    const imagesInfo = images.map(
+      (i) => new ImagesInfo({ filenamePrefix: i.filenamePrefix, imageCount: BigInt(i.count), startedAt: msToNanos(i.startedAtMs), endedAt: msToNanos(i.endedAtMs) }),
+    );
+
     const fillResults = (info: EgressInfo) => {
-      if (!fileInfo) return;
-      info.fileResults = [fileInfo];
-      if (info.streamResults.length === 0 && info.segmentResults.length === 0) info.result = { case: 'file', value: fileInfo };
+      if (fileInfo) info.fileResults = [fileInfo];
+      if (segmentsInfo) info.segmentResults = [segmentsInfo];
+      if (imagesInfo.length) info.imageResults = imagesInfo;
+      // The deprecated single result, when the request had exactly one output kind.
+      const kinds = [fileInfo, segmentsInfo, info.streamResults.length ? 'stream' : undefined].filter(Boolean).length;
+      if (kinds === 1 && fileInfo) info.result = { case: 'file', value: fileInfo };
+      if (kinds === 1 && segmentsInfo) info.result = { case: 'segments', value: segmentsInfo };
     };
     if (failures.length > 0) {
       await ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: `upload failed: ${failures.join('; ')}`, errorCode: 400, reason: 'Failure' }, fillResults);
       return;
     }
-    const manifestLocation = job.data.manifest && (await deliverManifest(ctx, job.data, fileInfo));
+    // Everything is delivered: the recorder's working directory can go (with a failure it stays, files and all).
+    await rm(join(ctx.config.tmp_dir, egressId), { recursive: true, force: true });
+    const files: ManifestFile[] = fileInfo ? [{ filename: fileInfo.filename, location: fileInfo.location }] : [];
+    const manifestLocation = job.data.manifest && (await deliverManifest(ctx, job.data, { files, playlists, images: manifestImages }));
     const status = job.data.status === 'limit_reached' ? EgressStatus.EGRESS_LIMIT_REACHED : EgressStatus.EGRESS_COMPLETE;
     await ctx.events.end(egressId, { status, reason: job.data.details, ...(status === EgressStatus.EGRESS_LIMIT_REACHED ? { error: 'Session limit reached' } : {}) }, (info) => {
       fillResults(info);
@@ -47,14 +124,10 @@ export function finalizeProcessor(ctx: ServiceContext) {
 }
 
 /** The manifest goes last: it lists where everything else landed. */
-async function deliverManifest(ctx: ServiceContext, data: FinalizeJobData, file: FileInfo | undefined): Promise<string> {
+async function deliverManifest(ctx: ServiceContext, data: FinalizeJobData, outputs: Parameters<typeof buildManifest>[2]): Promise<string> {
   const { manifest, plan } = data;
   const info = await ctx.events.store.get(data.egressId);
-  const body = buildManifest(
-    plan,
-    { startedAtNs: info?.startedAt ?? 0n, endedAtNs: nowNanos() },
-    { files: file ? [{ filename: file.filename, location: file.location }] : [] },
-  );
+  const body = buildManifest(plan, { startedAtNs: info?.startedAt ?? 0n, endedAtNs: nowNanos() }, outputs);
   const delivered = await deliver(ctx.config, manifest!.storage, { text: `${JSON.stringify(body, null, 2)}\n` }, manifest!.key);
   return delivered.location;
 }

@@ -4,8 +4,6 @@
  * upload succeeded.
  */
 import type { Job } from 'bullmq';
-import { rmdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { UploadJobData, UploadResult } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
 import { deliver } from '../storage/index.ts';
@@ -24,8 +22,6 @@ export function uploadProcessor(ctx: ServiceContext) {
     };
     const { location, sizeBytes } = await deliver(ctx.config, storage, { path: localPath }, key, report);
     log.info({ location, sizeBytes }, 'upload done');
-    // The recorder's work directory goes with its last file.
-    await rmdir(dirname(localPath)).catch(() => undefined);
     return { output, location, sizeBytes };
   };
 }

@@ -1,0 +1,74 @@
+/**
+ * The image outputs of a running recording: each JPEG the encoder writes is named as LiveKit names it
+ * (INDEX, TIMESTAMP, or one overwritten NONE_OVERWRITE file) and sent to storage at once; ImagesInfo in
+ * the store follows.
+ */
+import { ImagesInfo } from '@livekit/protocol';
+import { posix } from 'node:path';
+import type { Logger } from 'pino';
+import type { ServiceContext } from '../../shared/context.ts';
+import type { EgressPlan, ImageOutputPlan } from '../../shared/egress-plan.ts';
+import { msToNanos } from '../../shared/ids.ts';
+import { formatUtc, namingVarsOf, resolveImagePrefix } from '../../shared/naming.ts';
+import { uploadJobId, type ImagesSummary, type UploadJobData } from '../../shared/queues.ts';
+import type { ImageReport } from '../media/recording.ts';
+import { UPLOAD_JOB_OPTIONS } from './upload-options.ts';
+
+interface Tally {
+  output: ImageOutputPlan;
+  prefixKey: string;
+  count: number;
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+export class ImagesOutput {
+  private readonly ctx: ServiceContext;
+  private readonly plan: EgressPlan;
+  private readonly log: Logger;
+  private readonly tallies: Tally[];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: ServiceContext, plan: EgressPlan, log: Logger) {
+    this.ctx = ctx;
+    this.plan = plan;
+    this.log = log;
+    this.tallies = plan.images.map((output) => {
+      const names = resolveImagePrefix(output.filenamePrefix, namingVarsOf(plan), output.storage.kind === 'local' ? 'confined' : 'lenient');
+      return { output, prefixKey: posix.join(ctx.config.storage.prefix, names.dir, names.prefix), count: 0, startedAtMs: 0, endedAtMs: 0 };
+    });
+  }
+
+  /** A key of the first image output, for placing the manifest beside it. */
+  get firstKey(): string | undefined {
+    return this.tallies[0] && `${this.tallies[0].prefixKey}.jpeg`;
+  }
+
+  onImage(report: ImageReport): void {
+    this.chain = this.chain.then(() => this.deliver(report)).catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'image not queued'));
+  }
+
+  private async deliver(report: ImageReport): Promise<void> {
+    const tally = this.tallies[report.outputIndex];
+    if (!tally) return;
+    const { egressId } = this.plan;
+    const index = tally.count;
+    const suffix = tally.output.filenameSuffix;
+    const key = suffix === 'none_overwrite' ? `${tally.prefixKey}.jpeg` : `${tally.prefixKey}_${suffix === 'timestamp' ? formatUtc(report.capturedAtMs) : String(index).padStart(5, '0')}.jpeg`;
+    const upload: UploadJobData = { egressId, output: 'image', localPath: report.path, key, contentType: 'image/jpeg', storage: tally.output.storage, capturedAtMs: report.capturedAtMs };
+    await this.ctx.queues.get('upload').add('upload', upload, { jobId: uploadJobId.image(egressId, report.outputIndex, index), ...UPLOAD_JOB_OPTIONS });
+    tally.count += 1;
+    tally.startedAtMs ||= report.capturedAtMs;
+    tally.endedAtMs = report.capturedAtMs;
+    await this.ctx.events.update(egressId, (info) => {
+      info.imageResults = this.tallies.map(
+        (t) => new ImagesInfo({ filenamePrefix: t.prefixKey, imageCount: BigInt(t.count), startedAt: msToNanos(t.startedAtMs), endedAt: msToNanos(t.endedAtMs) }),
+      );
+    });
+  }
+
+  async summaries(): Promise<ImagesSummary[]> {
+    await this.chain;
+    return this.tallies.map((t, outputIndex) => ({ outputIndex, filenamePrefix: t.prefixKey, count: t.count, startedAtMs: t.startedAtMs, endedAtMs: t.endedAtMs }));
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The HLS output of a running recording: each segment the encoder closes is named as LiveKit names it,
+ * logged, and sent to storage at once through the upload queue, its playlists right behind it (a flow:
+ * playlist job = parent of the segment's upload). SegmentsInfo in the store follows every segment.
+ */
+import { SegmentsInfo } from '@livekit/protocol';
+import { posix } from 'node:path';
+import type { Logger } from 'pino';
+import type { EgressPlan, SegmentsOutputPlan } from '../../shared/egress-plan.ts';
+import { msToNanos } from '../../shared/ids.ts';
+import { formatUtc, namingVarsOf, resolveSegmentNames, type SegmentNames } from '../../shared/naming.ts';
+import { uploadJobId, type PlaylistJobData, type SegmentsSummary, type UploadJobData } from '../../shared/queues.ts';
+import type { ServiceContext } from '../../shared/context.ts';
+import type { SegmentReport } from '../media/recording.ts';
+import { UPLOAD_JOB_OPTIONS } from './upload-options.ts';
+
+const pad5 = (n: number) => String(n).padStart(5, '0');
+
+export class SegmentsOutput {
+  private readonly ctx: ServiceContext;
+  private readonly plan: EgressPlan;
+  private readonly output: SegmentsOutputPlan;
+  private readonly names: SegmentNames;
+  private readonly dirKey: string;
+  private readonly log: Logger;
+  private count = 0;
+  private durationSec = 0;
+  private sizeBytes = 0;
+  private startedAtMs = 0;
+  private endedAtMs = 0;
+  /** Segments are handled one at a time, in order. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: ServiceContext, plan: EgressPlan, log: Logger) {
+    this.ctx = ctx;
+    this.plan = plan;
+    this.output = plan.segments!;
+    this.log = log;
+    const policy = this.output.storage.kind === 'local' ? 'confined' : 'lenient';
+    this.names = resolveSegmentNames(this.output, namingVarsOf(plan), policy);
+    this.dirKey = posix.join(ctx.config.storage.prefix, this.names.dir);
+  }
+
+  get playlistKey(): string {
+    return posix.join(this.dirKey, this.names.playlist);
+  }
+
+  get livePlaylistKey(): string {
+    return this.names.livePlaylist ? posix.join(this.dirKey, this.names.livePlaylist) : '';
+  }
+
+  /** Called by the recorder as each segment closes. */
+  onSegment(report: SegmentReport): void {
+    this.chain = this.chain.then(() => this.deliver(report)).catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'segment not queued'));
+  }
+
+  private async deliver(report: SegmentReport): Promise<void> {
+    const { egressId } = this.plan;
+    const index = this.count;
+    const filename = `${this.names.segmentPrefix}_${this.output.filenameSuffix === 'timestamp' ? formatUtc(report.startedAtMs) : pad5(index)}.ts`;
+    const key = posix.join(this.dirKey, filename);
+    const upTo = await this.ctx.segments.append(egressId, { filename, key, durationSec: report.durationSec, startedAtMs: report.startedAtMs, sizeBytes: report.sizeBytes });
+    this.count = upTo;
+    this.durationSec += report.durationSec;
+    this.sizeBytes += report.sizeBytes;
+    this.startedAtMs ||= report.startedAtMs;
+    this.endedAtMs = report.startedAtMs + report.durationSec * 1000;
+    const upload: UploadJobData = { egressId, output: 'segment', localPath: report.path, key, contentType: 'video/mp2t', storage: this.output.storage };
+    const playlist: PlaylistJobData = {
+      egressId,
+      upTo,
+      segmentDurationSec: this.output.segmentDurationSec,
+      storage: this.output.storage,
+      // LiveKit's throttle: the full playlist every N segments, N = hours recorded + 1; the live one always.
+      ...(upTo % (1 + Math.floor(this.durationSec / 3600)) === 0 ? { mainKey: this.playlistKey } : {}),
+      ...(this.livePlaylistKey ? { liveKey: this.livePlaylistKey } : {}),
+    };
+    await this.ctx.queues.flows().add({
+      name: 'playlist',
+      queueName: 'upload',
+      data: playlist,
+      opts: { jobId: uploadJobId.playlist(egressId, upTo) },
+      children: [{ name: 'upload', queueName: 'upload', data: upload, opts: { jobId: uploadJobId.segment(egressId, index), ...UPLOAD_JOB_OPTIONS } }],
+    });
+    await this.ctx.events.update(egressId, (info) => {
+      info.segmentResults = [this.info()];
+    });
+  }
+
+  private info(): SegmentsInfo {
+    return new SegmentsInfo({
+      playlistName: this.playlistKey,
+      livePlaylistName: this.livePlaylistKey,
+      segmentCount: BigInt(this.count),
+      duration: msToNanos(this.durationSec * 1000),
+      size: BigInt(this.sizeBytes),
+      startedAt: msToNanos(this.startedAtMs),
+      endedAt: msToNanos(this.endedAtMs),
+    });
+  }
+
+  /** Once the recorder has reported its last segment. */
+  async summary(): Promise<SegmentsSummary> {
+    await this.chain;
+    return {
+      playlistKey: this.playlistKey,
+      livePlaylistKey: this.livePlaylistKey,
+      storage: this.output.storage,
+      segmentDurationSec: this.output.segmentDurationSec,
+      count: this.count,
+      startedAtMs: this.startedAtMs,
+      endedAtMs: this.endedAtMs,
+    };
+  }
+}
