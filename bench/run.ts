@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, each reported beside a baseline measured in the same run. */
 import { benchRpcAccept } from './rpc-accept.ts';
 import { benchWebCaptureCost } from './web-capture-cost.ts';
+import { benchWebOutputsCost } from './web-outputs-cost.ts';
 import { benchWebStartLatency } from './web-start-latency.ts';
 
 const only = process.argv[2];
@@ -8,6 +9,7 @@ const benches: Record<string, () => Promise<string[]>> = {
   'rpc-accept': benchRpcAccept,
   'web-start': benchWebStartLatency,
   'web-cost': benchWebCaptureCost,
+  'outputs-cost': benchWebOutputsCost,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;
