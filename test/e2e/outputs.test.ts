@@ -122,4 +122,13 @@ describe('outputs', { concurrency: false }, () => {
     const received = (await rtmp.recordings()).map((p) => basename(p));
     assert.ok(received.some((n) => n.startsWith('good-first')) && received.some((n) => n.startsWith('good-second')), received.join(','));
   });
+
+  test('Stream/AllFailed: a stream-only egress whose every URL fails ends FAILED with the reason', async () => {
+    const started = await client.startWebEgress(page.url, new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [rtmp.url('bad-only')] }));
+    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_COMPLETE], 40_000);
+    assert.equal(done.status, EgressStatus.EGRESS_FAILED);
+    assert.ok(done.error.includes(redactStreamUrl(rtmp.url('bad-only'))), done.error);
+    assert.ok(!done.error.includes('bad-only'), 'the stream key is not in the error');
+    assert.equal(done.streamResults[0]?.status, StreamInfo_Status.FAILED);
+  });
 });

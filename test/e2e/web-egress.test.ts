@@ -103,6 +103,18 @@ describe('web egress', { concurrency: false }, () => {
     assert.equal(done.manifestLocation, '');
   });
 
+  test('Web/AudioOnlyMp3: an MP3 file, audio only', async () => {
+    const started = await client.startWebEgress(page.url, new EncodedFileOutput({ fileType: EncodedFileType.MP3, filepath: 'audio/speech' }), { audioOnly: true });
+    await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE]);
+    await sleep(3000);
+    await client.stopEgress(started.egressId);
+    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
+    assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
+    assert.equal(done.fileResults[0]!.filename, 'audio/speech.mp3');
+    const media = await probe(done.fileResults[0]!.location);
+    assert.deepEqual(media.streams.map((s) => s.codec_name), ['mp3']);
+  });
+
   test('Web/StopBeforeStart: a page that never signals, stopped while waiting → ABORTED', async () => {
     const started = await client.startWebEgress(page.url, new EncodedFileOutput({ filepath: 'never.mp4' }), { awaitStartSignal: true });
     await sleep(1500);

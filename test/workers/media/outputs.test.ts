@@ -15,7 +15,6 @@ import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { descendants } from '../../../bench/stats.ts';
 import type { EgressPlan } from '../../../shared/egress-plan.ts';
 import type { ImageReport, RecordingResult, RecordingStart, SegmentReport } from '../../../workers/media/recording.ts';
 import { streamFromPipe } from '../../../workers/media/stream-pipe.ts';
@@ -43,7 +42,7 @@ interface Run {
 }
 
 /** Records `plan` for `seconds` after it is active, with every output's directory and callback. */
-async function record(plan: EgressPlan, seconds: number, during?: () => Promise<void>): Promise<Run> {
+async function record(plan: EgressPlan, seconds: number): Promise<Run> {
   const workDir = await mkdtemp(join(tmpdir(), 'outputs-test-'));
   const segments: Run['segments'] = [];
   const images: ImageReport[] = [];
@@ -76,7 +75,7 @@ async function record(plan: EgressPlan, seconds: number, during?: () => Promise<
   };
   const recording = recordWeb(start);
   await Promise.race([active, recording.done]);
-  await (during ?? (() => sleep(seconds * 1000)))();
+  await sleep(seconds * 1000);
   const stoppedAtMs = Date.now();
   const tsBytesBeforeStop = tsBytes;
   recording.stop('test over');
@@ -100,32 +99,6 @@ async function processesOf(plan: EgressPlan): Promise<string[]> {
     if (environ.split('\0').includes(`EGRESS_ID=${plan.egressId}`)) found.push(pid);
   }
   return found;
-}
-
-/** CPU cores used by this process's tree over `seconds`: all of it, and ffmpeg's share. */
-async function cpuOver(seconds: number): Promise<{ tree: number; ffmpeg: number }> {
-  const snapshot = async () => {
-    const ticks = new Map<number, { ticks: number; ffmpeg: boolean }>();
-    for (const p of await descendants(process.pid)) {
-      const comm = await readFile(`/proc/${p.pid}/comm`, 'utf8').catch(() => '');
-      ticks.set(p.pid, { ticks: p.cpuTicks, ffmpeg: comm.trim() === 'ffmpeg' });
-    }
-    return ticks;
-  };
-  const first = await snapshot();
-  const since = performance.now();
-  await sleep(seconds * 1000);
-  const last = await snapshot();
-  const elapsedSec = (performance.now() - since) / 1000;
-  let tree = 0;
-  let ffmpeg = 0;
-  for (const [pid, end] of last) {
-    const used = end.ticks - (first.get(pid)?.ticks ?? end.ticks);
-    tree += used;
-    if (end.ffmpeg) ffmpeg += used;
-  }
-  // USER_HZ ticks.
-  return { tree: tree / 100 / elapsedSec, ffmpeg: ffmpeg / 100 / elapsedSec };
 }
 
 test('the stream pipe is drained for a consumer that does not read: whole TS packets dropped past the bound', async () => {
@@ -243,31 +216,5 @@ describe('web recorder outputs', { concurrency: false }, () => {
       if (i < got.segments.length - 1) assert.ok(Math.abs(segment.durationSec - 2) < 0.1, `segment ${i} reported ${segment.durationSec} s`);
     }
     assert.deepEqual(await processesOf(plan), []);
-  });
-
-  test('CPU: file + segments + two image outputs + stream costs about what a file alone does', async () => {
-    const measure = async (plan: EgressPlan) => {
-      let usage: { tree: number; ffmpeg: number } | undefined;
-      const got = await record(plan, 10, async () => void (usage = await cpuOver(10)));
-      workDirs.push(got.workDir);
-      return { ...usage!, stats: got.result.stats };
-    };
-    const fileOnly = await measure(webPlan({ url: page.url }));
-    const all = await measure(
-      webPlan({
-        url: page.url,
-        segments: { durationSec: 4 },
-        stream: true,
-        images: [
-          { width: 640, height: 360, intervalSec: 2 },
-          { width: 320, height: 240, intervalSec: 2 },
-        ],
-      }),
-    );
-    const line = (name: string, m: typeof fileOnly) =>
-      `${name}: tree ${m.tree.toFixed(2)} cores, ffmpeg ${m.ffmpeg.toFixed(3)} cores, frames ${m.stats.frames} (dup ${m.stats.duplicated}, drop ${m.stats.dropped})`;
-    console.log(`720p30, 10 s each\n  ${line('file only', fileOnly)}\n  ${line('file+segments+2 images+stream', all)}`);
-    // One encode: the extra outputs are muxing and two small JPEGs every 2 s, not a second x264.
-    assert.ok(all.ffmpeg < fileOnly.ffmpeg * 1.3 + 0.03, `ffmpeg ${all.ffmpeg.toFixed(3)} vs ${fileOnly.ffmpeg.toFixed(3)} cores`);
   });
 });
