@@ -6,6 +6,7 @@
  * for up to `shutdown_grace` seconds, then are stopped and finalized; their uploads and webhooks are
  * delivered; then the process exits. A second signal stops every recording at once (still finalized).
  */
+import { EgressStatus } from '@livekit/protocol';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -15,7 +16,7 @@ import { createServiceContext } from '../shared/context.ts';
 import { ControlSubscriber } from '../shared/control.ts';
 import type { Logger } from '../shared/logger.ts';
 import { startPool } from '../shared/pool.ts';
-import { RECORD_QUEUES } from '../shared/queues.ts';
+import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shared/queues.ts';
 import { createRedis } from '../shared/redis.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
@@ -51,7 +52,12 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   const deliveryPools: Worker[] = [];
   const record = recordProcessor(ctx);
   for (const queue of RECORD_QUEUES) {
-    if (config.pools.includes(queue)) recordPools.push(startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log));
+    if (!config.pools.includes(queue)) continue;
+    const pool = startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log);
+    // The processor ends every egress it runs; this catches what escapes it (Redis lost mid-job, a stall
+    // past maxStalledCount), so no egress is left STARTING or ACTIVE by a failed job.
+    pool.on('failed', (job, err) => void endFailed(ctx, (job?.data as RecordJobData | undefined)?.plan.egressId, `the recording job failed: ${err.message}`));
+    recordPools.push(pool);
   }
   if (config.pools.includes('upload')) {
     const byName: Record<string, (job: Job, token?: string) => Promise<unknown>> = {
@@ -64,7 +70,13 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
       if (!processor) throw new UnrecoverableError(`unknown upload job ${job.name}`);
       return processor(job, token);
     };
-    deliveryPools.push(startPool(config, 'upload', upload, { concurrency: config.concurrency.upload }, log));
+    const uploads = startPool(config, 'upload', upload, { concurrency: config.concurrency.upload }, log);
+    // A finalize job that keeps failing must still end its egress: never left ENDING forever.
+    uploads.on('failed', (job, err) => {
+      if (job?.name !== 'finalize' || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+      void endFailed(ctx, (job.data as FinalizeJobData).egressId, `could not finalize the egress: ${err.message}`);
+    });
+    deliveryPools.push(uploads);
   }
   if (config.pools.includes('webhook')) {
     deliveryPools.push(startPool(config, 'webhook', webhookProcessor(ctx), { concurrency: config.concurrency.webhook }, log));
@@ -86,6 +98,13 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     log.info('workers stopped');
   };
   return { ctx, close, stopAll };
+}
+
+async function endFailed(ctx: WorkerContext, egressId: string | undefined, error: string): Promise<void> {
+  if (!egressId) return;
+  await ctx.events
+    .end(egressId, { status: EgressStatus.EGRESS_FAILED, error, errorCode: 500, reason: 'Failure' })
+    .catch((err: Error) => ctx.log.error({ egressId, err: err.message }, 'cannot end the egress'));
 }
 
 /** Uploads queued by the recordings that just ended are delivered before the upload pool closes. */

@@ -159,7 +159,13 @@ export async function runRecording(ctx: WorkerContext, plan: EgressPlan, log: Lo
           },
         ]
       : [];
-  await ctx.queues.flows().add({ name: 'finalize', queueName: 'upload', data: finalize, opts: { jobId: uploadJobId.finalize(egressId) }, children });
+  await ctx.queues.flows().add({
+    name: 'finalize',
+    queueName: 'upload',
+    data: finalize,
+    opts: { jobId: uploadJobId.finalize(egressId), attempts: 5, backoff: { type: 'exponential', delay: 2000 } },
+    children,
+  });
   log.info({ ...result.stats, reason }, 'recording finished; uploads queued');
   return 'recorded';
 }
