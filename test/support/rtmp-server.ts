@@ -8,12 +8,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { createConnection, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeExit, spawnSupervised, type SupervisedProcess } from '../../workers/media/processes.ts';
-import { freePort } from './free-port.ts';
+import { freePort, acceptsConnections } from './free-port.ts';
 
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 5_000;
@@ -116,19 +116,8 @@ async function waitUntilListening(port: number, nginx: SupervisedProcess): Promi
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited) throw new Error(`nginx on port ${port}: ${exited}`);
-    if (await accepts(port)) return;
+    if (await acceptsConnections(port)) return;
     await sleep(25);
   }
   throw new Error(`nginx did not listen on port ${port} within ${READY_TIMEOUT_MS} ms: ${nginx.stderrTail(5)}`);
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

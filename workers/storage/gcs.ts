@@ -1,0 +1,221 @@
+/**
+ * Google Cloud Storage back-end: resumable uploads with @google-cloud/storage, as LiveKit's GCP uploader does
+ * (resumable writer, retry always, backoff ×2 capped at 5 s, 5 attempts).
+ *
+ * Files go up in 16 MiB chunks (one HTTP request per chunk), so an interrupted request is resumed from the
+ * offset the server acknowledged instead of starting over. Each request has a time limit (a stalled server
+ * is noticed and retried). Location: `https://<bucket>.storage.googleapis.com/<key>` (LiveKit's form); with a
+ * custom `apiEndpoint` (an emulator, a sovereign cloud), `<apiEndpoint>/<bucket>/<key>` (path style, the
+ * form every GCS-compatible endpoint serves objects under).
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Storage } from '@google-cloud/storage';
+import { EgressError } from '../../shared/errors.ts';
+import type { StorageBackend } from './backend.ts';
+
+export interface GcsBackendOptions {
+  /** Service-account JSON (GCPUpload.credentials); empty: none (emulators) or application-default credentials. */
+  credentials: string;
+  bucket: string;
+  /** From the service config: an emulator or sovereign-cloud endpoint (`http://127.0.0.1:4443`, `https://storage.example`). */
+  apiEndpoint?: string;
+  /** Proxy URL (ProxyConfig.url, user and password already embedded if any). */
+  proxy?: string;
+  /** Time limit of one HTTP request (a 16 MiB chunk) before it is abandoned and retried; default 60 s. */
+  requestTimeoutMs?: number;
+  /** Upload chunk size; a multiple of 256 KiB; default 16 MiB (the Go client's default). */
+  chunkSizeBytes?: number;
+  /** Called before each retry (logging, tests): the failed attempt's number (1-based) and its error. */
+  onRetry?: (failedAttempt: number, error: unknown) => void;
+}
+
+const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** LiveKit: 5 attempts, backoff 100 ms ×2 capped at 5 s; "retry always" (uploads are idempotent by key). */
+const MAX_ATTEMPTS = 5;
+const MIN_RETRY_DELAY_MS = 100;
+const MAX_RETRY_DELAY_MS = 5000;
+
+export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
+  const endpoint = options.apiEndpoint ? options.apiEndpoint.replace(/\/+$/, '') : undefined;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const chunkSize = options.chunkSizeBytes ?? DEFAULT_CHUNK_BYTES;
+  // The SDK's own retries are off: its in-request retry of a chunk can lose track of the bytes it already
+  // consumed ("The offset is lower than the number of bytes written"). Each attempt below is one SDK call;
+  // a failed upload attempt is resumed from the offset the server acknowledged (same session URI).
+  const storage = new Storage({
+    ...credentialOptions(options.credentials, endpoint !== undefined),
+    ...(endpoint ? { apiEndpoint: endpoint } : {}),
+    retryOptions: { autoRetry: false, maxRetries: 0 },
+  });
+  // Every request (resumable session, chunks, status checks, simple uploads) gets the time limit and proxy.
+  storage.interceptors.push({
+    request: (reqOpts) => {
+      const extra: Record<string, unknown> = { timeout: requestTimeoutMs };
+      if (options.proxy) extra.proxy = options.proxy;
+      // The SDK types the interceptor's result as its own request type; it is passed on to gaxios as is.
+      return Object.assign(reqOpts, extra) as never;
+    },
+  });
+  const bucket = storage.bucket(options.bucket);
+  const locationOf = (key: string) => gcsLocation(options.bucket, key, endpoint);
+
+  return {
+    async uploadFile(localPath, key, { contentType, onProgress, signal }) {
+      try {
+        signal?.throwIfAborted();
+        const size = (await stat(localPath)).size;
+        const file = bucket.file(key);
+        let reported = 0;
+        const report = (sent: number) => {
+          if (sent > reported) {
+            reported = sent;
+            onProgress?.(sent, size);
+          }
+        };
+        // The first attempt opens a resumable session; a retry resumes it (with `uri`, the SDK asks the server
+        // for its offset and skips the bytes it already has); a session the server no longer knows (404, 410:
+        // expired, or already finalized) is started over.
+        let uri: string | undefined;
+        await withRetries(
+          async () => {
+            const resuming = uri !== undefined;
+            // validation: false: the SDK hashes the bytes it streams, which a resumed attempt starts mid-file.
+            const upload = file.createWriteStream({ resumable: true, contentType, chunkSize, validation: false, ...(uri ? { uri } : {}) });
+            upload.on('uri', (created: string) => (uri = created));
+            upload.on('progress', (event: { bytesWritten?: number }) => report(Math.min(event.bytesWritten ?? 0, size)));
+            try {
+              await pipeline(createReadStream(localPath), upload, signal ? { signal } : {});
+            } catch (err) {
+              if (resuming && [404, 410].includes(statusOf(err as RetryableError) ?? 0)) {
+                uri = undefined;
+                throw Object.assign(new Error('resumable upload session lost; starting over', { cause: err }), { code: 'SESSION_LOST' });
+              }
+              throw err;
+            }
+          },
+          signal,
+          // Attempts count failures in a row: an attempt that moved the upload forward resets the count.
+          (() => {
+            let last = reported;
+            return () => {
+              const advanced = reported > last;
+              last = reported;
+              return advanced;
+            };
+          })(),
+          options.onRetry,
+        );
+        // The SDK sends the type as X-Upload-Content-Type, which some GCS-compatible endpoints (fake-gcs-server)
+        // ignore; the finished upload's response says what was stored, so this costs nothing on real GCS.
+        if (file.metadata.contentType !== undefined && file.metadata.contentType !== contentType) {
+          await withRetries(() => file.setMetadata({ contentType }), signal, () => false);
+        }
+        report(size);
+        if (size === 0) onProgress?.(0, 0);
+        return { location: locationOf(key) };
+      } catch (err) {
+        throw uploadFailed(err, signal);
+      }
+    },
+
+    async uploadText(text, key, contentType) {
+      try {
+        await withRetries(() => bucket.file(key).save(text, { resumable: false, contentType, metadata: { contentType }, validation: false }), undefined, () => false);
+        return { location: locationOf(key) };
+      } catch (err) {
+        throw uploadFailed(err);
+      }
+    },
+  };
+
+  function credentialOptions(credentials: string, customEndpoint: boolean): ConstructorParameters<typeof Storage>[0] {
+    if (credentials.trim() !== '') {
+      let parsed: { project_id?: string; client_email?: string; private_key?: string };
+      try {
+        parsed = JSON.parse(credentials) as typeof parsed;
+      } catch {
+        throw new EgressError('EGR_ERR_UPLOAD_FAILED', 'GCP upload failed: credentials are not valid JSON');
+      }
+      return { credentials: parsed, ...(parsed.project_id ? { projectId: parsed.project_id } : {}) };
+    }
+    // Emulators take no credentials; a real endpoint falls back to application-default credentials.
+    return customEndpoint ? { projectId: 'egress-queue' } : {};
+  }
+}
+
+/**
+ * LiveKit's GCP retry: up to 5 attempts, waiting 100 ms, 200 ms, … (×2, at most 5 s) between them; every
+ * failure is retried except a permanent one (a 4xx other than 408/429). `progressed()` says whether the
+ * failed attempt moved the upload forward: then the count starts over.
+ */
+async function withRetries<T>(
+  attempt: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  progressed: () => boolean,
+  onRetry?: (failedAttempt: number, error: unknown) => void,
+): Promise<T> {
+  let failures = 0;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (signal?.aborted || !isRetryable(err as RetryableError)) throw err;
+      failures = progressed() ? 1 : failures + 1;
+      if (failures >= MAX_ATTEMPTS) throw err;
+      onRetry?.(failures, err);
+      const delay = Math.min(MIN_RETRY_DELAY_MS * 2 ** (failures - 1), MAX_RETRY_DELAY_MS);
+      await sleep(delay, undefined, signal ? { signal } : {});
+    }
+  }
+}
+
+interface RetryableError {
+  code?: number | string;
+  status?: number;
+  message?: string;
+  name?: string;
+  response?: { status?: number };
+}
+
+/** LiveKit retries every failure; only an HTTP answer that cannot change (400, 401, 403, 404, …) is final. */
+function isRetryable(err: RetryableError | undefined): boolean {
+  if (!err) return false;
+  const status = statusOf(err);
+  if (status !== undefined && status >= 400 && status < 500) return status === 408 || status === 429;
+  return true;
+}
+
+/** Where an object is reported to be: LiveKit's virtual-host URL, or `<apiEndpoint>/<bucket>/<key>`. */
+export function gcsLocation(bucket: string, key: string, apiEndpoint?: string): string {
+  const endpoint = apiEndpoint?.replace(/\/+$/, '');
+  return endpoint ? `${endpoint}/${bucket}/${encodeKey(key)}` : `https://${bucket}.storage.googleapis.com/${encodeKey(key)}`;
+}
+
+function statusOf(err: RetryableError | undefined): number | undefined {
+  if (!err) return undefined;
+  return err.response?.status ?? err.status ?? (typeof err.code === 'number' ? err.code : /^\d{3}$/.test(String(err.code)) ? Number(err.code) : undefined);
+}
+
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/** `GCP upload failed: <reason>`, without credentials (the SDK's messages never include the key itself). */
+function uploadFailed(err: unknown, signal?: AbortSignal): EgressError {
+  if (err instanceof EgressError) return err;
+  const e = err as { message?: unknown; code?: unknown } | undefined;
+  const reason = signal?.aborted ? 'aborted' : typeof e?.message === 'string' ? [typeof e.code === 'number' ? e.code : '', e.message].join(' ').trim() : String(err);
+  return new EgressError('EGR_ERR_UPLOAD_FAILED', `GCP upload failed: ${redact(reason)}`, { cause: err });
+}
+
+function redact(message: string): string {
+  return message
+    .replace(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g, '[redacted]')
+    .replace(/(access_token|private_key|upload_id)=[^&\s]+/gi, '$1=[redacted]')
+    .slice(0, 500);
+}
+
