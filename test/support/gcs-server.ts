@@ -4,13 +4,9 @@
  * `stop()` (or when the test process exits). `suspend()`/`resume()` freeze and thaw the process (SIGSTOP,
  * SIGCONT): connections are accepted by the kernel but nothing answers, as with a hung or unreachable server.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './free-port.ts';
+import { startServerProcess } from './server-process.ts';
 
 export interface GcsServer {
   /** http://127.0.0.1:<port>: the apiEndpoint for the SDK. */
@@ -38,54 +34,18 @@ export function gcsServerBinary(): string {
 }
 
 export async function startGcsServer(): Promise<GcsServer> {
-  const binary = gcsServerBinary();
-  let lastError: Error | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    try {
-      return await startOn(binary, port);
-    } catch (err) {
-      lastError = err as Error;
-    }
-  }
-  throw lastError ?? new Error('fake-gcs-server did not start');
-}
-
-async function startOn(binary: string, port: number): Promise<GcsServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'egress-gcs-'));
-  const endpoint = `http://${HOST}:${port}`;
-  const child = spawn(
-    binary,
-    ['-scheme', 'http', '-host', HOST, '-port', String(port), '-external-url', endpoint, '-backend', 'filesystem', '-filesystem-root', dataDir, '-log-level', 'error'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = once(child, 'exit');
-  const killOnExit = () => {
-    child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  process.once('exit', killOnExit);
-
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    process.removeListener('exit', killOnExit);
-    await terminate(child, exited);
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await waitReady(endpoint, child, () => stderr);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  const server = await startServerProcess({
+    name: 'fake-gcs-server',
+    command: gcsServerBinary(),
+    args: (port, dataDir) => ['-scheme', 'http', '-host', HOST, '-port', String(port), '-external-url', `http://${HOST}:${port}`, '-backend', 'filesystem', '-filesystem-root', dataDir, '-log-level', 'error'],
+    ready: async (port) => (await fetch(`http://${HOST}:${port}/storage/v1/b`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok === true,
+    readyTimeoutMs: 15_000,
+  });
+  const endpoint = `http://${HOST}:${server.port}`;
   return {
     endpoint,
-    port,
-    dataDir,
+    port: server.port,
+    dataDir: server.dataDir,
     async createBucket(name) {
       const res = await fetch(`${endpoint}/storage/v1/b?project=test`, {
         method: 'POST',
@@ -94,37 +54,9 @@ async function startOn(binary: string, port: number): Promise<GcsServer> {
       });
       if (!res.ok && res.status !== 409) throw new Error(`fake-gcs-server: creating bucket ${name}: ${res.status} ${await res.text()}`);
     },
-    suspend: () => void child.kill('SIGSTOP'),
-    resume: () => void child.kill('SIGCONT'),
-    async unavailableFor(ms) {
-      child.kill('SIGSTOP');
-      await sleep(ms);
-      child.kill('SIGCONT');
-    },
-    stop,
+    suspend: server.suspend,
+    resume: server.resume,
+    unavailableFor: server.unavailableFor,
+    stop: server.stop,
   };
-}
-
-async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGCONT');
-  child.kill('SIGTERM');
-  const killTimer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(killTimer);
-}
-
-async function waitReady(endpoint: string, child: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`fake-gcs-server exited (${child.exitCode ?? child.signalCode}): ${stderr().trim()}`);
-    try {
-      const res = await fetch(`${endpoint}/storage/v1/b`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`fake-gcs-server on ${endpoint} not ready: ${stderr().trim()}`);
 }
