@@ -4,41 +4,19 @@
  * server gone for good (EGR_ERR_UPLOAD_FAILED in bounded time).
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { EgressError } from '../../../shared/errors.ts';
 import { azureLocation, createAzureBackend } from '../../../workers/storage/azure.ts';
 import { startAzurite, type Azurite } from '../../support/azurite.ts';
+import { sha256Of, sha256OfFile, writeTestFile } from '../../support/test-files.ts';
 
 const CONTAINER = 'egress-test';
 const MiB = 1024 * 1024;
 const LARGE_MB = Number(process.env.STORAGE_TEST_LARGE_MB ?? 200);
-/** A file of `size` random-ish bytes, fast to make: 1 MiB of random data, each copy stamped with its index. */
-async function makeFile(path: string, size: number): Promise<string> {
-  const block = randomBytes(MiB);
-  async function* chunks() {
-    for (let offset = 0, i = 0; offset < size; offset += MiB, i++) {
-      const chunk = Buffer.from(block.subarray(0, Math.min(MiB, size - offset)));
-      if (chunk.length >= 4) chunk.writeUInt32LE(i, 0);
-      yield chunk;
-    }
-  }
-  await pipeline(chunks, createWriteStream(path));
-  return path;
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
   let server: Azurite;
   let dir: string;
@@ -60,15 +38,14 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
     createAzureBackend({ accountName: server.accountName, accountKey: server.accountKey, containerName: CONTAINER, endpoint: server.endpoint, tryTimeoutMs });
 
   async function downloadedSha256(key: string): Promise<string> {
-    const hash = createHash('sha256');
     const response = await container.getBlobClient(key).download();
-    for await (const chunk of response.readableStreamBody!) hash.update(chunk as Buffer);
-    return hash.digest('hex');
+    return sha256Of(response.readableStreamBody!);
   }
 
   test('a few-MB file lands under its key with its content type, size and location', async () => {
     const size = 9 * MiB + 12345; // more than one 4 MiB block
-    const path = await makeFile(join(dir, 'small.mp4'), size);
+    const path = join(dir, 'small.mp4');
+    await writeTestFile(path, size);
     const key = 'rooms/room 1/recording.mp4';
     const progress: Array<[number, number]> = [];
     const { location } = await backend().uploadFile(path, key, { contentType: 'video/mp4', sizeBytes: size, onProgress: (s, t) => progress.push([s, t]) });
@@ -97,7 +74,8 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
 
   test(`a ${LARGE_MB} MB file goes up with progress in increasing order, ending at the total`, async () => {
     const size = LARGE_MB * MiB + 7;
-    const path = await makeFile(join(dir, 'large.mp4'), size);
+    const path = join(dir, 'large.mp4');
+    await writeTestFile(path, size);
     try {
       const progress: number[] = [];
       await backend(60_000).uploadFile(path, 'large/large.mp4', { contentType: 'video/mp4', sizeBytes: size, onProgress: (sent, total) => (assert.equal(total, size), progress.push(sent)) });
@@ -114,7 +92,8 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
 
   test('a ~20 s outage in the middle of an upload: retried, delivered byte-identical', async () => {
     const size = 96 * MiB + 1;
-    const path = await makeFile(join(dir, 'outage.mp4'), size);
+    const path = join(dir, 'outage.mp4');
+    await writeTestFile(path, size);
     let outage: Promise<void> | undefined;
     const started = Date.now();
     await backend(5000).uploadFile(path, 'outage/outage.mp4', {
@@ -133,7 +112,8 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
 
   test('the server gone for good: EGR_ERR_UPLOAD_FAILED in bounded time', async () => {
     const size = 40 * MiB;
-    const path = await makeFile(join(dir, 'gone.mp4'), size);
+    const path = join(dir, 'gone.mp4');
+    await writeTestFile(path, size);
     const started = Date.now();
     let stopping: Promise<void> | undefined;
     await assert.rejects(

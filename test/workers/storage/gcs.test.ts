@@ -4,41 +4,19 @@
  * a server gone for good (EGR_ERR_UPLOAD_FAILED in bounded time).
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { Storage } from '@google-cloud/storage';
 import { EgressError } from '../../../shared/errors.ts';
 import { createGcsBackend, gcsLocation } from '../../../workers/storage/gcs.ts';
 import { startGcsServer, type GcsServer } from '../../support/gcs-server.ts';
+import { sha256Of, sha256OfFile, writeTestFile } from '../../support/test-files.ts';
 
 const BUCKET = 'egress-test';
 const MiB = 1024 * 1024;
 const LARGE_MB = Number(process.env.STORAGE_TEST_LARGE_MB ?? 200);
-
-/** A file of `size` random-ish bytes, fast to make: 1 MiB of random data, each copy stamped with its index. */
-async function makeFile(path: string, size: number): Promise<string> {
-  const block = randomBytes(MiB);
-  async function* chunks() {
-    for (let offset = 0, i = 0; offset < size; offset += MiB, i++) {
-      const chunk = Buffer.from(block.subarray(0, Math.min(MiB, size - offset)));
-      if (chunk.length >= 4) chunk.writeUInt32LE(i, 0);
-      yield chunk;
-    }
-  }
-  await pipeline(chunks, createWriteStream(path));
-  return path;
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
   let server: GcsServer;
@@ -59,13 +37,12 @@ describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
   const backend = () => createGcsBackend({ credentials: '', bucket: BUCKET, apiEndpoint: server.endpoint, requestTimeoutMs: 8000 });
 
   async function downloadedSha256(key: string): Promise<string> {
-    const hash = createHash('sha256');
-    for await (const chunk of sdk.bucket(BUCKET).file(key).createReadStream({ validation: false })) hash.update(chunk as Buffer);
-    return hash.digest('hex');
+    return sha256Of(sdk.bucket(BUCKET).file(key).createReadStream({ validation: false }));
   }
 
   test('a few-MB file lands under its key with its content type, size and location', async () => {
-    const path = await makeFile(join(dir, 'small.mp4'), 3 * MiB + 12345);
+    const path = join(dir, 'small.mp4');
+    await writeTestFile(path, 3 * MiB + 12345);
     const key = 'rooms/room 1/recording.mp4';
     const progress: Array<[number, number]> = [];
     const { location } = await backend().uploadFile(path, key, { contentType: 'video/mp4', sizeBytes: 3 * MiB + 12345, onProgress: (s, t) => progress.push([s, t]) });
@@ -93,7 +70,8 @@ describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
 
   test(`a ${LARGE_MB} MB file goes up with progress in increasing order, ending at the total`, async () => {
     const size = LARGE_MB * MiB + 7;
-    const path = await makeFile(join(dir, 'large.mp4'), size);
+    const path = join(dir, 'large.mp4');
+    await writeTestFile(path, size);
     try {
       const progress: number[] = [];
       await backend().uploadFile(path, 'large/large.mp4', { contentType: 'video/mp4', sizeBytes: size, onProgress: (sent, total) => (assert.equal(total, size), progress.push(sent)) });
@@ -114,7 +92,8 @@ describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
   const outageTest = process.env.GCS_OUTAGE_TEST === '1' ? {} : { skip: 'flaky against fake-gcs-server (see comment); GCS_OUTAGE_TEST=1 runs it' };
   test('a ~20 s outage in the middle of an upload: retried, delivered byte-identical', outageTest, async () => {
     const size = 48 * MiB + 1;
-    const path = await makeFile(join(dir, 'outage.mp4'), size);
+    const path = join(dir, 'outage.mp4');
+    await writeTestFile(path, size);
     let outage: Promise<void> | undefined;
     const started = Date.now();
     const retries: unknown[] = [];
@@ -136,7 +115,8 @@ describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
 
   test('the server gone for good: EGR_ERR_UPLOAD_FAILED in bounded time', async () => {
     const size = 40 * MiB;
-    const path = await makeFile(join(dir, 'gone.mp4'), size);
+    const path = join(dir, 'gone.mp4');
+    await writeTestFile(path, size);
     const started = Date.now();
     let stopping: Promise<void> | undefined;
     await assert.rejects(

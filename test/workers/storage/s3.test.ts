@@ -4,8 +4,7 @@
  * failure when the server is gone.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand } from '@a
 import { EgressError } from '../../../shared/errors.ts';
 import { createS3Backend, partSizeFor, s3Location, MAX_PARTS, MIN_PART_BYTES, type S3Options } from '../../../workers/storage/s3.ts';
 import { startS3Server, type S3Server } from '../../support/s3-server.ts';
+import { sha256Of, writeTestFile } from '../../support/test-files.ts';
 
 const MiB = 1024 * 1024;
 
@@ -38,28 +38,9 @@ function optionsFor(s: S3Server, extra: Partial<S3Options> = {}): S3Options {
   return { endpoint: s.endpoint, accessKey: s.accessKey, secret: s.secret, region: s.region, bucket: s.bucket, forcePathStyle: true, ...extra };
 }
 
-/** Writes `sizeBytes` of random-looking content (a random block, each MiB stamped with its index) and returns its SHA-256. */
-async function writeFileOf(path: string, sizeBytes: number): Promise<string> {
-  const block = randomBytes(MiB);
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let offset = 0, index = 0; offset < sizeBytes; offset += MiB, index++) {
-    const chunk = Buffer.from(block.subarray(0, Math.min(MiB, sizeBytes - offset)));
-    chunk.writeUInt32BE(index, 0);
-    chunk.writeUInt32BE(index ^ 0x5a5a5a5a, Math.max(0, chunk.length - 4));
-    hash.update(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return hash.digest('hex');
-}
-
 async function downloadSha256(s: S3Server, key: string): Promise<string> {
   const object = await s.client.send(new GetObjectCommand({ Bucket: s.bucket, Key: key }));
-  const hash = createHash('sha256');
-  for await (const chunk of object.Body as Readable) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return sha256Of(object.Body as Readable);
 }
 
 describe('S3 locations and part sizes', () => {
@@ -84,7 +65,7 @@ describe('S3 uploads against a real S3 server', () => {
   test('an MP4-sized file lands under its key with its content type, size, disposition, metadata and tags', async () => {
     const path = join(dir, 'room.mp4');
     const size = 3 * MiB + 12345;
-    const sha = await writeFileOf(path, size);
+    const sha = await writeTestFile(path, size);
     const backend = createS3Backend(optionsFor(server, { metadata: { room: 'lobby' }, tagging: 'egress=EG_1&kind=file' }));
     const progress: Array<[number, number]> = [];
     const { location } = await backend.uploadFile(path, 'rooms/lobby/room.mp4', { contentType: 'video/mp4', sizeBytes: size, onProgress: (s, t) => progress.push([s, t]) });
@@ -116,7 +97,7 @@ describe('S3 uploads against a real S3 server', () => {
   test('200 MB goes up in parts, survives the server frozen for 20 s, and arrives byte-identical', { timeout: 120_000 }, async (t) => {
     const path = join(dir, 'big.mp4');
     const size = 200 * MiB;
-    const sha = await writeFileOf(path, size);
+    const sha = await writeTestFile(path, size);
     // Idle requests time out after 3 s and are retried (backoff ≤ 2 s): 20 s frozen needs ≤ ~5 retries per part.
     let retries = 0;
     const backend = createS3Backend(
@@ -167,7 +148,7 @@ describe('S3 uploads against a real S3 server', () => {
     const doomed = await startS3Server('doomed');
     try {
       const path = join(dir, 'doomed.mp4');
-      await writeFileOf(path, 30 * MiB);
+      await writeTestFile(path, 30 * MiB);
       const backend = createS3Backend(optionsFor(doomed, { maxRetries: 3, maxRetryDelayMs: 500, idleTimeoutMs: 2000, connectionTimeoutMs: 2000 }));
       let killed: Promise<void> | undefined;
       const started = Date.now();
