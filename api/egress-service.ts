@@ -30,7 +30,7 @@ import { newEgressId, nowNanos } from '../shared/ids.ts';
 import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
 import { redactRequest } from '../shared/redact.ts';
-import { streamSecretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
+import { secretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
 import type { Caller } from './auth.ts';
 
 export type StartRequest = AnyStartRequest;
@@ -79,8 +79,8 @@ export class EgressService {
       updatedAt: nowNanos(),
       request: requestCase(request),
     });
-    const secrets = streamSecretsOf(request, plan);
-    if (secrets.streamProtocol) await this.deps.secrets.put(egressId, secrets);
+    const secrets = secretsOf(request, plan);
+    if (secrets.streamProtocol || Object.keys(secrets.uploads ?? {}).length > 0) await this.deps.secrets.put(egressId, secrets);
     await events.create(info, targets);
     const queue: RecordQueueName = poolOf(plan);
     await queues.get(queue).add(plan.requestKind, { plan } satisfies RecordJobData, { jobId: egressId });

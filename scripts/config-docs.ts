@@ -21,6 +21,7 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; def?: unknown } {
       def = typeof d.defaultValue === 'function' ? d.defaultValue() : d.defaultValue;
       inner = d.innerType;
     } else if (d.type === 'optional') inner = d.innerType;
+    else if (d.type === 'pipe') inner = d.in;
     else return { inner, def };
   }
 }

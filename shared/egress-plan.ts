@@ -4,6 +4,7 @@
  * workers read nothing else of the request.
  */
 import type { PoolName } from './config/schema.ts';
+import type { PathPolicy } from './naming.ts';
 
 export type RequestKind = 'room_composite' | 'web' | 'participant' | 'track_composite' | 'track' | 'egress';
 
@@ -50,13 +51,23 @@ export interface EncodingPlan {
   keyFrameIntervalSec: number;
 }
 
-/** Where an output goes. Cloud credentials are never here: they are resolved at upload time. */
+/**
+ * Where an output goes. `service`: no upload config in the request, so the worker's `storage` config
+ * decides (its cloud storage, else local disk). The others are a request's own upload config: the job
+ * names the bucket, and `ref` finds its credentials in the sealed secret store (shared/egress-secrets.ts)
+ * at upload time. Nothing secret is here.
+ */
 export type StorageTarget =
-  | { kind: 'local' }
-  | { kind: 's3'; bucket: string }
-  | { kind: 'gcp'; bucket: string }
-  | { kind: 'azure'; container: string }
-  | { kind: 'alioss'; bucket: string };
+  | { kind: 'service' }
+  | { kind: 's3'; bucket: string; ref: string }
+  | { kind: 'gcp'; bucket: string; ref: string }
+  | { kind: 'azure'; container: string; ref: string };
+
+/**
+ * How output paths are cleaned: the service's storage may be local disk, where a path must stay inside
+ * its directory; a key in a request's own bucket is cleaned the way LiveKit does.
+ */
+export const pathPolicyOf = (storage: StorageTarget): PathPolicy => (storage.kind === 'service' ? 'confined' : 'lenient');
 
 export interface FileOutputPlan {
   /**

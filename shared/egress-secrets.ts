@@ -1,6 +1,7 @@
 /**
  * The secrets of one egress that its worker needs and nobody else may read: the real stream URLs (with
- * their keys). Kept beside the record, sealed (shared/secret-box.ts), never in job data or EgressInfo.
+ * their keys) and the request's storage credentials. Kept beside the record, sealed (shared/secret-box.ts),
+ * never in job data or EgressInfo.
  */
 import type { Redis } from './redis.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -10,6 +11,14 @@ export interface EgressSecrets {
   streamProtocol?: 'rtmp' | 'srt' | 'websocket';
   /** Real stream URLs, by their redacted form (what StreamInfo and UpdateStream's callers see). */
   streamUrls: Record<string, string>;
+  /** The request's upload configs (S3Upload, GCPUpload, …, credentials included), by StorageTarget ref. */
+  uploads?: Record<string, SealedUpload>;
+}
+
+/** One upload config message of a request: its oneof case and its protobuf JSON. */
+export interface SealedUpload {
+  kind: 's3' | 'gcp' | 'azure' | 'aliOSS';
+  json: string;
 }
 
 export class EgressSecretStore {

@@ -20,6 +20,7 @@ import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shar
 import { createRedis } from '../shared/redis.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
+import { Delivery } from './storage/delivery.ts';
 import { finalizeProcessor } from './upload/finalize-job.ts';
 import { playlistProcessor } from './upload/playlist-job.ts';
 import { uploadProcessor } from './upload/upload-job.ts';
@@ -60,10 +61,11 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     recordPools.push(pool);
   }
   if (config.pools.includes('upload')) {
+    const delivery = new Delivery(ctx);
     const byName: Record<string, (job: Job, token?: string) => Promise<unknown>> = {
-      upload: uploadProcessor(ctx),
-      playlist: playlistProcessor(ctx),
-      finalize: finalizeProcessor(ctx),
+      upload: uploadProcessor(ctx, delivery),
+      playlist: playlistProcessor(ctx, delivery),
+      finalize: finalizeProcessor(ctx, delivery),
     };
     const upload = (job: Job, token?: string) => {
       const processor = byName[job.name];

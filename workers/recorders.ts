@@ -20,8 +20,5 @@ const SOURCE_NAMES: Record<EgressPlan['source']['kind'], string> = {
 export function recorderFor(plan: EgressPlan): Recorder {
   if (plan.source.kind !== 'web') throw notYet(SOURCE_NAMES[plan.source.kind]);
   if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of web egress are');
-  const storages = [plan.file?.storage, plan.segments?.storage, ...plan.images.map((i) => i.storage)];
-  const cloud = storages.find((s) => s && s.kind !== 'local');
-  if (cloud) throw notYet(`${cloud.kind} storage is`);
   return recordWeb;
 }

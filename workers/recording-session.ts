@@ -16,7 +16,7 @@ import { fileOutputTarget, manifestTarget, type OutputTarget } from './output-pa
 import { ImagesOutput } from './outputs/images-output.ts';
 import { SegmentsOutput } from './outputs/segments-output.ts';
 import { StreamsOutput } from './outputs/streams-output.ts';
-import { UPLOAD_JOB_OPTIONS } from './outputs/upload-options.ts';
+import { uploadJobOptions } from './outputs/upload-options.ts';
 import { recorderFor } from './recorders.ts';
 import { maxDurationSec, SIZE_CHECK_INTERVAL_MS } from './session-limits.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -155,7 +155,7 @@ export async function runRecording(ctx: WorkerContext, plan: EgressPlan, log: Lo
             name: 'upload',
             queueName: 'upload',
             data: { egressId, output: 'file', localPath: result.file.path, key: file.key, contentType: file.contentType, storage: file.storage } satisfies UploadJobData,
-            opts: { jobId: uploadJobId.file(egressId), ...UPLOAD_JOB_OPTIONS },
+            opts: { jobId: uploadJobId.file(egressId), ...uploadJobOptions(ctx.config) },
           },
         ]
       : [];

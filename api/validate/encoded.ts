@@ -2,11 +2,11 @@
  * The plan of a transcoding request (room composite, web, participant, track composite, v2 StartEgress):
  * encoding options, then outputs, then one codec set for all of them — LiveKit's order of checks.
  */
-import type { EgressPlan, FileOutputPlan, FileType, RequestKind, SegmentsOutputPlan, StreamOutputPlan } from '../../shared/egress-plan.ts';
+import { pathPolicyOf, type EgressPlan, type FileOutputPlan, type FileType, type RequestKind, type SegmentsOutputPlan, type StreamOutputPlan } from '../../shared/egress-plan.ts';
 import { FILE_EXTENSION, audioFrequencyFor, negotiateCodecs, resolveEncoding, type Container, type EncodingOptionsChoice } from '../../shared/encoding.ts';
 import { namingVarsOf, resolveOutputPath, type NamingVars } from '../../shared/naming.ts';
 import type { SourceParts, ValidateContext } from './common.ts';
-import { checkOutputs, pathPolicyOf, type CheckedOutputs, type DraftFile, type RequestedOutputs } from './outputs.ts';
+import { checkOutputs, type CheckedOutputs, type DraftFile, type RequestedOutputs } from './outputs.ts';
 
 export interface EncodedRequest extends SourceParts {
   requestKind: RequestKind;

@@ -14,7 +14,7 @@ import type { EgressPlan } from '../../shared/egress-plan.ts';
 import type { EgressSecrets } from '../../shared/egress-secrets.ts';
 import { invalidField } from '../../shared/errors.ts';
 import type { ValidateContext } from './common.ts';
-import { checkStream, collectV1Outputs, collectV2Outputs } from './outputs.ts';
+import { checkStream, collectV1Outputs, collectV2Outputs, sealUploads, type UploadChoice } from './outputs.ts';
 import { validateParticipant } from './participant.ts';
 import { validateRoomComposite } from './room-composite.ts';
 import { validateStartEgress } from './start-egress.ts';
@@ -46,19 +46,24 @@ export function validateRequest(request: AnyStartRequest, ctx: ValidateContext):
 
 /**
  * The secrets of a validated request that its worker needs: the real stream URLs (keys included), by
- * their redacted form. They go to the sealed secret store, never into the plan.
+ * their redacted form, and the request's upload configs (credentials included), by ref. They go to the
+ * sealed secret store, never into the plan.
  */
-export function streamSecretsOf(request: AnyStartRequest, plan: EgressPlan): EgressSecrets {
+export function secretsOf(request: AnyStartRequest, plan: EgressPlan): EgressSecrets {
   let targets: StreamTarget[];
+  let uploads: UploadChoice[];
   if (request instanceof TrackEgressRequest) {
     targets = request.output.case === 'websocketUrl' ? [resolveStreamUrl(request.output.value, 'websocket')] : [];
+    uploads = request.output.case === 'file' ? [request.output.value.output] : [];
   } else {
     const outputs = request instanceof StartEgressRequest ? collectV2Outputs(request) : collectV1Outputs(request);
     targets = outputs.streams.flatMap((stream) => checkStream(stream, true).targets);
+    uploads = [...outputs.files, ...outputs.segments, ...outputs.images].map((o) => o.upload);
   }
   return {
     ...(plan.stream ? { streamProtocol: plan.stream.protocol } : {}),
     streamUrls: Object.fromEntries(targets.map((t) => [t.redacted, t.url])),
+    uploads: sealUploads(uploads),
   };
 }
 

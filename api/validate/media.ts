@@ -9,7 +9,7 @@ import { AudioChannel, EncodedFileType, type AudioRoute, type MediaSource, type 
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError, invalidField } from '../../shared/errors.ts';
 import { requireField, type SourceParts, type ValidateContext } from './common.ts';
-import { v2StorageTarget } from './outputs.ts';
+import { storageTarget, v2Upload } from './outputs.ts';
 import { remuxPlan } from './track.ts';
 import { trackCompositeSource } from './track-composite.ts';
 
@@ -91,7 +91,7 @@ export function validatePassthrough(request: StartEgressRequest, ctx: ValidateCo
       trackId,
       audio: !video,
       video,
-      output: { file: config.value, storage: v2StorageTarget(storage, request.storage) },
+      output: { file: config.value, storage: storageTarget(v2Upload(storage, request.storage)) },
     },
     ctx,
   );

@@ -20,10 +20,12 @@ import {
   type StreamOutput,
 } from '@livekit/protocol';
 import type { Message } from '@bufbuild/protobuf';
-import type { EncodingPlan, FileType, ImageOutputPlan, SegmentsOutputPlan, StorageTarget } from '../../shared/egress-plan.ts';
+import { createHash } from 'node:crypto';
+import { pathPolicyOf, type EncodingPlan, type FileType, type ImageOutputPlan, type SegmentsOutputPlan, type StorageTarget } from '../../shared/egress-plan.ts';
+import type { SealedUpload } from '../../shared/egress-secrets.ts';
 import { noCompatibleCodec, fileTypeOf } from '../../shared/encoding.ts';
 import { EgressError, invalidField } from '../../shared/errors.ts';
-import { resolveImagePrefix, resolveOutputPath, resolveSegmentNames, type NamingVars, type PathPolicy } from '../../shared/naming.ts';
+import { resolveImagePrefix, resolveOutputPath, resolveSegmentNames, type NamingVars } from '../../shared/naming.ts';
 import { protocolOfUrl, resolveStreamUrl, type StreamProtocolName, type StreamTarget } from './stream-url.ts';
 
 // ---- storage ----
@@ -41,25 +43,40 @@ function checkS3(s3: S3Upload): void {
   if (s3.assumeRoleArn && !s3.accessKey) throw new EgressError('EGR_ERR_PERMISSION_DENIED', 'S3 upload using AssumeRole is disabled for this account');
 }
 
-/** Where an output goes; no upload config = the server's local storage. */
+/**
+ * Names a request's upload config without revealing it: a digest of the whole message, so one config used
+ * by several outputs has one ref, and the job data that carries it holds nothing secret.
+ */
+function uploadRef(upload: Exclude<UploadChoice, { case: undefined }>): string {
+  return `${upload.case}-${createHash('sha256').update(upload.case).update(upload.value.toBinary()).digest('hex').slice(0, 16)}`;
+}
+
+/** Where an output goes; no upload config = the service's own storage. */
 export function storageTarget(upload: UploadChoice): StorageTarget {
   switch (upload.case) {
     case 's3':
       checkS3(upload.value);
-      return { kind: 's3', bucket: required(upload.value.bucket, 's3.bucket') };
+      return { kind: 's3', bucket: required(upload.value.bucket, 's3.bucket'), ref: uploadRef(upload) };
     case 'gcp':
-      return { kind: 'gcp', bucket: required(upload.value.bucket, 'gcp.bucket') };
+      return { kind: 'gcp', bucket: required(upload.value.bucket, 'gcp.bucket'), ref: uploadRef(upload) };
     case 'azure':
-      return { kind: 'azure', container: required(upload.value.containerName, 'azure.container_name') };
+      return { kind: 'azure', container: required(upload.value.containerName, 'azure.container_name'), ref: uploadRef(upload) };
     case 'aliOSS':
-      return { kind: 'alioss', bucket: required(upload.value.bucket, 'aliOSS.bucket') };
+      required(upload.value.bucket, 'aliOSS.bucket');
+      throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'AliOSS storage is not supported by this version of egress-queue');
     default:
-      return { kind: 'local' };
+      return { kind: 'service' };
   }
 }
 
-/** Local disk must stay inside its directory; a bucket key is cleaned the way LiveKit does. */
-export const pathPolicyOf = (storage: StorageTarget): PathPolicy => (storage.kind === 'local' ? 'confined' : 'lenient');
+/** The sealed form of upload configs, by ref: what a worker resolves at upload time. */
+export function sealUploads(uploads: readonly UploadChoice[]): Record<string, SealedUpload> {
+  const sealed: Record<string, SealedUpload> = {};
+  for (const upload of uploads) {
+    if (upload.case !== undefined) sealed[uploadRef(upload)] = { kind: upload.case, json: upload.value.toJsonString() };
+  }
+  return sealed;
+}
 
 // ---- gathering ----
 
@@ -67,11 +84,13 @@ interface FileRequest {
   fileType: EncodedFileType;
   filepath: string;
   disableManifest: boolean;
+  upload: UploadChoice;
   storage: StorageTarget;
 }
 
 interface Stored<T> {
   output: T;
+  upload: UploadChoice;
   storage: StorageTarget;
 }
 
@@ -83,7 +102,8 @@ export interface RequestedOutputs {
   images: Stored<ImageOutput>[];
 }
 
-const stored = <T extends { output: UploadChoice }>(output: T): Stored<T> => ({ output, storage: storageTarget(output.output) });
+const placed = (upload: UploadChoice) => ({ upload, storage: storageTarget(upload) });
+const stored = <T>(output: T, upload: UploadChoice): Stored<T> => ({ output, ...placed(upload) });
 
 /**
  * The official SDK sends one output twice: in the deprecated oneof and in the list. Equal, they are one
@@ -107,41 +127,39 @@ export function collectV1Outputs(request: V1Outputs): RequestedOutputs {
   const legacy = request.output;
   const files = withLegacy(request.fileOutputs, legacy?.case === 'file' ? legacy.value : undefined);
   return {
-    files: files.map((f) => ({ fileType: f.fileType, filepath: f.filepath, disableManifest: f.disableManifest, storage: storageTarget(f.output) })),
+    files: files.map((f) => ({ fileType: f.fileType, filepath: f.filepath, disableManifest: f.disableManifest, ...placed(f.output) })),
     streams: withLegacy(request.streamOutputs, legacy?.case === 'stream' ? legacy.value : undefined),
-    segments: withLegacy(request.segmentOutputs, legacy?.case === 'segments' ? legacy.value : undefined).map(stored),
-    images: request.imageOutputs.map(stored),
+    segments: withLegacy(request.segmentOutputs, legacy?.case === 'segments' ? legacy.value : undefined).map((s) => stored(s, s.output)),
+    images: request.imageOutputs.map((i) => stored(i, i.output)),
   };
 }
 
 /**
  * v2 storage: the output's, else the request's, else (our addition; LiveKit ignores it) the deprecated
- * upload inside a segments or images message, else local.
+ * upload inside a segments or images message, else the service's.
  */
-export function v2StorageTarget(perOutput: StorageConfig | undefined, request: StorageConfig | undefined, own: UploadChoice = { case: undefined }): StorageTarget {
-  const chosen = [perOutput?.provider, request?.provider].find((p) => p?.case !== undefined);
-  return storageTarget(chosen ?? own);
+export function v2Upload(perOutput: StorageConfig | undefined, request: StorageConfig | undefined, own: UploadChoice = { case: undefined }): UploadChoice {
+  return [perOutput?.provider, request?.provider].find((p) => p?.case !== undefined) ?? own;
 }
 
 export function collectV2Outputs(request: StartEgressRequest): RequestedOutputs {
   if (request.outputs.length === 0) throw invalidField('output');
   const gathered: RequestedOutputs = { files: [], streams: [], segments: [], images: [] };
-  const storageOf = (own: UploadChoice, perOutput: StorageConfig | undefined): StorageTarget => v2StorageTarget(perOutput, request.storage, own);
   for (const { config, storage } of request.outputs) {
     switch (config.case) {
       case 'file': {
         const { fileType, filepath, disableManifest } = config.value;
-        gathered.files.push({ fileType, filepath, disableManifest, storage: storageOf({ case: undefined }, storage) });
+        gathered.files.push({ fileType, filepath, disableManifest, ...placed(v2Upload(storage, request.storage)) });
         break;
       }
       case 'stream':
         gathered.streams.push(config.value);
         break;
       case 'segments':
-        gathered.segments.push({ output: config.value, storage: storageOf(config.value.output, storage) });
+        gathered.segments.push(stored(config.value, v2Upload(storage, request.storage, config.value.output)));
         break;
       case 'images':
-        gathered.images.push({ output: config.value, storage: storageOf(config.value.output, storage) });
+        gathered.images.push(stored(config.value, v2Upload(storage, request.storage, config.value.output)));
         break;
       default:
         throw invalidField('output config');

@@ -3,12 +3,12 @@
  * No encoding options: the container follows the track's codec, known only once subscribed.
  */
 import type { TrackEgressRequest } from '@livekit/protocol';
-import type { EgressPlan, FileOutputPlan, RequestKind, StorageTarget, StreamOutputPlan } from '../../shared/egress-plan.ts';
+import { pathPolicyOf, type EgressPlan, type FileOutputPlan, type RequestKind, type StorageTarget, type StreamOutputPlan } from '../../shared/egress-plan.ts';
 import { DEFAULT_ENCODING, fileTypeOfPath } from '../../shared/encoding.ts';
 import { invalidField } from '../../shared/errors.ts';
 import { namingVarsOf, resolveOutputPath } from '../../shared/naming.ts';
 import { requireField, type ValidateContext } from './common.ts';
-import { pathPolicyOf, storageTarget } from './outputs.ts';
+import { storageTarget } from './outputs.ts';
 import { resolveStreamUrl } from './stream-url.ts';
 
 /** Containers a remux can produce; another extension in the path (say .mp3) leaves the choice to the codec. */

@@ -27,10 +27,97 @@ const localStorageSchema = z
   })
   .prefault({});
 
+/** A Go-style duration as LiveKit writes it (`100ms`, `5s`, `1m30s`) or a number of milliseconds; in ms. */
+const durationMs = (def: number, description: string) =>
+  z
+    .union([
+      z.number().min(0),
+      z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, 'a duration such as 100ms, 5s or 1m'),
+    ])
+    .default(def)
+    .transform((value) => (typeof value === 'number' ? value : goDurationMs(value)))
+    .describe(`${description} A duration (\`5s\`, \`100ms\`) or milliseconds.`);
+
+function goDurationMs(text: string): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const [, amount, , suffix] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * unit[suffix!]!;
+  return total;
+}
+
+const proxySchema = z
+  .strictObject({
+    url: z.string().default('').describe('Proxy URL (http://host:port).'),
+    username: z.string().default('').describe('Proxy user.'),
+    password: z.string().default('').describe('Proxy password.'),
+  })
+  .optional()
+  .describe('HTTP proxy for this storage.');
+
+const s3Schema = z
+  .strictObject({
+    access_key: z.string().default('').describe('Access key; empty: the AWS default credential chain (env, shared config, IMDS, IRSA).'),
+    secret: z.string().default('').describe('Secret key.'),
+    session_token: z.string().default('').describe('Session token of temporary credentials.'),
+    region: z.string().default('').describe('Region; empty with no endpoint: found from the bucket.'),
+    endpoint: z.string().default('').describe('An S3-compatible endpoint (MinIO, R2, versitygw, …); empty for AWS.'),
+    bucket: z.string().default('').describe('Bucket.'),
+    force_path_style: z.boolean().default(false).describe('Path-style URLs (<endpoint>/<bucket>/<key>), as most S3-compatible servers want.'),
+    content_disposition: z.string().default('').describe('Content-Disposition of uploaded objects; default `inline`.'),
+    proxy_config: proxySchema,
+    max_retries: z.number().int().min(1).default(5).describe('Attempts per S3 request (also for per-request S3 uploads).'),
+    max_retry_delay: durationMs(5000, 'Cap on the backoff between S3 attempts.'),
+    min_retry_delay: durationMs(100, 'First backoff step between S3 attempts.'),
+    aws_log_level: z.string().default('').describe('Accepted for LiveKit compatibility; unused.'),
+  })
+  .optional()
+  .describe('S3 or S3-compatible storage.');
+
+const gcpSchema = z
+  .strictObject({
+    credentials_json: z.string().default('').describe('Service-account JSON; empty: application-default credentials.'),
+    bucket: z.string().default('').describe('Bucket.'),
+    proxy_config: proxySchema,
+    endpoint: z.string().default('').describe('Beyond LiveKit: API endpoint of an emulator or sovereign cloud (http://127.0.0.1:4443); also used by per-request GCP uploads.'),
+  })
+  .optional()
+  .describe('Google Cloud Storage.');
+
+const azureSchema = z
+  .strictObject({
+    account_name: z.string().default('').describe('Storage account.'),
+    account_key: z.string().default('').describe('Account key.'),
+    container_name: z.string().default('').describe('Blob container.'),
+    endpoint: z.string().default('').describe('Beyond LiveKit: blob service URL of Azurite or a sovereign cloud (http://127.0.0.1:10000/devstoreaccount1); also used by per-request Azure uploads.'),
+  })
+  .optional()
+  .describe('Azure Blob Storage.');
+
+/** The cloud storages, as LiveKit's StorageConfig; at most one is used (s3, then gcp, then azure). */
+const cloudStorageShape = {
+  s3: s3Schema,
+  gcp: gcpSchema,
+  azure: azureSchema,
+};
+
 const storageSchema = z
   .strictObject({
     prefix: z.string().default('').describe('Prepended to every output path.'),
+    generate_presigned_url: z.boolean().default(false).describe('Report 7-day presigned URLs as locations instead of plain object URLs (S3 and Azure; GCS with service-account credentials).'),
+    ...cloudStorageShape,
     local: localStorageSchema,
+  })
+  .prefault({});
+
+const backupSchema = z
+  .strictObject({ prefix: z.string().default('').describe('Prepended to every path written to the backup storage.'), ...cloudStorageShape })
+  .optional()
+  .describe('Where uploads go once the primary storage keeps failing (`backup_storage_used` in EgressInfo). Without one, a file that could not be uploaded stays on local disk.');
+
+const uploadSchema = z
+  .strictObject({
+    attempts: z.number().int().min(1).default(5).describe('Attempts of one upload job (each is itself a few retried requests) before the backup storage is used or the upload fails.'),
+    backoff: z.number().int().min(0).default(2000).describe('First retry delay of an upload job, ms, doubling each attempt.'),
   })
   .prefault({});
 
@@ -94,6 +181,8 @@ export const configSchema = z
     chrome_flags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).default({}).describe('Extra Chromium flags, name to value (true for a bare flag).'),
     ffmpeg_path: z.string().default('ffmpeg').describe('ffmpeg executable.'),
     storage: storageSchema,
+    backup: backupSchema,
+    upload: uploadSchema,
     webhook: webhookSchema,
     session_limits: sessionLimitsSchema,
   });
@@ -101,3 +190,5 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 /** What a YAML file may hold: every key optional. */
 export type ConfigInput = z.input<typeof configSchema>;
+/** The cloud storages of `storage` or `backup` (s3, gcp, azure), as LiveKit's StorageConfig. */
+export type CloudStorageConfig = Pick<Config['storage'], 's3' | 'gcp' | 'azure'>;

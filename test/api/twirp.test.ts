@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildServer } from '../../api/server.ts';
 import { createApiDeps, TEST_API_KEY, TEST_API_SECRET, type TestApiDeps } from '../support/api-deps.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import type { RecordJobData } from '../../shared/queues.ts';
 
 const PATH = '/twirp/livekit.Egress/';
 
@@ -177,6 +178,11 @@ describe('twirp livekit.Egress', () => {
       else if (type === 'stream') everything.push(JSON.stringify(await deps.redis.xrange(key, '-', '+')));
     }
     assert.ok(everything.some((v) => v.includes('v1.')), 'the sealed stream URLs are stored');
+    // …and the worker can open them: the credentials are there, by the ref the plan names.
+    const storage = (job?.data as RecordJobData).plan.file!.storage;
+    assert.ok(storage.kind === 's3');
+    const sealed = (await deps.secrets.get(info.egressId)).uploads?.[storage.ref];
+    assert.equal(sealed && S3Upload.fromJsonString(sealed.json).secret, secret);
     for (const text of [res.body, listed, JSON.stringify(job?.data), ...everything]) {
       for (const canary of [secret, streamKey, 'AKIA-canary']) assert.ok(!text.includes(canary), `${canary} leaked`);
     }

@@ -8,6 +8,7 @@ import {
   AudioCodec,
   AudioConfig,
   AudioRoute,
+  AzureBlobUpload,
   EncodedFileOutput,
   EncodedFileType,
   EncodingOptions,
@@ -30,7 +31,7 @@ import {
 } from '@livekit/protocol';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { validateRequest, type AnyStartRequest } from '../../api/validate/index.ts';
+import { secretsOf, validateRequest, type AnyStartRequest } from '../../api/validate/index.ts';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError, type ErrorCode } from '../../shared/errors.ts';
 
@@ -288,7 +289,7 @@ const ACCEPTED: Acceptance[] = [
       audio: true,
       video: true,
       encoding: { width: 1280, height: 720, depth: 24, framerate: 30, videoProfile: 'main', videoBitrateKbps: 3000, audioCodec: 'aac', audioBitrateKbps: 128, audioFrequency: 44100, keyFrameIntervalSec: 0 },
-      file: { fileType: 'mp4', filepath: 'rec.mp4', disableManifest: false, storage: { kind: 'local' } },
+      file: { fileType: 'mp4', filepath: 'rec.mp4', disableManifest: false, storage: { kind: 'service' } },
       images: [],
       requestedAt: ctx.now,
     },
@@ -389,7 +390,7 @@ const ACCEPTED: Acceptance[] = [
     name: 'Segments/Defaults',
     request: () => room({ fileOutputs: [], segmentOutputs: [new SegmentedFileOutput({ filenamePrefix: 'hls/seg', livePlaylistName: 'live.m3u8' })] }),
     plan: {
-      segments: { filenamePrefix: 'hls/seg', playlistName: '', livePlaylistName: 'live.m3u8', segmentDurationSec: 4, filenameSuffix: 'index', storage: { kind: 'local' } },
+      segments: { filenamePrefix: 'hls/seg', playlistName: '', livePlaylistName: 'live.m3u8', segmentDurationSec: 4, filenameSuffix: 'index', storage: { kind: 'service' } },
       encoding: { audioCodec: 'aac', keyFrameIntervalSec: 0 },
     },
   },
@@ -405,7 +406,7 @@ const ACCEPTED: Acceptance[] = [
       audio: false,
       video: true,
       images: [
-        { captureIntervalSec: 10, width: 1920, height: 1080, filenamePrefix: '', filenameSuffix: 'index', storage: { kind: 'local' } },
+        { captureIntervalSec: 10, width: 1920, height: 1080, filenamePrefix: '', filenameSuffix: 'index', storage: { kind: 'service' } },
         { width: 640, height: 360, filenameSuffix: 'timestamp' },
       ],
     },
@@ -437,7 +438,7 @@ const ACCEPTED: Acceptance[] = [
   {
     name: 'Track/FileAuto',
     request: () => TrackEgressRequest.fromJson({ room_name: 'my-room', track_id: 'TR_1', file: { filepath: 'tracks/{track_id}-{time}' } }),
-    plan: { requestKind: 'track', source: { kind: 'track', trackId: 'TR_1' }, file: { fileType: 'auto', filepath: 'tracks/{track_id}-{time}', storage: { kind: 'local' } }, images: [] },
+    plan: { requestKind: 'track', source: { kind: 'track', trackId: 'TR_1' }, file: { fileType: 'auto', filepath: 'tracks/{track_id}-{time}', storage: { kind: 'service' } }, images: [] },
     absent: ['stream'],
   },
   {
@@ -514,6 +515,33 @@ describe('validateRequest accepts', () => {
       outputs: [new Output({ config: { case: 'file', value: new FileOutput({ filepath: 'a' }) } })],
       storage: { provider: { case: 'gcp', value: { bucket: 'req' } } },
     });
-    assert.deepEqual(validateRequest(request, ctx).file?.storage, { kind: 'gcp', bucket: 'req' });
+    assert.partialDeepStrictEqual(validateRequest(request, ctx).file?.storage, { kind: 'gcp', bucket: 'req' });
+  });
+
+  test('Storage/request credentials are sealed by ref, one ref per distinct config', () => {
+    const s3 = { access_key: 'AKIA_SECRET', secret: 'TOPSECRET', bucket: 'bkt', endpoint: 'http://127.0.0.1:9000' };
+    const request = RoomCompositeEgressRequest.fromJson({
+      room_name: 'my-room',
+      file_outputs: [{ filepath: 'a.mp4', s3 }],
+      segment_outputs: [{ filename_prefix: 'hls/seg', s3 }],
+      image_outputs: [{ filename_prefix: 'img/i', azure: { account_name: 'acct', account_key: 'hunter22', container_name: 'c' } }],
+    });
+    const plan = validateRequest(request, ctx);
+    const secrets = secretsOf(request, plan);
+    const fileStorage = plan.file!.storage;
+    assert.ok(fileStorage.kind === 's3' && /^s3-[0-9a-f]{16}$/.test(fileStorage.ref));
+    assert.deepEqual(plan.segments!.storage, fileStorage, 'the same config is one ref');
+    const imageStorage = plan.images[0]!.storage;
+    assert.ok(imageStorage.kind === 'azure' && imageStorage.ref !== fileStorage.ref);
+    assert.deepEqual(Object.keys(secrets.uploads ?? {}).sort(), [fileStorage.ref, imageStorage.ref].sort());
+    const sealed = secrets.uploads![fileStorage.ref]!;
+    assert.equal(sealed.kind, 's3');
+    assert.equal(S3Upload.fromJsonString(sealed.json).secret, 'TOPSECRET');
+    assert.equal(AzureBlobUpload.fromJsonString(secrets.uploads![imageStorage.ref]!.json).accountKey, 'hunter22');
+  });
+
+  test('Storage/AliOSS is refused at once, not after a recording', () => {
+    const request = RoomCompositeEgressRequest.fromJson({ room_name: 'r', file_outputs: [{ filepath: 'a.mp4', aliOSS: { access_key: 'a', secret: 'b', bucket: 'x' } }] });
+    assert.throws(() => validateRequest(request, ctx), (err: EgressError) => err.code === 'EGR_ERR_NOT_SUPPORTED' && /AliOSS/.test(err.message));
   });
 });

@@ -46,7 +46,7 @@ export function webPlan(options: PlanOptions): EgressPlan {
       filenamePrefix: `image${i}`,
       filenameSuffix: 'index',
       disableManifest: true,
-      storage: { kind: 'local' },
+      storage: { kind: 'service' },
     }),
   );
   return {
@@ -68,7 +68,7 @@ export function webPlan(options: PlanOptions): EgressPlan {
       audioFrequency: 44100,
       keyFrameIntervalSec: options.keyFrameIntervalSec ?? 0,
     },
-    ...(options.file === false ? {} : { file: { fileType, filepath: `recording.${fileType}`, disableManifest: true, storage: { kind: 'local' } } }),
+    ...(options.file === false ? {} : { file: { fileType, filepath: `recording.${fileType}`, disableManifest: true, storage: { kind: 'service' } } }),
     ...(options.segments
       ? {
           segments: {
@@ -78,7 +78,7 @@ export function webPlan(options: PlanOptions): EgressPlan {
             segmentDurationSec: options.segments.durationSec ?? 4,
             filenameSuffix: 'index',
             disableManifest: true,
-            storage: { kind: 'local' },
+            storage: { kind: 'service' },
           },
         }
       : {}),

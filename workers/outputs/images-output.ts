@@ -7,12 +7,12 @@ import { ImagesInfo } from '@livekit/protocol';
 import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceContext } from '../../shared/context.ts';
-import type { EgressPlan, ImageOutputPlan } from '../../shared/egress-plan.ts';
+import { pathPolicyOf, type EgressPlan, type ImageOutputPlan } from '../../shared/egress-plan.ts';
 import { msToNanos } from '../../shared/ids.ts';
 import { formatUtc, namingVarsOf, resolveImagePrefix } from '../../shared/naming.ts';
 import { uploadJobId, type ImagesSummary, type UploadJobData } from '../../shared/queues.ts';
 import type { ImageReport } from '../media/recording.ts';
-import { UPLOAD_JOB_OPTIONS } from './upload-options.ts';
+import { uploadJobOptions } from './upload-options.ts';
 
 interface Tally {
   output: ImageOutputPlan;
@@ -34,7 +34,7 @@ export class ImagesOutput {
     this.plan = plan;
     this.log = log;
     this.tallies = plan.images.map((output) => {
-      const names = resolveImagePrefix(output.filenamePrefix, namingVarsOf(plan), output.storage.kind === 'local' ? 'confined' : 'lenient');
+      const names = resolveImagePrefix(output.filenamePrefix, namingVarsOf(plan), pathPolicyOf(output.storage));
       return { output, prefixKey: posix.join(ctx.config.storage.prefix, names.dir, names.prefix), count: 0, startedAtMs: 0, endedAtMs: 0 };
     });
   }
@@ -56,7 +56,7 @@ export class ImagesOutput {
     const suffix = tally.output.filenameSuffix;
     const key = suffix === 'none_overwrite' ? `${tally.prefixKey}.jpeg` : `${tally.prefixKey}_${suffix === 'timestamp' ? formatUtc(report.capturedAtMs) : String(index).padStart(5, '0')}.jpeg`;
     const upload: UploadJobData = { egressId, output: 'image', localPath: report.path, key, contentType: 'image/jpeg', storage: tally.output.storage, capturedAtMs: report.capturedAtMs };
-    await this.ctx.queues.get('upload').add('upload', upload, { jobId: uploadJobId.image(egressId, report.outputIndex, index), ...UPLOAD_JOB_OPTIONS });
+    await this.ctx.queues.get('upload').add('upload', upload, { jobId: uploadJobId.image(egressId, report.outputIndex, index), ...uploadJobOptions(this.ctx.config) });
     tally.count += 1;
     tally.startedAtMs ||= report.capturedAtMs;
     tally.endedAtMs = report.capturedAtMs;

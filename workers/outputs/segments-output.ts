@@ -6,13 +6,13 @@
 import { SegmentsInfo } from '@livekit/protocol';
 import { posix } from 'node:path';
 import type { Logger } from 'pino';
-import type { EgressPlan, SegmentsOutputPlan } from '../../shared/egress-plan.ts';
+import { pathPolicyOf, type EgressPlan, type SegmentsOutputPlan } from '../../shared/egress-plan.ts';
 import { msToNanos } from '../../shared/ids.ts';
 import { formatUtc, namingVarsOf, resolveSegmentNames, type SegmentNames } from '../../shared/naming.ts';
 import { uploadJobId, type PlaylistJobData, type SegmentsSummary, type UploadJobData } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
 import type { SegmentReport } from '../media/recording.ts';
-import { UPLOAD_JOB_OPTIONS } from './upload-options.ts';
+import { uploadJobOptions } from './upload-options.ts';
 
 const pad5 = (n: number) => String(n).padStart(5, '0');
 
@@ -36,7 +36,7 @@ export class SegmentsOutput {
     this.plan = plan;
     this.output = plan.segments!;
     this.log = log;
-    const policy = this.output.storage.kind === 'local' ? 'confined' : 'lenient';
+    const policy = pathPolicyOf(this.output.storage);
     this.names = resolveSegmentNames(this.output, namingVarsOf(plan), policy);
     this.dirKey = posix.join(ctx.config.storage.prefix, this.names.dir);
   }
@@ -79,8 +79,8 @@ export class SegmentsOutput {
       name: 'playlist',
       queueName: 'upload',
       data: playlist,
-      opts: { jobId: uploadJobId.playlist(egressId, upTo) },
-      children: [{ name: 'upload', queueName: 'upload', data: upload, opts: { jobId: uploadJobId.segment(egressId, index), ...UPLOAD_JOB_OPTIONS } }],
+      opts: { jobId: uploadJobId.playlist(egressId, upTo), ...uploadJobOptions(this.ctx.config) },
+      children: [{ name: 'upload', queueName: 'upload', data: upload, opts: { jobId: uploadJobId.segment(egressId, index), ...uploadJobOptions(this.ctx.config) } }],
     });
     await this.ctx.events.update(egressId, (info) => {
       info.segmentResults = [this.info()];

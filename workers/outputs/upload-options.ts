@@ -1,8 +1,13 @@
-import type { JobsOptions } from 'bullmq';
+import type { JobsOptions, Job } from 'bullmq';
+import type { Config } from '../../shared/config/schema.ts';
 
-/** Every upload: retried with exponential backoff; a final failure does not block its parent (it is reported). */
-export const UPLOAD_JOB_OPTIONS: JobsOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 1000 },
-  ignoreDependencyOnFailure: true,
-};
+/**
+ * Every upload (file, segment, image, playlist): retried with exponential backoff (`upload.attempts`,
+ * `upload.backoff`); a final failure does not block its parent (the finalize job reports it).
+ */
+export function uploadJobOptions(config: Pick<Config, 'upload'>): JobsOptions {
+  return { attempts: config.upload.attempts, backoff: { type: 'exponential', delay: config.upload.backoff }, ignoreDependencyOnFailure: true };
+}
+
+/** The job runs for the last time: a failure now is final (BullMQ counts failed attempts in attemptsMade). */
+export const isLastAttempt = (job: Pick<Job, 'attemptsMade' | 'opts'>): boolean => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

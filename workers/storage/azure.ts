@@ -5,7 +5,7 @@
  * Location: `https://<account>.blob.core.windows.net/<container>/<key>` (LiveKit's form); with a custom
  * `endpoint` (Azurite, sovereign clouds), `<endpoint>/<container>/<key>`.
  */
-import { BlockBlobClient, StorageRetryPolicyType, StorageSharedKeyCredential, newPipeline } from '@azure/storage-blob';
+import { BlobSASPermissions, BlockBlobClient, StorageRetryPolicyType, StorageSharedKeyCredential, generateBlobSASQueryParameters, newPipeline } from '@azure/storage-blob';
 import { EgressError } from '../../shared/errors.ts';
 import type { StorageBackend } from './backend.ts';
 
@@ -50,6 +50,7 @@ export function createAzureBackend(options: AzureBackendOptions): StorageBackend
   const clientFor = (key: string) => new BlockBlobClient(locationOf(key), pipeline);
 
   return {
+    name: 'Azure',
     async uploadFile(localPath, key, { contentType, sizeBytes, onProgress, signal }) {
       try {
         signal?.throwIfAborted();
@@ -82,6 +83,14 @@ export function createAzureBackend(options: AzureBackendOptions): StorageBackend
       } catch (err) {
         throw uploadFailed(err);
       }
+    },
+
+    async presign(key, expiresInSec) {
+      const sas = generateBlobSASQueryParameters(
+        { containerName: container, blobName: key, permissions: BlobSASPermissions.parse('r'), startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + expiresInSec * 1000) },
+        credential,
+      );
+      return `${locationOf(key)}?${sas.toString()}`;
     },
   };
 }

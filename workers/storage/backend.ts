@@ -24,6 +24,10 @@ export interface Uploaded {
 }
 
 export interface StorageBackend {
+  /** For messages: `S3`, `GCP`, `Azure`, `local` (LiveKit's `<name> upload failed: …`). */
+  readonly name: string;
   uploadFile(localPath: string, key: string, options: UploadFileOptions): Promise<Uploaded>;
   uploadText(text: string, key: string, contentType: string): Promise<Uploaded>;
+  /** A URL that reads the object for `expiresInSec` without credentials; absent where the back-end cannot sign. */
+  presign?(key: string, expiresInSec: number): Promise<string>;
 }

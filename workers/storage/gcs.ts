@@ -64,6 +64,7 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
   const locationOf = (key: string) => gcsLocation(options.bucket, key, endpoint);
 
   return {
+    name: 'GCP',
     async uploadFile(localPath, key, { contentType, onProgress, signal }) {
       try {
         signal?.throwIfAborted();
@@ -129,6 +130,13 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
       } catch (err) {
         throw uploadFailed(err);
       }
+    },
+
+    // Signing needs a service account's private key: without credentials (an emulator, application-default
+    // credentials of a user) the SDK refuses, and the caller keeps the plain location.
+    async presign(key, expiresInSec) {
+      const [url] = await bucket.file(key).getSignedUrl({ version: 'v4', action: 'read', expires: Date.now() + expiresInSec * 1000 });
+      return url;
     },
   };
 

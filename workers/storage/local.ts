@@ -1,6 +1,7 @@
 /**
  * Local disk storage: the embedded default. A file is moved (or copied across file systems) into the
- * recordings directory; its location is its absolute path. Keys never leave the directory.
+ * recordings directory, so unlike the other back-ends it is gone from its old place afterwards; its location
+ * is its absolute path. Keys never leave the directory.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
@@ -8,11 +9,20 @@ import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { localPathOf } from '../../shared/naming.ts';
+import type { StorageBackend } from './backend.ts';
 
 export type Progress = (sentBytes: number, totalBytes: number) => void;
 
+export function createLocalBackend(directory: string): StorageBackend {
+  return {
+    name: 'local',
+    uploadFile: (localPath, key, { onProgress }) => storeLocally(localPath, directory, key, onProgress ?? (() => undefined)),
+    uploadText: (text, key) => storeTextLocally(text, directory, key),
+  };
+}
+
 /** Delivers `localPath` to `<directory>/<key>`; returns the location and size. The source is gone afterwards. */
-export async function storeLocally(localPath: string, directory: string, key: string, progress: Progress): Promise<{ location: string; sizeBytes: number }> {
+async function storeLocally(localPath: string, directory: string, key: string, progress: Progress): Promise<{ location: string; sizeBytes: number }> {
   const target = localPathOf(directory, key);
   await mkdir(dirname(target), { recursive: true });
   const { size } = await stat(localPath);
@@ -46,7 +56,7 @@ async function copyWithProgress(from: string, to: string, total: number, progres
 }
 
 /** Writes `text` to `<directory>/<key>` (a playlist, a manifest); returns its location and size. */
-export async function storeTextLocally(text: string, directory: string, key: string): Promise<{ location: string; sizeBytes: number }> {
+async function storeTextLocally(text: string, directory: string, key: string): Promise<{ location: string; sizeBytes: number }> {
   const target = localPathOf(directory, key);
   await mkdir(dirname(target), { recursive: true });
   const partial = `${target}.partial`;

@@ -3,12 +3,14 @@
  * files, a retrying client (max_retries attempts, backoff capped at max_retry_delay), Content-Disposition
  * `inline` unless told otherwise, metadata and tagging applied, the location in LiveKit's format.
  */
+import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { S3Client, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { EgressError } from '../../shared/errors.ts';
 import type { StorageBackend, UploadFileOptions, Uploaded } from './backend.ts';
 
@@ -106,6 +108,7 @@ export function createS3Backend(options: S3Options): StorageBackend {
   });
 
   return {
+    name: 'S3',
     async uploadFile(localPath: string, key: string, upload: UploadFileOptions): Promise<Uploaded> {
       const { contentType, sizeBytes, onProgress, signal } = upload;
       signal?.throwIfAborted();
@@ -148,7 +151,46 @@ export function createS3Backend(options: S3Options): StorageBackend {
       }
       return { location: s3Location(options, key) };
     },
+
+    /** A SigV4 query-string URL (what @aws-sdk/s3-request-presigner makes), signed with the client's credentials. */
+    async presign(key: string, expiresInSec: number): Promise<string> {
+      const signer = new SignatureV4({ service: 's3', region: await client.config.region(), credentials: client.config.credentials, sha256: NodeSha256, uriEscapePath: false });
+      const url = new URL(presignLocation(options, await client.config.region(), key));
+      const signed = await signer.presign(
+        { method: 'GET', protocol: url.protocol, hostname: url.hostname, port: url.port ? Number(url.port) : undefined, path: url.pathname, query: {}, headers: { host: url.host } },
+        { expiresIn: Math.min(expiresInSec, 7 * 24 * 3600) },
+      );
+      const query = new URLSearchParams(Object.entries(signed.query ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : v == null ? [] : [[k, v]])));
+      return `${url.origin}${url.pathname}?${query.toString()}`;
+    },
   };
+}
+
+/** The URL a presigned GET addresses: the location's, with AWS's regional host (a signature is bound to its host). */
+function presignLocation(options: S3Options, region: string, key: string): string {
+  const path = key.split('/').map(encodeURIComponent).join('/');
+  if (normalizedEndpoint(options.endpoint) !== undefined) return s3Location(options, path);
+  return options.forcePathStyle ? `https://s3.${region}.amazonaws.com/${options.bucket}/${path}` : `https://${options.bucket}.s3.${region}.amazonaws.com/${path}`;
+}
+
+/** The SHA-256 / HMAC the signer needs, from node:crypto. */
+class NodeSha256 {
+  private hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(bytesOf(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset(): void {}
+}
+
+function bytesOf(data: string | ArrayBuffer | ArrayBufferView): BinaryLike {
+  if (typeof data === 'string') return data;
+  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
 }
 
 function clientConfig(options: S3Options): S3ClientConfig {

@@ -13,7 +13,8 @@ import type { ServiceContext } from '../../shared/context.ts';
 import { msToNanos, nowNanos } from '../../shared/ids.ts';
 import { uploadJobId, type FinalizeJobData, type UploadJobData, type UploadResult } from '../../shared/queues.ts';
 import { buildManifest, type ManifestFile, type ManifestImage, type ManifestPlaylist } from '../manifest.ts';
-import { deliver } from '../storage/index.ts';
+import { isLastAttempt } from '../outputs/upload-options.ts';
+import type { Delivery } from '../storage/delivery.ts';
 import { writePlaylists } from './playlist-job.ts';
 
 const RECHECK_MS = 1000;
@@ -46,7 +47,7 @@ async function deliveredWhileRecording(ctx: ServiceContext, data: FinalizeJobDat
   return delivered;
 }
 
-export function finalizeProcessor(ctx: ServiceContext) {
+export function finalizeProcessor(ctx: ServiceContext, delivery: Delivery) {
   return async (job: Job<FinalizeJobData>, token?: string): Promise<void> => {
     const { egressId, file, segments, images = [] } = job.data;
     const whileRecording = await deliveredWhileRecording(ctx, job.data);
@@ -74,8 +75,10 @@ export function finalizeProcessor(ctx: ServiceContext) {
     if (segments) {
       const written = await writePlaylists(
         ctx,
+        delivery,
         { egressId, upTo: segments.count, segmentDurationSec: segments.segmentDurationSec, storage: segments.storage, mainKey: segments.playlistKey, ...(segments.livePlaylistKey ? { liveKey: segments.livePlaylistKey } : {}) },
         true,
+        isLastAttempt(job),
       );
       const logged = await ctx.segments.list(egressId);
       const locations = new Map(whileRecording.uploads.filter((u) => u.data.output === 'segment').map((u) => [u.data.key, u.result.location]));
@@ -114,7 +117,7 @@ export function finalizeProcessor(ctx: ServiceContext) {
     // Everything is delivered: the recorder's working directory can go (with a failure it stays, files and all).
     await rm(join(ctx.config.tmp_dir, egressId), { recursive: true, force: true });
     const files: ManifestFile[] = fileInfo ? [{ filename: fileInfo.filename, location: fileInfo.location }] : [];
-    const manifestLocation = job.data.manifest && (await deliverManifest(ctx, job.data, { files, playlists, images: manifestImages }));
+    const manifestLocation = job.data.manifest && (await deliverManifest(ctx, delivery, job, { files, playlists, images: manifestImages }));
     const status = job.data.status === 'limit_reached' ? EgressStatus.EGRESS_LIMIT_REACHED : EgressStatus.EGRESS_COMPLETE;
     await ctx.events.end(egressId, { status, reason: job.data.details, ...(status === EgressStatus.EGRESS_LIMIT_REACHED ? { error: 'Session limit reached' } : {}) }, (info) => {
       fillResults(info);
@@ -124,10 +127,11 @@ export function finalizeProcessor(ctx: ServiceContext) {
 }
 
 /** The manifest goes last: it lists where everything else landed. */
-async function deliverManifest(ctx: ServiceContext, data: FinalizeJobData, outputs: Parameters<typeof buildManifest>[2]): Promise<string> {
-  const { manifest, plan } = data;
-  const info = await ctx.events.store.get(data.egressId);
+async function deliverManifest(ctx: ServiceContext, delivery: Delivery, job: Job<FinalizeJobData>, outputs: Parameters<typeof buildManifest>[2]): Promise<string> {
+  const { manifest, plan, egressId } = job.data;
+  const info = await ctx.events.store.get(egressId);
   const body = buildManifest(plan, { startedAtNs: info?.startedAt ?? 0n, endedAtNs: nowNanos() }, outputs);
-  const delivered = await deliver(ctx.config, manifest!.storage, { text: `${JSON.stringify(body, null, 2)}\n` }, manifest!.key);
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  const delivered = await delivery.deliver({ egressId, storage: manifest!.storage, key: manifest!.key, payload: { text }, contentType: 'application/json', lastAttempt: isLastAttempt(job) });
   return delivered.location;
 }

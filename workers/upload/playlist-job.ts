@@ -4,24 +4,28 @@ import type { ServiceContext } from '../../shared/context.ts';
 import type { PlaylistJobData } from '../../shared/queues.ts';
 import type { LoggedSegment } from '../../shared/segment-log.ts';
 import { eventPlaylist, livePlaylist, type PlaylistSegment } from '../media/sinks/hls-playlist.ts';
-import { deliver } from '../storage/index.ts';
+import { isLastAttempt } from '../outputs/upload-options.ts';
+import type { Delivery } from '../storage/delivery.ts';
 
 export const asPlaylistSegments = (logged: LoggedSegment[]): PlaylistSegment[] =>
   logged.map((s) => ({ filename: s.filename, duration: s.durationSec, startedAtMs: s.startedAtMs }));
 
-/** Writes the playlists of `data` with the first `upTo` segments; `ended` adds #EXT-X-ENDLIST. */
-export async function writePlaylists(ctx: ServiceContext, data: PlaylistJobData, ended: boolean): Promise<{ main?: string; live?: string }> {
+const PLAYLIST_CONTENT_TYPE = 'application/x-mpegurl';
+
+/**
+ * Writes the playlists of `data` with the first `upTo` segments; `ended` adds #EXT-X-ENDLIST. `lastAttempt`:
+ * the calling job's, so a storage that keeps failing hands over to the backup storage.
+ */
+export async function writePlaylists(ctx: ServiceContext, delivery: Delivery, data: PlaylistJobData, ended: boolean, lastAttempt: boolean): Promise<{ main?: string; live?: string }> {
   const segments = asPlaylistSegments(await ctx.segments.list(data.egressId, data.upTo));
+  const write = async (key: string, text: string) =>
+    (await delivery.deliver({ egressId: data.egressId, storage: data.storage, key, payload: { text }, contentType: PLAYLIST_CONTENT_TYPE, lastAttempt })).location;
   const written: { main?: string; live?: string } = {};
-  if (data.mainKey) {
-    written.main = (await deliver(ctx.config, data.storage, { text: eventPlaylist(data.segmentDurationSec, segments, ended) }, data.mainKey)).location;
-  }
-  if (data.liveKey) {
-    written.live = (await deliver(ctx.config, data.storage, { text: livePlaylist(data.segmentDurationSec, segments, ended) }, data.liveKey)).location;
-  }
+  if (data.mainKey) written.main = await write(data.mainKey, eventPlaylist(data.segmentDurationSec, segments, ended));
+  if (data.liveKey) written.live = await write(data.liveKey, livePlaylist(data.segmentDurationSec, segments, ended));
   return written;
 }
 
-export function playlistProcessor(ctx: ServiceContext) {
-  return (job: Job<PlaylistJobData>) => writePlaylists(ctx, job.data, false);
+export function playlistProcessor(ctx: ServiceContext, delivery: Delivery) {
+  return (job: Job<PlaylistJobData>) => writePlaylists(ctx, delivery, job.data, false, isLastAttempt(job));
 }

@@ -1,27 +1,28 @@
 /**
  * An upload job: one local file to its storage, with progress events (`job.updateProgress`, seen in Bull
  * Board and as QueueEvents `progress`). Retried with backoff by BullMQ; the local file stays until the
- * upload succeeded.
+ * upload succeeded, and the last attempt may go to the backup storage (workers/storage/delivery.ts).
  */
 import type { Job } from 'bullmq';
 import type { UploadJobData, UploadResult } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
-import { deliver } from '../storage/index.ts';
+import { isLastAttempt } from '../outputs/upload-options.ts';
+import type { Delivery } from '../storage/delivery.ts';
 
 export interface UploadProgress {
   sentBytes: number;
   totalBytes: number;
 }
 
-export function uploadProcessor(ctx: ServiceContext) {
+export function uploadProcessor(ctx: ServiceContext, delivery: Delivery) {
   return async (job: Job<UploadJobData, UploadResult>): Promise<UploadResult> => {
-    const { egressId, storage, localPath, key, output } = job.data;
+    const { egressId, storage, localPath, key, contentType, output } = job.data;
     const log = ctx.log.child({ egressId, output });
-    const report = (sentBytes: number, totalBytes: number) => {
+    const onProgress = (sentBytes: number, totalBytes: number) => {
       void job.updateProgress({ sentBytes, totalBytes } satisfies UploadProgress).catch(() => undefined);
     };
-    const { location, sizeBytes } = await deliver(ctx.config, storage, { path: localPath }, key, report);
-    log.info({ location, sizeBytes }, 'upload done');
+    const { location, sizeBytes, backup } = await delivery.deliver({ egressId, storage, key, payload: { path: localPath }, contentType, onProgress, lastAttempt: isLastAttempt(job) });
+    log.info({ location, sizeBytes, backup, attempt: job.attemptsMade + 1 }, 'upload done');
     return { output, location, sizeBytes };
   };
 }
