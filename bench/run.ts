@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, each reported beside a baseline measured in the same run. */
 import { benchRpcAccept } from './rpc-accept.ts';
+import { benchUploadThroughput } from './upload-throughput.ts';
 import { benchWebCaptureCost } from './web-capture-cost.ts';
 import { benchWebOutputsCost } from './web-outputs-cost.ts';
 import { benchWebStartLatency } from './web-start-latency.ts';
@@ -10,6 +11,7 @@ const benches: Record<string, () => Promise<string[]>> = {
   'web-start': benchWebStartLatency,
   'web-cost': benchWebCaptureCost,
   'outputs-cost': benchWebOutputsCost,
+  upload: benchUploadThroughput,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -157,8 +157,8 @@ export function createS3Backend(options: S3Options): StorageBackend {
       const signer = new SignatureV4({ service: 's3', region: await client.config.region(), credentials: client.config.credentials, sha256: NodeSha256, uriEscapePath: false });
       const url = new URL(presignLocation(options, await client.config.region(), key));
       const signed = await signer.presign(
-        { method: 'GET', protocol: url.protocol, hostname: url.hostname, port: url.port ? Number(url.port) : undefined, path: url.pathname, query: {}, headers: { host: url.host } },
-        { expiresIn: Math.min(expiresInSec, 7 * 24 * 3600) },
+        { method: 'GET', protocol: url.protocol, hostname: url.hostname, port: url.port ? Number(url.port) : undefined, path: url.pathname, query: {}, headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+        { expiresIn: Math.min(expiresInSec, 7 * 24 * 3600), unhoistableHeaders: new Set(['x-amz-content-sha256']), unsignableHeaders: new Set(['x-amz-content-sha256']) },
       );
       const query = new URLSearchParams(Object.entries(signed.query ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : v == null ? [] : [[k, v]])));
       return `${url.origin}${url.pathname}?${query.toString()}`;
