@@ -31,6 +31,13 @@ case "$command" in
     exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
     ;;
   bench) exec node bench/run.ts "$@" ;;
+  livekit)
+    # A LiveKit server to try room recording with: dev keys (devkey / secret, as `npm start`'s embedded
+    # default), on this machine only. Then: LIVEKIT_URL=ws://127.0.0.1:7880 npm start.
+    server=$(bash scripts/ensure-livekit-server.sh)
+    echo "egress-queue: LiveKit server on ws://127.0.0.1:7880 (keys devkey / secret)" >&2
+    exec "$server" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 "$@"
+    ;;
   typecheck) exec npx tsc -p . ;;
-  *) echo "usage: scripts/run.sh start|api|workers|test|bench|typecheck" >&2; exit 2 ;;
+  *) echo "usage: scripts/run.sh start|api|workers|test|bench|typecheck|livekit" >&2; exit 2 ;;
 esac
