@@ -9,13 +9,22 @@ cd "$(dirname "$0")/.."
 
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.egress-queue-lock-hash
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
-  echo "egress-queue: installing npm dependencies (npm ci)" >&2
-  # npm ci refuses a lock file that lacks optional packages for other platforms when the registry in use
-  # does not serve them (msgpackr-extract's darwin/win32 builds); npm install then installs the same lock.
-  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2 2>/dev/null ||
-    PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error >&2
-  echo "$lock_hash" > "$stamp"
+installed() { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ] && [ -f node_modules/.package-lock.json ]; }
+if ! installed; then
+  # One install at a time per checkout: two at once (a test run and `npm start`) would delete each other's files.
+  exec 9>"${TMPDIR:-/tmp}/egress-queue-npm-$(pwd | sha256sum | cut -c1-12).lock"
+  flock 9
+  if ! installed; then
+    echo "egress-queue: installing npm dependencies (npm ci)" >&2
+    rm -f "$stamp"
+    # npm ci refuses a lock file that lacks optional packages for other platforms when the registry in use
+    # does not serve them (msgpackr-extract's darwin/win32 builds); npm install then installs the same lock.
+    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2 2>/dev/null ||
+      PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error >&2
+    # The stamp only once everything is there, so an interrupted install is redone next time.
+    [ -f node_modules/.package-lock.json ] && echo "$lock_hash" > "$stamp"
+  fi
+  exec 9>&-
 fi
 
 # command → Debian package
