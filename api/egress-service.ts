@@ -32,6 +32,7 @@ import { removeWaitingJob } from '../shared/queued-job.ts';
 import { redactRequest } from '../shared/redact.ts';
 import { secretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
 import type { Caller } from './auth.ts';
+import { pushLayout } from './room-layout.ts';
 
 export type StartRequest = AnyStartRequest;
 
@@ -196,6 +197,10 @@ export class EgressService {
       if (current.request.case !== 'roomComposite') return false;
       current.request.value.layout = request.layout;
     });
+    // The recorder may not have joined yet (STARTING): it then opens the template with the stored layout.
+    await pushLayout(this.deps.config, info.roomName, request.egressId, request.layout).catch((err: Error) =>
+      this.deps.log.warn({ egressId: request.egressId, err: err.message }, 'could not pass the layout to the recorder'),
+    );
     return updated ?? info;
   }
 }

@@ -1,11 +1,12 @@
 /**
- * Builds the API application: the Twirp service, Bull Board, health and metrics. No listening here, so
+ * Builds the API application: the Twirp service, Bull Board, health, metrics and the built-in templates. No listening here, so
  * tests can `inject()` requests.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../shared/context.ts';
 import { adminRoutes } from './admin/index.ts';
 import { EgressService } from './egress-service.ts';
+import { templateRoutes } from './templates.ts';
 import { twirpRoutes } from './twirp/routes.ts';
 
 /** What the API needs: the service context without its lifecycle (the caller owns that). */
@@ -22,5 +23,6 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   const service = new EgressService(deps);
   await app.register(twirpRoutes, { service, apiKeys: deps.config.apiKeys });
   await app.register(adminRoutes, deps);
+  await app.register(templateRoutes);
   return app;
 }

@@ -18,7 +18,7 @@ const SOURCE_NAMES: Record<EgressPlan['source']['kind'], string> = {
 };
 
 export function recorderFor(plan: EgressPlan): Recorder {
-  if (plan.source.kind !== 'web') throw notYet(SOURCE_NAMES[plan.source.kind]);
+  if (plan.source.kind !== 'web' && plan.source.kind !== 'template') throw notYet(SOURCE_NAMES[plan.source.kind]);
   if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of web egress are');
   return recordWeb;
 }

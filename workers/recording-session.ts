@@ -3,7 +3,7 @@
  * HLS, streams, images) wired to the encode, control messages (StopEgress, UpdateStream), limits, and at
  * the end the finalize job (with the file's upload as its child) that completes the egress.
  */
-import { EgressStatus } from '@livekit/protocol';
+import { EgressStatus, type EgressInfo } from '@livekit/protocol';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -30,6 +30,8 @@ export function recorderSettings(ctx: WorkerContext): RecorderSettings {
     insecure: config.insecure,
     ffmpegPath: config.ffmpeg_path,
     startSignalTimeoutSec: config.start_signal_timeout,
+    templateBase: config.template_base || `http://127.0.0.1:${config.port}/templates/`,
+    liveKit: { wsUrl: config.ws_url, apiKey: config.api_key, apiSecret: config.api_secret },
   };
 }
 
@@ -46,8 +48,9 @@ function manifestBeside(plan: EgressPlan, file: OutputTarget | undefined, segmen
   return beside && manifestTarget(plan, beside);
 }
 
-export async function runRecording(ctx: WorkerContext, plan: EgressPlan, log: Logger): Promise<string> {
-  const { egressId } = plan;
+export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: Logger): Promise<string> {
+  const { egressId } = queued;
+  const plan = withCurrentLayout(queued, await ctx.events.store.get(egressId));
   const recorder = recorderFor(plan);
   const workDir = join(ctx.config.tmp_dir, egressId);
   await mkdir(workDir, { recursive: true });
@@ -126,6 +129,10 @@ export async function runRecording(ctx: WorkerContext, plan: EgressPlan, log: Lo
 
   if (!result.started) {
     await rm(workDir, { recursive: true, force: true });
+    if (result.end === 'end_signal') {
+      await ctx.events.end(egressId, aborted('Source closed before the recording started', 'Source closed'));
+      return 'source closed before start';
+    }
     const why = limitReached ? 'Session limit reached before start signal' : STOP_BEFORE_START;
     await ctx.events.end(egressId, aborted(why, stopReason ?? 'StopEgress API'));
     return 'stopped before start';
@@ -168,6 +175,12 @@ export async function runRecording(ctx: WorkerContext, plan: EgressPlan, log: Lo
   });
   log.info({ ...result.stats, reason }, 'recording finished; uploads queued');
   return 'recorded';
+}
+
+/** An UpdateLayout that came while the egress was queued: the template opens with that layout. */
+function withCurrentLayout(plan: EgressPlan, info: EgressInfo | undefined): EgressPlan {
+  if (plan.source.kind !== 'template' || info?.request.case !== 'roomComposite' || !info.request.value.layout) return plan;
+  return { ...plan, source: { ...plan.source, layout: info.request.value.layout } };
 }
 
 async function workDirSize(dir: string): Promise<number> {

@@ -158,6 +158,7 @@ export const configSchema = z
     keys: z.record(z.string(), z.string()).default({}).describe('More API keys: a map of key to secret.'),
     secrets_key: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64').or(z.literal('')).default('').describe('Key that seals secrets kept in Redis (stream URLs): 32 bytes, base64 (`openssl rand -base64 32`). Default: derived from api_secret.'),
     ws_url: z.string().default('').describe('LiveKit server URL, for room-based egress (env LIVEKIT_URL or LIVEKIT_WS_URL).'),
+    template_base: z.string().default('').describe('Base URL of the room composite templates when a request has no custom_base_url. Default: the built-in templates this service serves, http://127.0.0.1:<port>/templates/ (set it when workers do not run beside the API, e.g. http://api:8080/templates/).'),
     port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port of the API (env EGRESS_PORT).'),
     host: z.string().default('0.0.0.0').describe('Address the API listens on (env EGRESS_HOST).'),
     redis: redisSchema,

@@ -34,7 +34,17 @@ export function livekitServerBinary(): string {
   return binary;
 }
 
-export async function startLiveKitServer(options: { emptyTimeoutSec?: number; departureTimeoutSec?: number } = {}): Promise<LiveKitServer> {
+export interface LiveKitServerOptions {
+  /** The key pair it accepts (default LIVEKIT_TEST_KEY / LIVEKIT_TEST_SECRET); an egress service under test needs its own. */
+  apiKey?: string;
+  apiSecret?: string;
+  emptyTimeoutSec?: number;
+  departureTimeoutSec?: number;
+}
+
+export async function startLiveKitServer(options: LiveKitServerOptions = {}): Promise<LiveKitServer> {
+  const apiKey = options.apiKey ?? LIVEKIT_TEST_KEY;
+  const apiSecret = options.apiSecret ?? LIVEKIT_TEST_SECRET;
   const [tcpPort, udpPort] = [await freePort(), await freePort()];
   const server = await startServerProcess({
     name: 'livekit-server',
@@ -46,7 +56,7 @@ export async function startLiveKitServer(options: { emptyTimeoutSec?: number; de
       stringify({
         port,
         bind_addresses: [HOST],
-        keys: { [LIVEKIT_TEST_KEY]: LIVEKIT_TEST_SECRET },
+        keys: { [apiKey]: apiSecret },
         logging: { level: process.env.LIVEKIT_LOG_LEVEL ?? 'warn', json: true },
         rtc: { tcp_port: tcpPort, udp_port: udpPort, use_external_ip: false, node_ip: HOST, enable_loopback_candidate: true },
         room: { empty_timeout: options.emptyTimeoutSec ?? 10, departure_timeout: options.departureTimeoutSec ?? 2, enable_remote_unmute: true },
@@ -64,8 +74,8 @@ export async function startLiveKitServer(options: { emptyTimeoutSec?: number; de
   return {
     url: `ws://${HOST}:${server.port}`,
     httpUrl: `http://${HOST}:${server.port}`,
-    apiKey: LIVEKIT_TEST_KEY,
-    apiSecret: LIVEKIT_TEST_SECRET,
+    apiKey,
+    apiSecret,
     stop: () => server.stop(),
   };
 }

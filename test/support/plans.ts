@@ -9,6 +9,8 @@ export const TEST_RECORDER_SETTINGS: RecorderSettings = {
   insecure: false,
   ffmpegPath: 'ffmpeg',
   startSignalTimeoutSec: 10,
+  templateBase: 'http://127.0.0.1:1/templates/',
+  liveKit: { wsUrl: '', apiKey: '', apiSecret: '' },
 };
 
 let egressCount = 0;

@@ -172,19 +172,26 @@ function videoGenerator(source: VideoSource, video: { width: number; height: num
   };
 }
 
+/** How far audio generation may run ahead of the wall clock: enough to never starve the source. */
+const AUDIO_LEAD_MS = 40;
+
 function audioGenerator(source: AudioSource, epoch: number): { stop(): void } {
   const samples = (SAMPLE_RATE * AUDIO_FRAME_MS) / 1000;
   let stopped = false;
   let position = 0; // samples since epoch
   const run = async () => {
     while (!stopped) {
+      // Paced by the wall clock, not by the source's queue: a burst at the start would make the receiving
+      // jitter buffer time-compress the audio (WebRTC's accelerate) and shift the beeps.
+      const dueMs = epoch + (position * 1000) / SAMPLE_RATE - AUDIO_LEAD_MS;
+      const waitMs = dueMs - performance.now();
+      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
       const pcm = new Int16Array(samples);
       for (let i = 0; i < samples; i++) {
         const n = position + i;
         if (inFlash((n * 1000) / SAMPLE_RATE)) pcm[i] = Math.round(0.5 * 32767 * Math.sin((2 * Math.PI * BEEP_HZ * n) / SAMPLE_RATE));
       }
       position += samples;
-      // The source paces us: captureFrame waits while its (100 ms) queue is full.
       await source.captureFrame(new AudioFrame(pcm, SAMPLE_RATE, 1, samples)).catch(() => (stopped = true));
     }
   };

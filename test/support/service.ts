@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { startApi } from '../../api/main.ts';
 import { loadConfig, type LoadedConfig } from '../../shared/config/load.ts';
 import { startWorkers, type RunningWorkers } from '../../workers/main.ts';
+import { freePort } from './free-port.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';
 
 export const E2E_API_KEY = 'e2e-key';
@@ -35,7 +36,8 @@ export async function startService(yaml: Record<string, unknown> = {}): Promise<
       LIVEKIT_API_KEY: E2E_API_KEY,
       LIVEKIT_API_SECRET: E2E_API_SECRET,
       EGRESS_CONFIG_BODY: stringify({
-        port: 0,
+        // A known port: the recorders find the built-in templates at http://127.0.0.1:<port>/templates/.
+        port: await freePort(),
         host: '127.0.0.1',
         tmp_dir: join(root, 'tmp'),
         storage: { local: { directory: recordingsDir } },

@@ -14,6 +14,10 @@ export interface RecorderSettings {
   ffmpegPath: string;
   /** Seconds to wait for START_RECORDING when the plan awaits a start signal. */
   startSignalTimeoutSec: number;
+  /** The built-in room composite templates, for template sources without a custom_base_url. */
+  templateBase: string;
+  /** The LiveKit server and key pair a room recorder joins with (config ws_url, api_key, api_secret). */
+  liveKit: { wsUrl: string; apiKey: string; apiSecret: string };
 }
 
 export interface RecordingStart {

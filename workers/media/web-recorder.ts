@@ -1,11 +1,11 @@
 /**
- * The web recorder (plan.source.kind === 'web'): the page in Chromium on a private X display, its
+ * The page recorder (web egress, and room composite through its layout template): the page in Chromium on
+ * a private X display, its
  * sound in a private PulseAudio sink, both captured and encoded once by ffmpeg into every output of the
  * plan (file, segments, images, stream). Whatever ends the recording (stop, END_RECORDING, a failure),
  * every process it started is gone when `done` settles.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { EgressPlan, WebSourcePlan } from '../../shared/egress-plan.ts';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
 import { launchChromium } from './chromium.ts';
 import { captureLayout } from './ffmpeg-args.ts';
@@ -14,6 +14,7 @@ import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from './recording.ts';
 import { startXvfb } from './xvfb.ts';
+import { pageSourceOf } from '../room/page-source.ts';
 
 export const recordWeb: Recorder = (start) => {
   const stopper = new AbortController();
@@ -28,13 +29,14 @@ export const recordWeb: Recorder = (start) => {
 };
 
 const STOPPED = Symbol('stopped');
+const ENDED_FIRST = Symbol('ended before it started');
 
 async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
   const { plan, settings, log, workDir } = start;
   const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
   let sink: AudioSink | undefined;
   try {
-    const source = webSourceOf(plan);
+    const source = await pageSourceOf(plan, settings);
     // Outputs this recorder cannot write fail now, before anything is started.
     captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
     const display = await startXvfb(supervisor, plan.encoding);
@@ -54,13 +56,21 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     const until = <T>(step: Promise<T>) => untilStoppedOrFailed(step, stopSignal, failures);
 
     if ((await until(chromium.navigate(source.url))) === STOPPED) return notStarted();
-    log.info({ display: display.display, url: source.url }, 'page loaded');
+    log.info({ display: display.display, url: source.logUrl }, 'page loaded');
     if (source.awaitStartSignal) {
-      const timeoutMs = settings.startSignalTimeoutSec * 1000;
-      const noSignal = delay(timeoutMs, undefined, { ref: false }).then(() => {
-        throw new EgressError('EGR_ERR_START_SIGNAL', 'Start signal not received');
-      });
-      if ((await until(Promise.race([chromium.startSignal, noSignal]))) === STOPPED) return notStarted();
+      const waits: Promise<unknown>[] = [chromium.startSignal, chromium.endSignal.then(() => ENDED_FIRST)];
+      if (source.startSignalTimeoutSec !== undefined) {
+        const timeoutMs = source.startSignalTimeoutSec * 1000;
+        waits.push(
+          delay(timeoutMs, undefined, { ref: false }).then(() => {
+            throw new EgressError('EGR_ERR_START_SIGNAL', 'Start signal not received');
+          }),
+        );
+      }
+      const signal = await until(Promise.race(waits));
+      if (signal === STOPPED) return notStarted();
+      // The room ended (END_RECORDING) before anything was worth recording.
+      if (signal === ENDED_FIRST) return notStarted('end_signal');
       log.info('start signal received');
     }
 
@@ -100,12 +110,6 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   }
 }
 
-/** The plan's web source (recorderFor sends only web plans here). */
-function webSourceOf(plan: EgressPlan): WebSourcePlan {
-  if (plan.source.kind !== 'web') throw new EgressError('EGR_ERR_INTERNAL', `the web recorder got a ${plan.source.kind} source`);
-  return plan.source;
-}
-
 function untilStoppedOrFailed<T>(step: Promise<T>, stopSignal: AbortSignal, failures: Promise<EgressError>[]): Promise<T | typeof STOPPED> {
   const stopped = new Promise<typeof STOPPED>((resolve) => {
     if (stopSignal.aborted) resolve(STOPPED);
@@ -120,7 +124,7 @@ function untilStoppedOrFailed<T>(step: Promise<T>, stopSignal: AbortSignal, fail
   return Promise.race([stopped, step, ...failed]);
 }
 
-function notStarted(): RecordingResult {
+function notStarted(end: RecordingEnd = 'stopped'): RecordingResult {
   const now = Date.now();
-  return { started: false, end: 'stopped', startedAtMs: now, endedAtMs: now, stats: { frames: 0, duplicated: 0, dropped: 0 } };
+  return { started: false, end, startedAtMs: now, endedAtMs: now, stats: { frames: 0, duplicated: 0, dropped: 0 } };
 }
