@@ -51,6 +51,15 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   };
   const recordPools: Worker[] = [];
   const deliveryPools: Worker[] = [];
+  // Built before any pool starts: a storage config that cannot work stops the start, with nothing left open.
+  let delivery: Delivery | undefined;
+  try {
+    if (config.pools.includes('upload')) delivery = new Delivery(ctx);
+  } catch (err) {
+    await ctx.subscriber.close();
+    await ctx.close();
+    throw err;
+  }
   const record = recordProcessor(ctx);
   for (const queue of RECORD_QUEUES) {
     if (!config.pools.includes(queue)) continue;
@@ -60,8 +69,7 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     pool.on('failed', (job, err) => void endFailed(ctx, (job?.data as RecordJobData | undefined)?.plan.egressId, `the recording job failed: ${err.message}`));
     recordPools.push(pool);
   }
-  if (config.pools.includes('upload')) {
-    const delivery = new Delivery(ctx);
+  if (delivery) {
     const byName: Record<string, (job: Job, token?: string) => Promise<unknown>> = {
       upload: uploadProcessor(ctx, delivery),
       playlist: playlistProcessor(ctx, delivery),

@@ -22,7 +22,11 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../shared/config/load.ts';
+import type { EgressSecretStore } from '../../shared/egress-secrets.ts';
 import { uploadJobId } from '../../shared/queues.ts';
+import { StorageBackends } from '../../workers/storage/backends.ts';
 import { startAzurite, type Azurite } from '../support/azurite.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
@@ -40,6 +44,8 @@ const BACKUP_CONTAINER = 'egress-backup';
 const RECORD_SEC = 6;
 /** Retries kept small so failures are quick: two attempts of each upload job, 200 ms apart. */
 const QUICK_UPLOADS = { attempts: 2, backoff: 200 };
+/** storage.s3.max_retries of the backup test's service (requests per S3 operation, request uploads included). */
+const SERVICE_S3_MAX_RETRIES = 2;
 
 type Upload = EncodedFileOutput['output'];
 
@@ -218,7 +224,8 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
     });
 
     before(async () => {
-      // GCS and Azure requests carry no endpoint: the service's storage.gcp / storage.azure endpoint is used.
+      // GCS and Azure requests carry no endpoint: the service's storage.gcp / storage.azure endpoint is used;
+      // sections with no bucket or container leave the service's own storage on local disk.
       service = await startService({ storage: { gcp: { endpoint: gcs.endpoint }, azure: { endpoint: azurite.endpoint } }, upload: QUICK_UPLOADS });
       client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
     });
@@ -302,6 +309,19 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
     });
   });
 
+  test(
+    'storage.gcp / storage.azure holding only an endpoint (for request uploads) leave the service storage on local disk',
+    async () => {
+      // Checked on the workers' storage selection rather than through startService: a service whose workers
+      // fail to start leaves its Redis and connections open, and the test process would never exit.
+      for (const storage of [{ gcp: { endpoint: gcs.endpoint } }, { azure: { endpoint: azurite.endpoint } }]) {
+        const config = loadConfig({ env: { LIVEKIT_API_KEY: E2E_API_KEY, LIVEKIT_API_SECRET: E2E_API_SECRET, EGRESS_CONFIG_BODY: stringify({ storage }) } });
+        const backends = new StorageBackends(config, undefined as unknown as EgressSecretStore);
+        assert.equal((await backends.primary('EG_endpoint_only', { kind: 'service' })).name, 'local', JSON.stringify(storage));
+      }
+    },
+  );
+
   describe("the service's storage.s3", () => {
     let service: TestService;
     let client: EgressClient;
@@ -335,7 +355,7 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
     before(async () => {
       service = await startService({
         storage: {
-          s3: { access_key: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, bucket: s3.bucket, force_path_style: true, max_retries: 2, min_retry_delay: 50 },
+          s3: { access_key: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, bucket: s3.bucket, force_path_style: true, max_retries: SERVICE_S3_MAX_RETRIES, min_retry_delay: 50 },
         },
         backup: { prefix: 'bk', azure: { account_name: azurite.accountName, account_key: azurite.accountKey, container_name: BACKUP_CONTAINER, endpoint: azurite.endpoint } },
         upload: QUICK_UPLOADS,
@@ -373,6 +393,24 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
       assert.equal((JSON.parse(manifest.bytes.toString('utf8')) as { files: { location: string }[] }).files[0]?.location, file.location);
       assert.deepEqual(await backup.list('bk/backup/'), [key, manifestKey].sort());
       assert.deepEqual(await s3View(s3).list('backup/'), [], 'nothing in the service S3 bucket');
+    });
+
+    test("request S3 uploads inherit storage.s3.max_retries: each upload job attempt makes that many requests", async () => {
+      // A dead endpoint that counts: every connection is accepted and reset at once.
+      const gate = await startGateProxy(Number(new URL(s3.endpoint).port));
+      try {
+        const endpoint = `http://127.0.0.1:${gate.port}`;
+        const upload: Upload = { case: 's3', value: new S3Upload({ accessKey: s3.accessKey, secret: s3.secret, region: s3.region, endpoint, bucket: s3.bucket, forcePathStyle: true }) };
+        const done = await record(client, upload, 'retries', { segments: false, seconds: 3 });
+        assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
+        assert.equal(done.backupStorageUsed, true);
+        assert.ok(await azureView(azurite, BACKUP_CONTAINER).get('bk/retries/recording.mp4'), 'the file is in the backup container');
+        // The file's job: `upload.attempts` attempts of `max_retries` requests each; the manifest then goes
+        // straight to the backup storage (the egress already uses it). The SDK default would be 5 per attempt.
+        assert.equal(gate.dropped, QUICK_UPLOADS.attempts * SERVICE_S3_MAX_RETRIES);
+      } finally {
+        await gate.stop();
+      }
     });
   });
 });

@@ -25,7 +25,7 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-/** `yaml` is merged into the config body; pools default to all of them. */
+/** `yaml` is merged into the config body (`storage` key by key, keeping the test's local directory); pools default to all of them. */
 export async function startService(yaml: Record<string, unknown> = {}): Promise<TestService> {
   const redis = await startRedis();
   const root = await mkdtemp(join(tmpdir(), 'egress-e2e-'));
@@ -40,15 +40,25 @@ export async function startService(yaml: Record<string, unknown> = {}): Promise<
         port: await freePort(),
         host: '127.0.0.1',
         tmp_dir: join(root, 'tmp'),
-        storage: { local: { directory: recordingsDir } },
         logging: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
         ...yaml,
+        storage: { local: { directory: recordingsDir }, ...((yaml.storage as object | undefined) ?? {}) },
       }),
     },
   });
   const log = pino({ level: config.logging.level });
-  const workers = await startWorkers(config, log);
-  const api = await startApi(config, log);
+  let workers: RunningWorkers | undefined;
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    workers = await startWorkers(config, log);
+    api = await startApi(config, log);
+  } catch (err) {
+    // A service that cannot start must not leave its Redis (and the test process) running.
+    await workers?.close(0).catch(() => undefined);
+    await redis.stop();
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: api.url,
     config,

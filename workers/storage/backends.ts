@@ -40,9 +40,13 @@ function s3Retries(config: LoadedConfig): Pick<S3Options, 'maxRetries' | 'maxRet
   return s3 ? { maxRetries: s3.max_retries, maxRetryDelayMs: s3.max_retry_delay, minRetryDelayMs: s3.min_retry_delay } : {};
 }
 
-/** The back-end a `storage` or `backup` section configures: s3, else gcp, else azure; none if it has none. */
+/**
+ * The back-end a `storage` or `backup` section configures: s3, else gcp, else azure; none if it has none.
+ * A section counts only when it names its bucket or container: one that only sets an endpoint or retry
+ * settings for per-request uploads does not make that cloud the service's storage.
+ */
 export function configuredBackend(cloud: CloudStorageConfig): StorageBackend | undefined {
-  if (cloud.s3) {
+  if (cloud.s3?.bucket) {
     const s3 = cloud.s3;
     return createS3Backend({
       accessKey: s3.access_key,
@@ -59,12 +63,12 @@ export function configuredBackend(cloud: CloudStorageConfig): StorageBackend | u
       minRetryDelayMs: s3.min_retry_delay,
     });
   }
-  if (cloud.gcp) {
+  if (cloud.gcp?.bucket) {
     const gcp = cloud.gcp;
     const proxy = proxyUrl(gcp.proxy_config);
     return createGcsBackend({ credentials: gcp.credentials_json, bucket: gcp.bucket, ...(gcp.endpoint ? { apiEndpoint: gcp.endpoint } : {}), ...(proxy ? { proxy } : {}) });
   }
-  if (cloud.azure) {
+  if (cloud.azure?.container_name) {
     const azure = cloud.azure;
     return createAzureBackend({ accountName: azure.account_name, accountKey: azure.account_key, containerName: azure.container_name, ...(azure.endpoint ? { endpoint: azure.endpoint } : {}) });
   }
