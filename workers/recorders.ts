@@ -9,16 +9,19 @@ import { recordWeb } from './media/web-recorder.ts';
 
 const notYet = (what: string) => new EgressError('EGR_ERR_NOT_SUPPORTED', `${what} not supported by this version of egress-queue yet`);
 
-const SOURCE_NAMES: Record<EgressPlan['source']['kind'], string> = {
-  web: 'web egress is',
-  template: 'room composite egress is',
-  participant: 'participant egress is',
-  track_composite: 'track composite egress is',
-  track: 'track egress is',
-};
-
 export function recorderFor(plan: EgressPlan): Recorder {
-  if (plan.source.kind !== 'web' && plan.source.kind !== 'template') throw notYet(SOURCE_NAMES[plan.source.kind]);
-  if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of web egress are');
-  return recordWeb;
+  switch (plan.source.kind) {
+    case 'web':
+      if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of web egress are');
+      return recordWeb;
+    case 'template':
+      if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of room composite egress are');
+      return recordWeb;
+    case 'participant':
+      throw notYet('participant egress is');
+    case 'track_composite':
+      throw notYet('track composite egress is');
+    case 'track':
+      throw notYet('track egress is');
+  }
 }
