@@ -33,6 +33,8 @@ import { redactRequest } from '../shared/redact.ts';
 import { secretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
 import type { Caller } from './auth.ts';
 import { pushLayout } from './room-layout.ts';
+import { RateLimiter } from '../shared/rate-limit.ts';
+import { checkUrl, urlPolicyOf, type UrlPolicy } from '../shared/url-policy.ts';
 
 export type StartRequest = AnyStartRequest;
 
@@ -41,7 +43,7 @@ export interface StartOptions {
   maxDurationSec?: number;
 }
 
-export type EgressServiceDeps = Pick<ServiceContext, 'config' | 'events' | 'queues' | 'control' | 'secrets' | 'log'>;
+export type EgressServiceDeps = Pick<ServiceContext, 'config' | 'events' | 'queues' | 'control' | 'secrets' | 'log' | 'redis'>;
 
 function requestCase(request: StartRequest): EgressInfo['request'] {
   if (request instanceof RoomCompositeEgressRequest) return { case: 'roomComposite', value: redactRequest(request) };
@@ -57,19 +59,33 @@ function sourceTypeOf(plan: EgressPlan): EgressSourceType {
   return plan.source.kind === 'web' || plan.source.kind === 'template' ? EgressSourceType.WEB : EgressSourceType.SDK;
 }
 
+/** The page a Chrome recorder would open on the request's say (built-in templates are the operator's). */
+function requestedPage(plan: EgressPlan): { url: string; field: string } | undefined {
+  if (plan.source.kind === 'web') return { url: plan.source.url, field: 'url' };
+  if (plan.source.kind === 'template' && plan.source.baseUrl) return { url: plan.source.baseUrl, field: 'custom_base_url' };
+  return undefined;
+}
+
 export class EgressService {
   private readonly deps: EgressServiceDeps;
+  private readonly limiter: RateLimiter;
+  private readonly urlPolicy: UrlPolicy;
 
   constructor(deps: EgressServiceDeps) {
     this.deps = deps;
+    this.limiter = new RateLimiter(deps.redis, deps.config.redis.prefix);
+    this.urlPolicy = urlPolicyOf(deps.config);
   }
 
   async start(request: StartRequest, caller: Caller, options: StartOptions = {}): Promise<EgressInfo> {
     const { config, events, queues, log } = this.deps;
+    await this.limiter.take('start', caller.apiKey, config.rate_limits.start_per_minute);
     const egressId = newEgressId();
     const now = Date.now();
     const maxDurationSec = options.maxDurationSec ?? config.max_duration;
     const plan = { ...validateRequest(request, { egressId, now }), ...(maxDurationSec ? { maxDurationSec } : {}) };
+    const page = requestedPage(plan);
+    if (page) await checkUrl(page.url, page.field, this.urlPolicy);
     const targets = this.webhookTargets(request.webhooks, caller);
     const info = new EgressInfo({
       egressId,

@@ -18,6 +18,7 @@ import { SegmentsOutput } from './outputs/segments-output.ts';
 import { StreamsOutput } from './outputs/streams-output.ts';
 import { uploadJobOptions } from './outputs/upload-options.ts';
 import { recorderFor } from './recorders.ts';
+import { urlPolicyOf } from '../shared/url-policy.ts';
 import { maxDurationSec, SIZE_CHECK_INTERVAL_MS } from './session-limits.ts';
 import type { WorkerContext } from './worker-context.ts';
 
@@ -32,6 +33,7 @@ export function recorderSettings(ctx: WorkerContext): RecorderSettings {
     startSignalTimeoutSec: config.start_signal_timeout,
     templateBase: config.template_base || `http://127.0.0.1:${config.port}/templates/`,
     liveKit: { wsUrl: config.ws_url, apiKey: config.api_key, apiSecret: config.api_secret },
+    urlPolicy: urlPolicyOf(config),
   };
 }
 

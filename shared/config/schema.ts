@@ -121,6 +121,20 @@ const uploadSchema = z
   })
   .prefault({});
 
+const urlPolicySchema = z
+  .strictObject({
+    allow: z.array(z.string()).default([]).describe('When not empty, the only hosts a web egress url or custom_base_url may name: host names (`*.example.com` for subdomains) or CIDRs.'),
+    deny: z.array(z.string()).default([]).describe('Hosts denied besides the defaults (link-local 169.254.0.0/16 and the cloud metadata addresses and names are always denied): names or CIDRs.'),
+    deny_private: z.boolean().default(false).describe('Also deny loopback and private networks (10/8, 172.16/12, 192.168/16, 127/8, 100.64/10, fc00::/7, ::1).'),
+  })
+  .prefault({});
+
+const rateLimitsSchema = z
+  .strictObject({
+    start_per_minute: z.number().int().min(0).default(600).describe('Start RPCs each API key may make per minute (all kinds together); beyond, `resource_exhausted`. 0 = no limit.'),
+  })
+  .prefault({});
+
 const webhookSchema = z
   .strictObject({
     api_key: z.string().default('').describe('API key whose secret signs webhooks (as in livekit-server). Default: api_key.'),
@@ -181,6 +195,8 @@ export const configSchema = z
     chrome_path: z.string().default('/usr/bin/chromium').describe('Chromium executable.'),
     chrome_flags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).default({}).describe('Extra Chromium flags, name to value (true for a bare flag).'),
     ffmpeg_path: z.string().default('ffmpeg').describe('ffmpeg executable.'),
+    url_policy: urlPolicySchema,
+    rate_limits: rateLimitsSchema,
     storage: storageSchema,
     backup: backupSchema,
     upload: uploadSchema,

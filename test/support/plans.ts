@@ -11,6 +11,7 @@ export const TEST_RECORDER_SETTINGS: RecorderSettings = {
   startSignalTimeoutSec: 10,
   templateBase: 'http://127.0.0.1:1/templates/',
   liveKit: { wsUrl: '', apiKey: '', apiSecret: '' },
+  urlPolicy: { allow: [], deny: [], denyPrivate: false },
 };
 
 let egressCount = 0;

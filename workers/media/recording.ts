@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
+import type { UrlPolicy } from '../../shared/url-policy.ts';
 
 export interface RecorderSettings {
   chromePath: string;
@@ -18,6 +19,8 @@ export interface RecorderSettings {
   templateBase: string;
   /** The LiveKit server and key pair a room recorder joins with (config ws_url, api_key, api_secret). */
   liveKit: { wsUrl: string; apiKey: string; apiSecret: string };
+  /** Which pages may be opened (config url_policy), checked again right before navigating. */
+  urlPolicy: UrlPolicy;
 }
 
 export interface RecordingStart {

@@ -5,6 +5,7 @@
  */
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
+import { checkUrl } from '../../shared/url-policy.ts';
 import type { RecorderSettings } from '../media/recording.ts';
 import { liveKitCredentials, recorderToken } from './recorder-token.ts';
 
@@ -21,12 +22,14 @@ export interface PageSource {
 /** LiveKit's default layout when a room composite request names none. */
 const DEFAULT_LAYOUT = 'grid';
 
-export async function pageSourceOf(plan: EgressPlan, settings: Pick<RecorderSettings, 'templateBase' | 'liveKit' | 'startSignalTimeoutSec'>): Promise<PageSource> {
+export async function pageSourceOf(plan: EgressPlan, settings: Pick<RecorderSettings, 'templateBase' | 'liveKit' | 'startSignalTimeoutSec' | 'urlPolicy'>): Promise<PageSource> {
   const { source } = plan;
   if (source.kind === 'web') {
+    await checkUrl(source.url, 'url', settings.urlPolicy);
     return { url: source.url, logUrl: source.url, awaitStartSignal: source.awaitStartSignal, startSignalTimeoutSec: settings.startSignalTimeoutSec };
   }
   if (source.kind !== 'template') throw new EgressError('EGR_ERR_INTERNAL', `a page recorder got a ${source.kind} source`);
+  if (source.baseUrl) await checkUrl(source.baseUrl, 'custom_base_url', settings.urlPolicy);
   const credentials = liveKitCredentials({ ws_url: settings.liveKit.wsUrl, api_key: settings.liveKit.apiKey, api_secret: settings.liveKit.apiSecret });
   const page = new URL(source.baseUrl || settings.templateBase);
   page.searchParams.set('layout', source.layout || DEFAULT_LAYOUT);
