@@ -1,7 +1,8 @@
 /**
  * Timed chores, run by the API process: a request still waiting for a worker at its start deadline is
  * taken out of its queue and ends ABORTED with a reason that says so (LiveKit answers "no response from
- * servers" at once instead; we queue, up to a point).
+ * servers" at once instead; we queue, up to a point); and the reaper's scan (api/reaper.ts) every
+ * REAP_INTERVAL_MS, a job scheduler so that one API replica at a time runs it.
  */
 import { EgressStatus } from '@livekit/protocol';
 import type { Job, Worker } from 'bullmq';
@@ -9,9 +10,17 @@ import type { ServiceContext } from '../shared/context.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
 import { HOUSEKEEPING_QUEUE, type StartDeadlineJobData } from '../shared/queues.ts';
 import { startPool } from '../shared/pool.ts';
+import { Reaper, REAP_INTERVAL_MS } from './reaper.ts';
 
-export function startHousekeeping(ctx: ServiceContext): Worker<StartDeadlineJobData> {
-  return startPool(ctx.config, HOUSEKEEPING_QUEUE, (job: Job<StartDeadlineJobData>) => enforceStartDeadline(ctx, job.data), { concurrency: 4 }, ctx.log);
+export async function startHousekeeping(ctx: ServiceContext): Promise<Worker<StartDeadlineJobData>> {
+  const reaper = new Reaper(ctx);
+  const chores = async (job: Job<StartDeadlineJobData>): Promise<string> => {
+    if (job.name !== 'reap') return enforceStartDeadline(ctx, job.data);
+    const reaped = await reaper.scan();
+    return reaped.length ? `reaped ${reaped.join(', ')}` : 'nothing to reap';
+  };
+  await ctx.queues.get(HOUSEKEEPING_QUEUE).upsertJobScheduler('reaper', { every: REAP_INTERVAL_MS }, { name: 'reap', opts: { removeOnComplete: 10, removeOnFail: 50 } });
+  return startPool(ctx.config, HOUSEKEEPING_QUEUE, chores, { concurrency: 4 }, ctx.log);
 }
 
 async function enforceStartDeadline(ctx: ServiceContext, { egressId, queue }: StartDeadlineJobData): Promise<string> {

@@ -13,7 +13,7 @@ export async function startApi(config: LoadedConfig, log: Logger): Promise<Runni
     log.warn('no API key configured: accepting the development key pair devkey / secret (embedded default only)');
   }
   const app = await buildServer(ctx);
-  const housekeeping = startHousekeeping(ctx);
+  const housekeeping = await startHousekeeping(ctx);
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
   log.info({ url }, 'API listening');

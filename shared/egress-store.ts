@@ -69,16 +69,34 @@ export class EgressStore {
    * status is never changed. Returns the record as stored afterwards, and whether this call changed it.
    */
   async update(egressId: string, change: (info: EgressInfo) => boolean | void): Promise<{ info: EgressInfo; changed: boolean } | undefined> {
+    return this.write(egressId, change, false);
+  }
+
+  /**
+   * Changes the results of an egress that has ended (a salvaged recording's location); its status, error and
+   * times stay as they are. A record that has not ended is left alone.
+   */
+  async amendEnded(egressId: string, change: (info: EgressInfo) => void): Promise<EgressInfo | undefined> {
+    const result = await this.write(egressId, (info) => {
+      const { status, error, errorCode, endedAt, details } = info;
+      change(info);
+      Object.assign(info, { status, error, errorCode, endedAt, details });
+    }, true);
+    return result?.info;
+  }
+
+  /** The CAS loop of update/amendEnded: `amending` picks which records it may touch (ended ones, or not ended). */
+  private async write(egressId: string, change: (info: EgressInfo) => boolean | void, amending: boolean): Promise<{ info: EgressInfo; changed: boolean } | undefined> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const before = await this.redis.getBuffer(this.infoKey(egressId));
       if (!before) return undefined;
       const info = EgressInfo.fromBinary(before);
-      if (isTerminal(info.status) || change(info) === false) return { info, changed: false };
+      if (isTerminal(info.status) !== amending || change(info) === false) return { info, changed: false };
       info.updatedAt = BigInt(Date.now()) * 1_000_000n;
       const ended = isTerminal(info.status);
       const ok = await this.redis.eval(CAS_SCRIPT, 1, this.infoKey(egressId), before, Buffer.from(info.toBinary()), ended ? this.ttlSeconds : 0);
       if (ok === 1) {
-        if (ended) await this.retire(info);
+        if (ended && !amending) await this.retire(info);
         return { info, changed: true };
       }
     }

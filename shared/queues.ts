@@ -96,7 +96,17 @@ export const uploadJobId = {
   playlist: (egressId: string, upTo: number) => `playlist-${egressId}-${upTo}`,
   image: (egressId: string, outputIndex: number, index: number) => `upload-${egressId}-img-${outputIndex}-${index}`,
   finalize: (egressId: string) => `finalize-${egressId}`,
+  salvage: (egressId: string) => `salvage-${egressId}`,
 };
+
+/**
+ * What a dead recorder left in its working directory, delivered after the egress ended FAILED (shared/
+ * worker-lost.ts). Job name: `salvage`.
+ */
+export interface SalvageJobData {
+  egressId: string;
+  plan: EgressPlan;
+}
 
 export interface WebhookJobData {
   egressId: string;

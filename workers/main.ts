@@ -22,6 +22,7 @@ import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
 import { Delivery } from './storage/delivery.ts';
 import { finalizeProcessor } from './upload/finalize-job.ts';
+import { salvageProcessor } from './upload/salvage-job.ts';
 import { playlistProcessor } from './upload/playlist-job.ts';
 import { uploadProcessor } from './upload/upload-job.ts';
 import { webhookProcessor } from './webhook/webhook-job.ts';
@@ -74,6 +75,7 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
       upload: uploadProcessor(ctx, delivery),
       playlist: playlistProcessor(ctx, delivery),
       finalize: finalizeProcessor(ctx, delivery),
+      salvage: salvageProcessor(ctx, delivery),
     };
     const upload = (job: Job, token?: string) => {
       const processor = byName[job.name];

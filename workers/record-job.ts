@@ -10,8 +10,11 @@ import { EgressStatus } from '@livekit/protocol';
 import type { Job } from 'bullmq';
 import { endWithError } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
-import { asEgressError, EgressError } from '../shared/errors.ts';
+import { asEgressError } from '../shared/errors.ts';
+import type { Logger } from 'pino';
+import { RecorderLiveness } from '../shared/liveness.ts';
 import { STOP_BEFORE_START, type RecordJobData } from '../shared/queues.ts';
+import { endLostEgress } from '../shared/worker-lost.ts';
 import { runRecording } from './recording-session.ts';
 import type { WorkerContext } from './worker-context.ts';
 
@@ -24,6 +27,7 @@ async function claim(ctx: WorkerContext, egressId: string): Promise<boolean> {
 const aborted = (error: string, code = 412) => ({ status: EgressStatus.EGRESS_ABORTED, error, errorCode: code, reason: 'Failure' }) as const;
 
 export function recordProcessor(ctx: WorkerContext) {
+  const liveness = new RecorderLiveness(ctx.redis, ctx.config.redis.prefix);
   return async (job: Job<RecordJobData>): Promise<string> => {
     const { plan } = job.data;
     const { egressId } = plan;
@@ -34,28 +38,41 @@ export function recordProcessor(ctx: WorkerContext) {
     if (!(await claim(ctx, egressId))) {
       // The job came back after its worker stopped renewing its lock. That recorder may still be running
       // or may be dead; either way a second recorder must not start.
-      const lost = new EgressError('EGR_ERR_WORKER_LOST', 'the worker running this egress stopped responding');
-      await ctx.events.end(egressId, endWithError(EgressStatus.EGRESS_FAILED, lost, 'Process killed'));
+      await endLostEgress(ctx, plan, 'the worker recording this egress stopped responding');
       return 'worker lost';
     }
-    const waitedSec = (Date.now() - job.timestamp) / 1000;
-    if (waitedSec > ctx.config.start_deadline) {
-      const msg = `no ${job.queueName} worker was free to start this egress within ${ctx.config.start_deadline} s`;
-      await ctx.events.end(egressId, aborted(msg, 503));
-      return 'start deadline';
-    }
-    if (await ctx.control.stopRequested(egressId)) {
-      await ctx.events.end(egressId, { ...aborted(STOP_BEFORE_START), reason: 'StopEgress API' });
-      return 'stopped before start';
-    }
+    // From here on this worker proves it is alive, or the reaper ends the egress and salvages it.
+    await liveness.beat(egressId, ctx.workerId);
+    const stopBeating = liveness.keepAlive(egressId, ctx.workerId, (err) => log.warn({ err: err.message }, 'liveness beat failed'));
     try {
-      return await runRecording(ctx, plan, log);
-    } catch (err) {
-      const error = asEgressError(err);
-      log.error({ err: error.message, code: error.code }, 'recording failed');
-      const status = error.code === 'EGR_ERR_START_SIGNAL' ? EgressStatus.EGRESS_ABORTED : EgressStatus.EGRESS_FAILED;
-      await ctx.events.end(egressId, endWithError(status, error));
-      return `failed: ${error.code}`;
+      return await recordClaimed(ctx, job, log);
+    } finally {
+      await stopBeating();
     }
   };
+}
+
+/** The checks before recording, then the recording itself; the egress ends whatever happens. */
+async function recordClaimed(ctx: WorkerContext, job: Job<RecordJobData>, log: Logger): Promise<string> {
+  const { plan } = job.data;
+  const { egressId } = plan;
+  const waitedSec = (Date.now() - job.timestamp) / 1000;
+  if (waitedSec > ctx.config.start_deadline) {
+    const msg = `no ${job.queueName} worker was free to start this egress within ${ctx.config.start_deadline} s`;
+    await ctx.events.end(egressId, aborted(msg, 503));
+    return 'start deadline';
+  }
+  if (await ctx.control.stopRequested(egressId)) {
+    await ctx.events.end(egressId, { ...aborted(STOP_BEFORE_START), reason: 'StopEgress API' });
+    return 'stopped before start';
+  }
+  try {
+    return await runRecording(ctx, plan, log);
+  } catch (err) {
+    const error = asEgressError(err);
+    log.error({ err: error.message, code: error.code }, 'recording failed');
+    const status = error.code === 'EGR_ERR_START_SIGNAL' ? EgressStatus.EGRESS_ABORTED : EgressStatus.EGRESS_FAILED;
+    await ctx.events.end(egressId, endWithError(status, error));
+    return `failed: ${error.code}`;
+  }
 }

@@ -22,6 +22,8 @@ export interface TestService {
   redis: RedisServer;
   workers: RunningWorkers;
   recordingsDir: string;
+  /** The environment the config was loaded from: a child worker process given it joins this service. */
+  env: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -30,22 +32,21 @@ export async function startService(yaml: Record<string, unknown> = {}): Promise<
   const redis = await startRedis();
   const root = await mkdtemp(join(tmpdir(), 'egress-e2e-'));
   const recordingsDir = join(root, 'recordings');
-  const config = loadConfig({
-    env: {
-      REDIS_URL: redis.url,
-      LIVEKIT_API_KEY: E2E_API_KEY,
-      LIVEKIT_API_SECRET: E2E_API_SECRET,
-      EGRESS_CONFIG_BODY: stringify({
-        // A known port: the recorders find the built-in templates at http://127.0.0.1:<port>/templates/.
-        port: await freePort(),
-        host: '127.0.0.1',
-        tmp_dir: join(root, 'tmp'),
-        logging: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
-        ...yaml,
-        storage: { local: { directory: recordingsDir }, ...((yaml.storage as object | undefined) ?? {}) },
-      }),
-    },
-  });
+  const env: Record<string, string> = {
+    REDIS_URL: redis.url,
+    LIVEKIT_API_KEY: E2E_API_KEY,
+    LIVEKIT_API_SECRET: E2E_API_SECRET,
+    EGRESS_CONFIG_BODY: stringify({
+      // A known port: the recorders find the built-in templates at http://127.0.0.1:<port>/templates/.
+      port: await freePort(),
+      host: '127.0.0.1',
+      tmp_dir: join(root, 'tmp'),
+      logging: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
+      ...yaml,
+      storage: { local: { directory: recordingsDir }, ...((yaml.storage as object | undefined) ?? {}) },
+    }),
+  };
+  const config = loadConfig({ env });
   const log = pino({ level: config.logging.level });
   let workers: RunningWorkers | undefined;
   let api: Awaited<ReturnType<typeof startApi>>;
@@ -65,6 +66,7 @@ export async function startService(yaml: Record<string, unknown> = {}): Promise<
     redis,
     workers,
     recordingsDir,
+    env,
     async stop() {
       await api.close();
       await workers.close(0);

@@ -28,11 +28,15 @@ const JPEG_QSCALE = 3;
 /** The child's file descriptor the MPEG-TS stream is written to (stdout carries -progress). */
 export const STREAM_FD = 3;
 
-/** How each file type is written while recording: streamable, so a crash leaves a readable file. */
+/**
+ * How each file type is written while recording: streamable, so a crash leaves a readable file, and flushed
+ * packet by packet (without flush_packets a quiet recording sat in ffmpeg's 32 KiB write buffer for many
+ * seconds: a killed worker left an MP4 of 28 bytes after 6 s).
+ */
 const CAPTURE_MUXER: Record<Container, { format: string; options: [string, string][] }> = {
-  mp4: { format: 'mp4', options: [['movflags', '+empty_moov+default_base_moof'], ['frag_duration', '1000000']] },
-  ogg: { format: 'ogg', options: [] },
-  mp3: { format: 'mp3', options: [] },
+  mp4: { format: 'mp4', options: [['movflags', '+empty_moov+default_base_moof'], ['frag_duration', '1000000'], ['flush_packets', '1']] },
+  ogg: { format: 'ogg', options: [['flush_packets', '1']] },
+  mp3: { format: 'mp3', options: [['flush_packets', '1']] },
 };
 
 const SEGMENT_PATTERN = 'segment_%05d.ts';
