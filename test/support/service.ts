@@ -28,7 +28,7 @@ export interface TestService {
 }
 
 /** `yaml` is merged into the config body (`storage` key by key, keeping the test's local directory); pools default to all of them. */
-export async function startService(yaml: Record<string, unknown> = {}): Promise<TestService> {
+export async function startService(yaml: Record<string, unknown> = {}, options: { logDestination?: NodeJS.WritableStream } = {}): Promise<TestService> {
   const redis = await startRedis();
   const root = await mkdtemp(join(tmpdir(), 'egress-e2e-'));
   const recordingsDir = join(root, 'recordings');
@@ -47,7 +47,7 @@ export async function startService(yaml: Record<string, unknown> = {}): Promise<
     }),
   };
   const config = loadConfig({ env });
-  const log = pino({ level: config.logging.level });
+  const log = options.logDestination ? pino({ level: config.logging.level }, options.logDestination) : pino({ level: config.logging.level });
   let workers: RunningWorkers | undefined;
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
