@@ -20,6 +20,7 @@ import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shar
 import { createRedis } from '../shared/redis.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
+import { Admission } from './capacity/admission.ts';
 import { Delivery } from './storage/delivery.ts';
 import { finalizeProcessor } from './upload/finalize-job.ts';
 import { salvageProcessor } from './upload/salvage-job.ts';
@@ -61,15 +62,18 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     await ctx.close();
     throw err;
   }
-  const record = recordProcessor(ctx);
-  for (const queue of RECORD_QUEUES) {
-    if (!config.pools.includes(queue)) continue;
+  const recordPoolNames = RECORD_QUEUES.filter((queue) => config.pools.includes(queue));
+  // Each record job is admitted by measured cost (workers/capacity/admission.ts) or goes back to its queue.
+  const admission = new Admission({ config, redis: ctx.redis, workerId, pools: recordPoolNames, recordings: ctx.running, log });
+  const record = recordProcessor(ctx, admission);
+  for (const queue of recordPoolNames) {
     const pool = startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log);
     // The processor ends every egress it runs; this catches what escapes it (Redis lost mid-job, a stall
     // past maxStalledCount), so no egress is left STARTING or ACTIVE by a failed job.
     pool.on('failed', (job, err) => void endFailed(ctx, (job?.data as RecordJobData | undefined)?.plan.egressId, `the recording job failed: ${err.message}`));
     recordPools.push(pool);
   }
+  if (recordPoolNames.length) admission.start();
   if (delivery) {
     const byName: Record<string, (job: Job, token?: string) => Promise<unknown>> = {
       upload: uploadProcessor(ctx, delivery),
@@ -100,6 +104,7 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   };
   const close = async (graceSec = config.shutdown_grace) => {
     log.info({ running: ctx.running.size, graceSec }, 'draining: no new jobs; running recordings may finish');
+    admission.stop();
     const timer = setTimeout(() => stopAll('Server shutting down'), graceSec * 1000);
     await Promise.all(recordPools.map((w) => w.close()));
     clearTimeout(timer);

@@ -7,12 +7,14 @@
  *          → a flow: upload children + finalize parent → COMPLETE (or FAILED / LIMIT_REACHED)
  */
 import { EgressStatus } from '@livekit/protocol';
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { endWithError } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
 import { asEgressError } from '../shared/errors.ts';
 import type { Logger } from 'pino';
+import { poolOf } from '../shared/egress-plan.ts';
 import { RecorderLiveness } from '../shared/liveness.ts';
+import type { Admission } from './capacity/admission.ts';
 import { STOP_BEFORE_START, type RecordJobData } from '../shared/queues.ts';
 import { endLostEgress } from '../shared/worker-lost.ts';
 import { runRecording } from './recording-session.ts';
@@ -26,30 +28,49 @@ async function claim(ctx: WorkerContext, egressId: string): Promise<boolean> {
 
 const aborted = (error: string, code = 412) => ({ status: EgressStatus.EGRESS_ABORTED, error, errorCode: code, reason: 'Failure' }) as const;
 
-export function recordProcessor(ctx: WorkerContext) {
+/** A job this node has no room for goes back to its queue for this long; any node with room takes it then. */
+const NO_ROOM_RETRY_MS = 1000;
+
+export function recordProcessor(ctx: WorkerContext, admission: Admission) {
   const liveness = new RecorderLiveness(ctx.redis, ctx.config.redis.prefix);
-  return async (job: Job<RecordJobData>): Promise<string> => {
+  return async (job: Job<RecordJobData>, token?: string): Promise<string> => {
     const { plan } = job.data;
     const { egressId } = plan;
     const log = ctx.log.child({ egressId, kind: plan.requestKind, worker: ctx.workerId });
     const info = await ctx.events.store.get(egressId);
     if (!info || isTerminal(info.status)) return 'already ended';
-
-    if (!(await claim(ctx, egressId))) {
-      // The job came back after its worker stopped renewing its lock. That recorder may still be running
-      // or may be dead; either way a second recorder must not start.
-      await endLostEgress(ctx, plan, 'the worker recording this egress stopped responding');
-      return 'worker lost';
+    // Past its start deadline it is not worth a slot; recordClaimed ends it.
+    const overdue = (Date.now() - job.timestamp) / 1000 > ctx.config.start_deadline;
+    if (!overdue && !admission.admit(plan, poolOf(plan))) {
+      await job.moveToDelayed(Date.now() + NO_ROOM_RETRY_MS, token);
+      throw new DelayedError();
     }
-    // From here on this worker proves it is alive, or the reaper ends the egress and salvages it.
-    await liveness.beat(egressId, ctx.workerId);
-    const stopBeating = liveness.keepAlive(egressId, ctx.workerId, (err) => log.warn({ err: err.message }, 'liveness beat failed'));
     try {
-      return await recordClaimed(ctx, job, log);
+      return await claimAndRecord(ctx, liveness, job, log);
     } finally {
-      await stopBeating();
+      admission.release(egressId);
     }
   };
+}
+
+async function claimAndRecord(ctx: WorkerContext, liveness: RecorderLiveness, job: Job<RecordJobData>, log: Logger): Promise<string> {
+  const { plan } = job.data;
+  const { egressId } = plan;
+
+  if (!(await claim(ctx, egressId))) {
+    // The job came back after its worker stopped renewing its lock. That recorder may still be running
+    // or may be dead; either way a second recorder must not start.
+    await endLostEgress(ctx, plan, 'the worker recording this egress stopped responding');
+    return 'worker lost';
+  }
+  // From here on this worker proves it is alive, or the reaper ends the egress and salvages it.
+  await liveness.beat(egressId, ctx.workerId);
+  const stopBeating = liveness.keepAlive(egressId, ctx.workerId, (err) => log.warn({ err: err.message }, 'liveness beat failed'));
+  try {
+    return await recordClaimed(ctx, job, log);
+  } finally {
+    await stopBeating();
+  }
 }
 
 /** The checks before recording, then the recording itself; the egress ends whatever happens. */

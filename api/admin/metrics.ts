@@ -8,6 +8,11 @@
  * - `egress_queue_jobs{queue,state}`: BullMQ job counts;
  * - `egress_queue_egresses{type,status}`: egresses not yet ended (LiveKit's `livekit_egress_requests{type}`,
  *   but across the whole cluster, and by status);
+ * - `livekit_egress_available` (1 while some worker has nothing running, as LiveKit's) and
+ *   `livekit_egress_can_accept_request` (1 while some worker would take a web / room composite request now),
+ *   across every worker reporting (shared/capacity-report.ts);
+ * - `egress_queue_worker_free_cores{worker}`, `egress_queue_worker_running{worker}`,
+ *   `egress_queue_worker_can_accept{worker,pool}`, `egress_queue_worker_cost_estimate{worker,pool}` (cores);
  * - BullMQ's own `bullmq_job_count`, `bullmq_job_completed_total`, `bullmq_job_failed_total`.
  */
 import { EgressStatus, type EgressInfo } from '@livekit/protocol';
@@ -16,6 +21,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { cachedRead } from './cached-read.ts';
 import { mergeExpositions } from './exposition.ts';
+import type { CapacityReport } from '../../shared/capacity-report.ts';
 import type { Overview, ReadOverview } from './overview.ts';
 
 export interface MetricsOptions {
@@ -76,6 +82,56 @@ function createRegistry(readOverview: ReadOverview): Registry {
     async collect() {
       this.reset();
       for (const info of (await overview())?.activeEgresses ?? []) this.inc(egressLabels(info));
+    },
+  });
+  const workers = async () => (await overview())?.workers ?? [];
+  new Gauge({
+    name: 'livekit_egress_available',
+    help: 'Whether some worker has no recording running (LiveKit: the node is idle).',
+    registers: [registry],
+    async collect() {
+      this.set((await workers()).some((w) => w.running === 0) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'livekit_egress_can_accept_request',
+    help: 'Whether some worker would take a web or room composite request now.',
+    registers: [registry],
+    async collect() {
+      this.set((await workers()).some((w) => w.canAccept['room-composite']) ? 1 : 0);
+    },
+  });
+  const perWorker = (name: string, help: string, value: (w: CapacityReport) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['worker'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const w of await workers()) this.set({ worker: w.workerId }, value(w));
+      },
+    });
+  perWorker('egress_queue_worker_free_cores', 'Cores free for one more recording on the worker\'s node (measured).', (w) => w.freeCores);
+  perWorker('egress_queue_worker_running', 'Recordings the worker runs.', (w) => w.running);
+  new Gauge({
+    name: 'egress_queue_worker_can_accept',
+    help: 'Whether the worker would take one more job of the pool now.',
+    labelNames: ['worker', 'pool'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const w of await workers()) for (const [pool, yes] of Object.entries(w.canAccept)) this.set({ worker: w.workerId, pool }, yes ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'egress_queue_worker_cost_estimate',
+    help: 'Cores one more recording of each pool is expected to cost on the worker\'s node (measured, else the configured cpu_cost).',
+    labelNames: ['worker', 'pool'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const w of await workers()) for (const [pool, cost] of Object.entries(w.estimates)) this.set({ worker: w.workerId, pool }, cost);
     },
   });
   return registry;

@@ -29,7 +29,7 @@ export interface LoadOptions {
 export const LIVEKIT_KEYS_NOT_USED = [
   'health_port', 'template_port', 'prometheus_port', 'debug_handler_port', 'cluster_id', 'node_id', 'max_upload_queue',
   'disallow_local_storage', 'io_create_timeout', 'io_update_timeout', 'io_selection_timeout', 'io_workers',
-  's3_assume_role_key', 's3_assume_role_secret', 's3_assume_role_arn', 's3_assume_role_external_id', 'cpu_cost',
+  's3_assume_role_key', 's3_assume_role_secret', 's3_assume_role_arn', 's3_assume_role_external_id',
   'pulse_sink_reap_grace_sec', 'debug', 'latency', 'latency_overrides', 'video_encoder_threads', 'enable_sync_engine',
   'enable_one_shot_sender_report_sync', 'audio_tempo_controller', 'storage.alioss', 'backup.alioss',
   'logging.sample', 'logging.component_levels',

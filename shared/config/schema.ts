@@ -129,6 +129,29 @@ const urlPolicySchema = z
   })
   .prefault({});
 
+const cost = (def: number, what: string) => z.number().positive().default(def).describe(`Cores one ${what} is assumed to need until this node has measured it (LiveKit's default).`);
+
+/** LiveKit's cpu_cost keys and defaults: here only the first estimate; admission follows measured use. */
+const cpuCostSchema = z
+  .strictObject({
+    room_composite_cpu_cost: cost(4, 'room composite'),
+    audio_room_composite_cpu_cost: cost(1, 'audio-only room composite'),
+    sdk_audio_room_composite_cpu_cost: cost(1, 'audio-only room composite without Chrome'),
+    web_cpu_cost: cost(4, 'web egress'),
+    audio_web_cpu_cost: cost(1, 'audio-only web egress'),
+    participant_cpu_cost: cost(2, 'participant egress'),
+    track_composite_cpu_cost: cost(1, 'track composite egress'),
+    track_cpu_cost: cost(0.5, 'track egress'),
+    max_cpu_utilization: z.number().gt(0).max(1).default(0.8).describe('Share of the node\'s cores recordings may use; a worker takes a job only while the measured free share covers its cost.'),
+    max_memory: z.number().min(0).default(0).describe('GB of memory recordings may use on this node; 0 = not limited.'),
+    memory_cost: z.number().min(0).default(0).describe('GB one recording is assumed to need until measured.'),
+    memory_source: z.string().default('proc_rss').describe('Accepted for LiveKit compatibility (memory is read from /proc).'),
+    max_pulse_clients: z.number().int().min(0).default(60).describe('Accepted for LiveKit compatibility.'),
+    cpu_kill_grace_sec: z.number().min(0).default(30).describe('When the node is overloaded, seconds the egress most over its budget gets to stop gracefully.'),
+    memory_kill_grace_sec: z.number().min(0).default(0).describe('Accepted for LiveKit compatibility.'),
+  })
+  .prefault({});
+
 const rateLimitsSchema = z
   .strictObject({
     start_per_minute: z.number().int().min(0).default(600).describe('Start RPCs each API key may make per minute (all kinds together); beyond, `resource_exhausted`. 0 = no limit.'),
@@ -147,9 +170,9 @@ const webhookSchema = z
 
 const concurrencySchema = z
   .strictObject({
-    'room-composite': z.number().int().min(1).default(2).describe('Web and room composite recordings one worker process runs at once.'),
-    'track-composite': z.number().int().min(1).default(4).describe('Track composite and participant recordings at once.'),
-    track: z.number().int().min(1).default(8).describe('Track recordings at once.'),
+    'room-composite': z.number().int().min(1).default(2).describe('At most this many web and room composite recordings in one worker process at once; fewer while the node has no room for more (cpu_cost).'),
+    'track-composite': z.number().int().min(1).default(4).describe('At most this many track composite and participant recordings at once (cpu_cost admits them).'),
+    track: z.number().int().min(1).default(8).describe('At most this many track recordings at once (cpu_cost admits them).'),
     upload: z.number().int().min(1).default(4).describe('Uploads at once.'),
     webhook: z.number().int().min(1).default(8).describe('Webhook deliveries at once.'),
   })
@@ -195,6 +218,7 @@ export const configSchema = z
     chrome_path: z.string().default('/usr/bin/chromium').describe('Chromium executable.'),
     chrome_flags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).default({}).describe('Extra Chromium flags, name to value (true for a bare flag).'),
     ffmpeg_path: z.string().default('ffmpeg').describe('ffmpeg executable.'),
+    cpu_cost: cpuCostSchema,
     url_policy: urlPolicySchema,
     rate_limits: rateLimitsSchema,
     storage: storageSchema,

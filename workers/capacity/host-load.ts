@@ -1,0 +1,56 @@
+/**
+ * The node's load, read from /proc: CPU busy share between two samples (all cores), available memory, and
+ * the CPU each recording uses (every process started for an egress carries EGRESS_ID in its environment:
+ * Chromium with all its helpers, ffmpeg, Xvfb).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+
+const CLOCK_TICKS_PER_SEC = 100;
+
+export interface CpuSample {
+  atMs: number;
+  busyTicks: number;
+  totalTicks: number;
+}
+
+export async function sampleCpu(): Promise<CpuSample> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { atMs: Date.now(), busyTicks: total - idle, totalTicks: total };
+}
+
+/** Busy share of all cores between two samples, 0…1. */
+export function busyShare(before: CpuSample, after: CpuSample): number {
+  const total = after.totalTicks - before.totalTicks;
+  return total > 0 ? Math.min(1, Math.max(0, (after.busyTicks - before.busyTicks) / total)) : 0;
+}
+
+export const cores = (): number => availableParallelism();
+
+export async function availableMemoryBytes(): Promise<number> {
+  const match = /MemAvailable:\s+(\d+) kB/.exec(await readFile('/proc/meminfo', 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/** CPU seconds used so far and resident memory, per egress id, of every process started for one. */
+export async function perEgressUsage(egressIds: ReadonlySet<string>): Promise<Map<string, { cpuSec: number; rssBytes: number }>> {
+  const usage = new Map<string, { cpuSec: number; rssBytes: number }>();
+  if (egressIds.size === 0) return usage;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const environ = await readFile(`/proc/${entry}/environ`, 'latin1').catch(() => '');
+    const match = /(?:^|\0)EGRESS_ID=([^\0]+)/.exec(environ);
+    if (!match || !egressIds.has(match[1]!)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name (which may contain spaces) start at the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuSec = (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / CLOCK_TICKS_PER_SEC;
+    const rssBytes = Number(fields[21] ?? 0) * 4096;
+    const sum = usage.get(match[1]!) ?? { cpuSec: 0, rssBytes: 0 };
+    usage.set(match[1]!, { cpuSec: sum.cpuSec + cpuSec, rssBytes: sum.rssBytes + rssBytes });
+  }
+  return usage;
+}
