@@ -1,7 +1,9 @@
 /** `npm run bench`: every benchmark, each reported beside a baseline measured in the same run. */
+import { benchRoomCompositeCost } from './room-composite-cost.ts';
 import { benchRpcAccept } from './rpc-accept.ts';
 import { benchUploadThroughput } from './upload-throughput.ts';
 import { benchWebCaptureCost } from './web-capture-cost.ts';
+import { benchWebConcurrency } from './web-concurrency.ts';
 import { benchWebOutputsCost } from './web-outputs-cost.ts';
 import { benchWebStartLatency } from './web-start-latency.ts';
 
@@ -11,6 +13,8 @@ const benches: Record<string, () => Promise<string[]>> = {
   'web-start': benchWebStartLatency,
   'web-cost': benchWebCaptureCost,
   'outputs-cost': benchWebOutputsCost,
+  concurrency: benchWebConcurrency,
+  'room-composite': benchRoomCompositeCost,
   upload: benchUploadThroughput,
 };
 for (const [name, run] of Object.entries(benches)) {

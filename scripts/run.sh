@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/ensure-node.sh)"
+# @livekit/rtc-node logs at debug level to stdout unless NODE_ENV is production.
+export NODE_ENV="${NODE_ENV:-production}"
 command="${1:-start}"
 shift || true
 bash scripts/ensure-deps.sh $([ "$command" = test ] || [ "$command" = bench ] && echo --test)

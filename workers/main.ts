@@ -64,7 +64,7 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   }
   const recordPoolNames = RECORD_QUEUES.filter((queue) => config.pools.includes(queue));
   // Each record job is admitted by measured cost (workers/capacity/admission.ts) or goes back to its queue.
-  const admission = new Admission({ config, redis: ctx.redis, workerId, pools: recordPoolNames, recordings: ctx.running, log });
+  const admission = new Admission({ config, redis: ctx.redis, workerId, pools: recordPoolNames, recordings: ctx.running, log, enabled: config.admission });
   const record = recordProcessor(ctx, admission);
   for (const queue of recordPoolNames) {
     const pool = startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log);

@@ -6,6 +6,8 @@ import type { EgressPlan } from '../shared/egress-plan.ts';
 import { EgressError } from '../shared/errors.ts';
 import type { Recorder } from './media/recording.ts';
 import { recordWeb } from './media/web-recorder.ts';
+import { recordTrack } from './track/track-recorder.ts';
+import { recordSdk } from './sdk/sdk-recorder.ts';
 
 const notYet = (what: string) => new EgressError('EGR_ERR_NOT_SUPPORTED', `${what} not supported by this version of egress-queue yet`);
 
@@ -16,12 +18,13 @@ export function recorderFor(plan: EgressPlan): Recorder {
       return recordWeb;
     case 'template':
       if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of room composite egress are');
-      return recordWeb;
+      // Audio only from the built-in templates: LiveKit records the room's audio without Chrome.
+      return !plan.video && !plan.source.baseUrl ? recordSdk : recordWeb;
     case 'participant':
-      throw notYet('participant egress is');
     case 'track_composite':
-      throw notYet('track composite egress is');
+      if (plan.stream?.protocol === 'websocket') throw notYet('WebSocket stream outputs of participant and track composite egress are');
+      return recordSdk;
     case 'track':
-      throw notYet('track egress is');
+      return recordTrack;
   }
 }

@@ -4,7 +4,7 @@
  * the end the finalize job (with the file's upload as its child) that completes the egress.
  */
 import { EgressStatus, type EgressInfo } from '@livekit/protocol';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EgressPlan } from '../shared/egress-plan.ts';
@@ -56,12 +56,15 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   const recorder = recorderFor(plan);
   const workDir = join(ctx.config.tmp_dir, egressId);
   await mkdir(workDir, { recursive: true });
-  const file = plan.file ? fileOutputTarget(plan, ctx.config.storage.prefix) : undefined;
-  const filePath = file && join(workDir, basename(file.key));
+  // Track egress: the container (so the key) follows the track's codec, known once the track is received.
+  const keyAfterRecording = plan.source.kind === 'track';
+  let file = plan.file && !keyAfterRecording ? fileOutputTarget(plan, ctx.config.storage.prefix) : undefined;
+  const filePath = plan.file && (file ? join(workDir, basename(file.key)) : join(workDir, 'track-recording'));
+  const websocketUrl = plan.stream?.protocol === 'websocket' ? Object.values((await ctx.secrets.get(egressId)).streamUrls)[0] : undefined;
   const segments = plan.segments ? new SegmentsOutput(ctx, plan, log) : undefined;
   const images = plan.images.length ? new ImagesOutput(ctx, plan, log) : undefined;
   const streamSupervisor = new Supervisor(log, { EGRESS_ID: egressId });
-  const streams = plan.stream ? new StreamsOutput(ctx, plan, streamSupervisor, log) : undefined;
+  const streams = plan.stream && plan.stream.protocol !== 'websocket' ? new StreamsOutput(ctx, plan, streamSupervisor, log) : undefined;
   const otherOutputs = Boolean(plan.file || plan.segments || plan.images.length);
 
   let stopReason: string | undefined;
@@ -76,6 +79,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     plan,
     workDir,
     ...(filePath ? { filePath } : {}),
+    ...(websocketUrl ? { websocketUrl } : {}),
     ...(segments ? { segmentsDir: join(workDir, 'segments') } : {}),
     ...(images ? { imagesDirs: plan.images.map((_, i) => join(workDir, `images-${i}`)) } : {}),
     settings: recorderSettings(ctx),
@@ -142,7 +146,13 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   if (streamsFailure && !otherOutputs) throw streamsFailure;
   const reason = result.end === 'end_signal' ? 'Source closed' : (stopReason ?? 'StopEgress API');
   await ctx.events.markEnding(egressId, reason);
-  if (file && !result.file) throw new EgressError('EGR_ERR_ENCODER_FAILED', 'the recording produced no file');
+  if (plan.file && !result.file) throw new EgressError('EGR_ERR_ENCODER_FAILED', 'the recording produced no file');
+  if (plan.file && result.file && keyAfterRecording) {
+    file = fileOutputTarget(plan, ctx.config.storage.prefix, { fileType: result.file.fileType, vars: result.namingVars });
+    const localPath = join(workDir, basename(file.key));
+    await rename(result.file.path, localPath);
+    result = { ...result, file: { ...result.file, path: localPath } };
+  }
 
   const finalize: FinalizeJobData = {
     egressId,

@@ -218,6 +218,7 @@ export const configSchema = z
     chrome_path: z.string().default('/usr/bin/chromium').describe('Chromium executable.'),
     chrome_flags: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).default({}).describe('Extra Chromium flags, name to value (true for a bare flag).'),
     ffmpeg_path: z.string().default('ffmpeg').describe('ffmpeg executable.'),
+    admission: z.boolean().default(true).describe('Take recording jobs only while the node has room for them by measured CPU and memory (cpu_cost); false: only the concurrency caps.'),
     cpu_cost: cpuCostSchema,
     url_policy: urlPolicySchema,
     rate_limits: rateLimitsSchema,

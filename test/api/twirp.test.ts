@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildServer } from '../../api/server.ts';
 import { createApiDeps, TEST_API_KEY, TEST_API_SECRET, type TestApiDeps } from '../support/api-deps.ts';
+import { dumpRedis } from '../support/redis-dump.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import type { RecordJobData } from '../../shared/queues.ts';
 
@@ -206,17 +207,7 @@ describe('twirp livekit.Egress', () => {
     const info = EgressInfo.fromJson(res.json());
     const listed = (await call('ListEgress', { egress_id: info.egressId })).body;
     const job = await deps.queues.get('room-composite').getJob(info.egressId);
-    // Everything Redis holds, as an operator with redis-cli (or a dump) would see it.
-    const everything: string[] = [];
-    for (const key of await deps.redis.keys('*')) {
-      const type = await deps.redis.type(key);
-      if (type === 'string') everything.push((await deps.redis.getBuffer(key))!.toString('latin1'));
-      else if (type === 'hash') everything.push(JSON.stringify(await deps.redis.hgetall(key)));
-      else if (type === 'list') everything.push(JSON.stringify(await deps.redis.lrange(key, 0, -1)));
-      else if (type === 'set') everything.push(JSON.stringify(await deps.redis.smembers(key)));
-      else if (type === 'zset') everything.push(JSON.stringify(await deps.redis.zrange(key, 0, -1)));
-      else if (type === 'stream') everything.push(JSON.stringify(await deps.redis.xrange(key, '-', '+')));
-    }
+    const everything = await dumpRedis(deps.redis);
     assert.ok(everything.some((v) => v.includes('v1.')), 'the sealed stream URLs are stored');
     // …and the worker can open them: the credentials are there, by the ref the plan names.
     const storage = (job?.data as RecordJobData).plan.file!.storage;

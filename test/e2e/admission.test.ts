@@ -29,7 +29,7 @@ describe('admission by measured cost', { concurrency: false }, () => {
 
   before(async () => {
     page = await startTestPage();
-    service = await startService({ concurrency: { 'room-composite': 4 }, cpu_cost: { web_cpu_cost: 4, room_composite_cpu_cost: 4 } });
+    service = await startService({ admission: true, concurrency: { 'room-composite': 4 }, cpu_cost: { web_cpu_cost: 4, room_composite_cpu_cost: 4 } });
     client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
   });
   after(async () => {

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { freePort } from '../support/free-port.ts';
 import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../support/service.ts';
+import { dumpRedis } from '../support/redis-dump.ts';
 import { startTestPage } from '../support/test-page.ts';
 import { startWebhookSink, type WebhookSink } from '../support/webhook-sink.ts';
 
@@ -93,17 +94,7 @@ describe('canary', { concurrency: false }, () => {
     await sleep(1500); // the egress_ended webhook
 
     // Everything an operator or a client could read.
-    const redis = service.workers.ctx.redis;
-    const redisDump: string[] = [];
-    for (const key of await redis.keys('*')) {
-      const type = await redis.type(key);
-      if (type === 'string') redisDump.push((await redis.getBuffer(key))!.toString('latin1'));
-      else if (type === 'hash') redisDump.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') redisDump.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') redisDump.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') redisDump.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-      else if (type === 'stream') redisDump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
+    const redisDump = await dumpRedis(service.workers.ctx.redis);
     const basic = `Basic ${Buffer.from(`${E2E_API_KEY}:${E2E_API_SECRET}`).toString('base64')}`;
     const bullBoard: string[] = [];
     for (const status of ['latest', 'active', 'waiting', 'completed', 'failed', 'delayed']) {

@@ -35,6 +35,7 @@ import { startGcsServer, type GcsServer } from '../support/gcs-server.ts';
 import { azureContainer, azureView, gcsView, s3View, startGateProxy, type ObjectStoreView } from '../support/object-stores.ts';
 import { startS3Server, type S3Server } from '../support/s3-server.ts';
 import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../support/service.ts';
+import { dumpRedis } from '../support/redis-dump.ts';
 import { startTestPage, type TestPage } from '../support/test-page.ts';
 
 const GCS_BUCKET = 'egress-gcs';
@@ -175,23 +176,6 @@ async function assertDelivered(done: EgressInfo, view: ObjectStoreView, location
   assert.deepEqual(await view.list(`${dir}/`), [fileKey, manifestKey, segments.livePlaylistName, segments.playlistName, ...segmentKeys].sort());
 }
 
-/** Every value Redis holds, as an operator with redis-cli (or a dump) would see it. */
-async function dumpRedis(service: TestService): Promise<string[]> {
-  const redis = service.workers.ctx.redis;
-  const everything: string[] = [];
-  for (const key of await redis.keys('*')) {
-    everything.push(key);
-    const type = await redis.type(key);
-    if (type === 'string') everything.push((await redis.getBuffer(key))!.toString('latin1'));
-    else if (type === 'hash') everything.push(JSON.stringify(await redis.hgetall(key)));
-    else if (type === 'list') everything.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-    else if (type === 'set') everything.push(JSON.stringify(await redis.smembers(key)));
-    else if (type === 'zset') everything.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-    else if (type === 'stream') everything.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    else everything.push(`<${type}>`);
-  }
-  return everything;
-}
 
 async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -260,7 +244,7 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
       const listed = await client.listEgress();
       assert.ok(listed.length >= 3, `${listed.length} egresses listed`);
       const listedJson = JSON.stringify(listed.map((info) => info.toJson()));
-      const everything = await dumpRedis(service);
+      const everything = await dumpRedis(service.workers.ctx.redis);
       assert.ok(everything.length > 20, `${everything.length} Redis values`);
       for (const info of listed) {
         assert.ok(everything.some((v) => v.includes(info.egressId)), `${info.egressId} is in Redis`);

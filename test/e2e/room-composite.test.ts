@@ -6,80 +6,34 @@
  * publisher's flashes and beeps, the duration.
  */
 import { EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
-import { dispose } from '@livekit/rtc-node';
-import { EgressClient, RoomServiceClient } from 'livekit-server-sdk';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { measureAvSync } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
-import { decodeFrameAt, probe } from '../support/ffprobe.ts';
-import { startLiveKitServer, type LiveKitServer } from '../support/livekit-server.ts';
-import { PARTICIPANT_COLOURS, startPublisher, type TestPublisher } from '../support/publisher.ts';
-import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../support/service.ts';
+import { probe } from '../support/ffprobe.ts';
+import { colourOver } from '../support/recording-checks.ts';
+import { startRoomService, type RoomService } from '../support/room-service.ts';
+import { E2E_API_KEY, E2E_API_SECRET } from '../support/service.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Which participant colour a decoded pixel is closest to (RGB distance). */
-function colourAt(frame: Awaited<ReturnType<typeof decodeFrameAt>>, x: number, y: number): string {
-  const { r, g, b } = frame.pixel(Math.round(x), Math.round(y));
-  const rgbOf = ({ y: Y, u, v }: { y: number; u: number; v: number }) => ({
-    r: Y + 1.402 * (v - 128),
-    g: Y - 0.344 * (u - 128) - 0.714 * (v - 128),
-    b: Y + 1.772 * (u - 128),
-  });
-  let best = '';
-  let bestDistance = Infinity;
-  for (const colour of PARTICIPANT_COLOURS) {
-    const c = rgbOf(colour);
-    const distance = (c.r - r) ** 2 + (c.g - g) ** 2 + (c.b - b) ** 2;
-    if (distance < bestDistance) [best, bestDistance] = [colour.name, distance];
-  }
-  return bestDistance < 60 ** 2 ? best : `none (${r},${g},${b})`;
-}
-
-/** The colour most of a region shows (a grid of samples: the publisher's sweeping bar or a flash covers only some). */
-function dominantColour(frame: Awaited<ReturnType<typeof decodeFrameAt>>, region: { x: number; y: number; w: number; h: number }): string {
-  const votes = new Map<string, number>();
-  for (let i = 0; i < 5; i++) {
-    for (let j = 0; j < 5; j++) {
-      const name = colourAt(frame, frame.width * (region.x + (region.w * (i + 0.5)) / 5), frame.height * (region.y + (region.h * (j + 0.5)) / 5));
-      votes.set(name, (votes.get(name) ?? 0) + 1);
-    }
-  }
-  return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]![0];
-}
-
-/** The region's colour over a third of a second (three frames): a flash lasts 100 ms of each second. */
-async function colourOver(path: string, atSec: number, region: { x: number; y: number; w: number; h: number }): Promise<string> {
-  const names = await Promise.all([0, 0.33, 0.66].map(async (dt) => dominantColour(await decodeFrameAt(path, atSec + dt), region)));
-  return names.find((name, i) => names.indexOf(name) !== i) ?? names.join('/');
-}
-
 describe('room composite', { concurrency: false }, () => {
-  let livekit: LiveKitServer;
-  let service: TestService;
-  let client: EgressClient;
-  const publishers: TestPublisher[] = [];
+  let rooms: RoomService;
 
   before(async () => {
-    livekit = await startLiveKitServer({ apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, departureTimeoutSec: 1, emptyTimeoutSec: 5 });
-    service = await startService({ ws_url: livekit.url });
-    client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
+    rooms = await startRoomService();
   });
   after(async () => {
-    await Promise.all(publishers.map((p) => p.leave().catch(() => undefined)));
-    await dispose();
-    await service?.stop();
-    await livekit?.stop();
+    await rooms?.stop();
   });
 
   test('Grid of two participants, UpdateLayout to single-speaker live, COMPLETE when the room closes', async (t) => {
+    const { client, livekit } = rooms;
     const room = 'rc-grid';
-    const common = { url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room };
     // Only the first one sounds, so every beep in the mix belongs to the flashes measured on its tile.
-    publishers.push(await startPublisher({ ...common, identity: 'alice', colourIndex: 0 }));
-    publishers.push(await startPublisher({ ...common, identity: 'bob', colourIndex: 1, audio: false }));
+    const publishers = [await rooms.publish({ room, identity: 'alice', colourIndex: 0 }), await rooms.publish({ room, identity: 'bob', colourIndex: 1, audio: false })];
 
     const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'rc/{room_name}.mp4' }) }, { layout: 'grid' });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
@@ -90,7 +44,7 @@ describe('room composite', { concurrency: false }, () => {
     const layoutChangedAtMs = Date.now();
     await client.updateLayout(started.egressId, 'single-speaker');
     await sleep(6000);
-    for (const p of publishers.splice(0)) await p.leave();
+    for (const p of publishers) await p.leave();
 
     const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
     assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);

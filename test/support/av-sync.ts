@@ -63,10 +63,10 @@ export async function beepOnsets(path: string): Promise<number[]> {
   return onsets;
 }
 
-/** `untilSec`: only flashes before it count (the region showed the sounding participant until then). */
-export async function measureAvSync(path: string, region?: { x: number; y: number; w: number; h: number }, options: { untilSec?: number } = {}): Promise<AvSync> {
+/** Only flashes from `fromSec` and before `untilSec` count (e.g. the region showed the sounding participant until then). */
+export async function measureAvSync(path: string, region?: { x: number; y: number; w: number; h: number }, options: { fromSec?: number; untilSec?: number } = {}): Promise<AvSync> {
   const [allFlashes, beeps] = await Promise.all([flashOnsets(path, region), beepOnsets(path)]);
-  const flashes = allFlashes.filter((t) => t < (options.untilSec ?? Infinity));
+  const flashes = allFlashes.filter((t) => t >= (options.fromSec ?? 0) && t < (options.untilSec ?? Infinity));
   const offsets: number[] = [];
   for (const flash of flashes) {
     const nearest = beeps.reduce<number | undefined>((best, beep) => (best === undefined || Math.abs(beep - flash) < Math.abs(best - flash) ? beep : best), undefined);

@@ -144,7 +144,8 @@ function videoGenerator(source: VideoSource, video: { width: number; height: num
   const frame = new Uint8Array(lumaSize + 2 * chromaSize);
   const barWidth = Math.max(2, Math.floor(width / 16)) & ~1;
   let stopped = false;
-  let index = 0;
+  // A republished track picks up where the clock is, so its flashes stay on the second boundaries.
+  let index = Math.max(0, Math.ceil(((performance.now() - epoch) * fps) / 1000));
   const tick = () => {
     if (stopped) return;
     const ms = index * (1000 / fps);
@@ -163,7 +164,7 @@ function videoGenerator(source: VideoSource, video: { width: number; height: num
     // Drift-free pacing: the next frame is due at epoch + index / fps.
     timer = setTimeout(tick, Math.max(0, epoch + index * (1000 / fps) - performance.now()));
   };
-  let timer = setTimeout(tick, Math.max(0, epoch - performance.now()));
+  let timer = setTimeout(tick, Math.max(0, epoch + index * (1000 / fps) - performance.now()));
   return {
     stop() {
       stopped = true;
@@ -178,7 +179,8 @@ const AUDIO_LEAD_MS = 40;
 function audioGenerator(source: AudioSource, epoch: number): { stop(): void } {
   const samples = (SAMPLE_RATE * AUDIO_FRAME_MS) / 1000;
   let stopped = false;
-  let position = 0; // samples since epoch
+  // Samples since epoch; a republished track picks up where the clock is, so its beeps stay on the second boundaries.
+  let position = Math.max(0, Math.ceil(((performance.now() - epoch) * SAMPLE_RATE) / 1000 / samples) * samples);
   const run = async () => {
     while (!stopped) {
       // Paced by the wall clock, not by the source's queue: a burst at the start would make the receiving

@@ -42,6 +42,8 @@ export async function startService(yaml: Record<string, unknown> = {}, options: 
       host: '127.0.0.1',
       tmp_dir: join(root, 'tmp'),
       logging: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
+      // Admission by measured CPU has its own tests; elsewhere a busy test machine must not hold jobs back.
+      admission: false,
       ...yaml,
       storage: { local: { directory: recordingsDir }, ...((yaml.storage as object | undefined) ?? {}) },
     }),

@@ -42,6 +42,8 @@ const GB = 1024 ** 3;
 /** What LiveKit keeps free on a node beyond the recordings. */
 const MEMORY_HEADROOM_BYTES = 1 * GB;
 
+const ewma = (previous: number | undefined, value: number): number => (previous === undefined ? value : previous * 0.8 + value * 0.2);
+
 /** The decision, pure: how many cores are free for one more recording. */
 export function freeCores(input: { cores: number; maxUtilization: number; hostBusyShare: number; reservations: number[] }): number {
   const reserved = input.reservations.reduce((a, b) => a + b, 0);
@@ -56,6 +58,8 @@ export interface AdmissionOptions {
   pools: RecordPoolName[];
   /** The process's recordings (to stop one when overloaded). */
   recordings: Map<string, Recording>;
+  /** Config `admission`: false takes every job the concurrency caps allow (capacity is still measured and reported). */
+  enabled: boolean;
   log: Logger;
 }
 
@@ -83,7 +87,7 @@ export class Admission {
    * nothing running always takes one.
    */
   admit(plan: EgressPlan, pool: RecordPoolName): boolean {
-    if (!this.canAccept(pool)) return false;
+    if (this.options.enabled && !this.canAccept(pool)) return false;
     this.running.set(plan.egressId, { egressId: plan.egressId, pool, kind: costKindOf(plan), startedAtMs: Date.now() });
     return true;
   }
@@ -150,15 +154,18 @@ export class Admission {
     const now = Date.now();
     for (const r of this.running.values()) {
       const used = usage.get(r.egressId);
-      if (!used) continue;
+      if (!used) {
+        // Nothing started for it yet (a recorder waiting for its participant): once settled it reserves nothing,
+        // and it says nothing about what a recording costs.
+        if (now - r.startedAtMs >= SETTLE_MS) r.measuredCores = 0;
+        continue;
+      }
       r.rssBytes = used.rssBytes;
       if (r.lastCpuSec !== undefined && r.lastAtMs !== undefined && now - r.startedAtMs >= SETTLE_MS) {
         r.measuredCores = (used.cpuSec - r.lastCpuSec) / ((now - r.lastAtMs) / 1000);
-        const ewma = (previous: number | undefined, value: number) => (previous === undefined ? value : previous * 0.8 + value * 0.2);
         this.measured.set(r.kind, ewma(this.measured.get(r.kind), r.measuredCores));
         this.measuredByPool.set(r.pool, ewma(this.measuredByPool.get(r.pool), r.measuredCores));
-        const previousRss = this.measuredRss.get(r.kind);
-        this.measuredRss.set(r.kind, previousRss === undefined ? used.rssBytes : previousRss * 0.8 + used.rssBytes * 0.2);
+        this.measuredRss.set(r.kind, ewma(this.measuredRss.get(r.kind), used.rssBytes));
       }
       r.lastCpuSec = used.cpuSec;
       r.lastAtMs = now;
@@ -166,7 +173,7 @@ export class Admission {
   }
 
   private watchOverload(): void {
-    this.overloadedTicks = this.busy > OVERLOAD_SHARE && this.running.size > 1 ? this.overloadedTicks + 1 : 0;
+    this.overloadedTicks = this.options.enabled && this.busy > OVERLOAD_SHARE && this.running.size > 1 ? this.overloadedTicks + 1 : 0;
     if (this.overloadedTicks < OVERLOAD_TICKS) return;
     this.overloadedTicks = 0;
     const worst = [...this.running.values()]

@@ -121,13 +121,16 @@ function audioCodecOf(container: Container, requested: AudioCodecName): AudioEnc
 /** One input of the capture: the ffmpeg options that open it, and what it is, for messages. */
 export interface CaptureInput {
   /** ffmpeg's name of the input format, as in its `Input #N, <format>, from …` line. */
-  format: 'pulse' | 'x11grab';
+  format: 'pulse' | 'x11grab' | 's16le' | 'rawvideo';
+  kind: 'audio' | 'video';
   /** `-f … -i …`, without the queue size. */
   args: string[];
   /** The input's queue between its reading thread and the encoders (packets). */
   queueSize: number;
   /** What is missing when this input delivers nothing, e.g. "no frames from the X display :3". */
   missing: string;
+  /** The child's file descriptor the input is read from (a pipe the recorder writes); absent for a device. */
+  fd?: number;
 }
 
 /**
@@ -140,6 +143,7 @@ export function captureInputs(audio: AudioSink | undefined, display: string | un
   if (audio) {
     inputs.push({
       format: 'pulse',
+      kind: 'audio',
       args: ['-f', 'pulse', '-server', audio.server, '-fragment_size', String(PULSE_FRAGMENT_BYTES), '-i', audio.monitor],
       queueSize: 1024,
       missing: `no audio from PulseAudio (source ${audio.monitor} on ${audio.server})`,
@@ -148,6 +152,7 @@ export function captureInputs(audio: AudioSink | undefined, display: string | un
   if (display) {
     inputs.push({
       format: 'x11grab',
+      kind: 'video',
       args: ['-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(encoding.framerate), '-video_size', `${encoding.width}x${encoding.height}`, '-i', display],
       queueSize: 512,
       missing: `no frames from the X display ${display}`,
@@ -156,10 +161,48 @@ export function captureInputs(audio: AudioSink | undefined, display: string | un
   return inputs;
 }
 
+/** The child's descriptors raw media is written to (0–2 are stdio, STREAM_FD the MPEG-TS stream). */
+export const RAW_AUDIO_FD = 4;
+export const RAW_VIDEO_FD = 5;
+/** Raw audio as the recorder writes it: interleaved signed 16-bit little-endian stereo at 48 kHz. */
+export const RAW_AUDIO_RATE = 48_000;
+export const RAW_AUDIO_CHANNELS = 2;
+
+/**
+ * Inputs read from pipes the recorder writes on a wall clock: I420 frames of exactly the plan's size at
+ * its frame rate, and s16le 48 kHz stereo. Timestamps come from the frame and sample counts, so what the
+ * recorder writes at the same moment plays at the same moment. Audio first, as for the web capture.
+ */
+export function rawInputs(media: { audio: boolean; video: boolean }, encoding: EncodingPlan): CaptureInput[] {
+  const inputs: CaptureInput[] = [];
+  if (media.audio) {
+    inputs.push({
+      format: 's16le',
+      kind: 'audio',
+      args: ['-f', 's16le', '-ar', String(RAW_AUDIO_RATE), '-ac', String(RAW_AUDIO_CHANNELS), '-i', `pipe:${RAW_AUDIO_FD}`],
+      queueSize: 1024,
+      fd: RAW_AUDIO_FD,
+      missing: 'no audio written to the capture',
+    });
+  }
+  if (media.video) {
+    inputs.push({
+      format: 'rawvideo',
+      kind: 'video',
+      args: ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${encoding.width}x${encoding.height}`, '-framerate', String(encoding.framerate), '-i', `pipe:${RAW_VIDEO_FD}`],
+      // Frames are big (W×H×1.5 bytes): a short queue, the rest waits in the pipe and the writer.
+      queueSize: 64,
+      fd: RAW_VIDEO_FD,
+      missing: 'no frames written to the capture',
+    });
+  }
+  return inputs;
+}
+
 /** The whole ffmpeg command line (without the program): inputs, the encodes, every output. */
 export function captureArgs(plan: EgressPlan, inputs: CaptureInput[], layout: CaptureLayout): string[] {
-  const audioIn = inputs.findIndex((input) => input.format === 'pulse');
-  const videoIn = inputs.findIndex((input) => input.format === 'x11grab');
+  const audioIn = inputs.findIndex((input) => input.kind === 'audio');
+  const videoIn = inputs.findIndex((input) => input.kind === 'video');
   // Images alone (LiveKit allows it) need no H.264 encode and no audio.
   const encoded = Boolean(layout.file || layout.segments || layout.stream);
   const hasVideo = videoIn >= 0;

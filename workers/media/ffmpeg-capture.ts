@@ -1,5 +1,6 @@
 /**
- * ffmpeg capturing the virtual display (x11grab) and the recording's PulseAudio sink, encoded once as the
+ * ffmpeg capturing the virtual display (x11grab) and the recording's PulseAudio sink (web recordings), or
+ * raw I420 frames and s16le audio the recorder writes to pipes (SDK recordings), encoded once as the
  * plan says (LiveKit's choices: H.264 veryfast, AAC/Opus/MP3, stereo) and written to every output of the
  * plan at once (see ffmpeg-args.ts). The file is recorded crash-safe into the work directory (fragmented
  * MP4, or the streamable OGG/MP3 themselves) and, on a graceful stop, remuxed into the file users get (a
@@ -10,12 +11,23 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
-import { captureArgs, captureInputs, captureLayout, imageFileName, segmentFileName, STREAM_FD, type CaptureInput, type CaptureLayout, type Container } from './ffmpeg-args.ts';
+import {
+  captureArgs,
+  captureInputs,
+  captureLayout,
+  imageFileName,
+  rawInputs,
+  segmentFileName,
+  STREAM_FD,
+  type CaptureInput,
+  type CaptureLayout,
+  type Container,
+} from './ffmpeg-args.ts';
 import { watchImages, type ImageWatcher } from './image-watcher.ts';
 import type { AudioSink } from './pulse.ts';
 import { describeExit, type SupervisedProcess, type Supervisor } from './processes.ts';
@@ -43,6 +55,11 @@ export interface CaptureOptions {
   display?: string;
   /** The sink to record; absent for video-only. */
   audio?: AudioSink;
+  /**
+   * Instead of a display and a sink: raw media the caller writes to Capture.rawPipes (rawInputs in
+   * ffmpeg-args.ts), from `startedAtMs` (Unix ms) on, at the rate the media plays.
+   */
+  raw?: { video: boolean; audio: boolean; startedAtMs: number };
   workDir: string;
   /** Where the finished file goes; required when plan.file. */
   filePath?: string;
@@ -81,6 +98,11 @@ export interface Capture {
    * and image not announced yet is, before this resolves.
    */
   stop(): Promise<CaptureResult>;
+  /**
+   * With CaptureOptions.raw: where to write the I420 frames and the s16le audio. Ignore their errors
+   * (a pipe breaks when ffmpeg ends; `failed` says why); stop() ends them, so stop writing before it.
+   */
+  readonly rawPipes: { video?: Writable; audio?: Writable };
 }
 
 const NEVER = new Promise<never>(() => {});
@@ -91,8 +113,8 @@ export function startCapture(options: CaptureOptions): Capture {
   const layout = captureLayout({
     plan,
     workDir: options.workDir,
-    video: options.display !== undefined,
-    audio: options.audio !== undefined,
+    video: options.raw ? options.raw.video : options.display !== undefined,
+    audio: options.raw ? options.raw.audio : options.audio !== undefined,
     filePath: options.filePath,
     segmentsDir: options.segmentsDir,
     imagesDirs: options.imagesDirs,
@@ -101,12 +123,12 @@ export function startCapture(options: CaptureOptions): Capture {
   for (const dir of [layout.segments?.dir, ...layout.images.map((image) => image.dir)]) if (dir) mkdirSync(dir, { recursive: true });
   // A list left by an earlier attempt in this work directory would announce its segments.
   if (layout.segments) rmSync(layout.segments.listPath, { force: true });
-  const args = captureArgs(plan, captureInputs(options.audio, options.display, plan.encoding), layout);
+  const inputs = inputsOf(options);
+  const args = captureArgs(plan, inputs, layout);
   const spawnedAtMs = Date.now();
-  // The stream on a pipe of its own: stdout carries the progress reports.
-  const stdio = layout.stream ? { stdio: Array<'pipe'>(STREAM_FD + 1).fill('pipe') } : {};
-  const ffmpeg = supervisor.spawn('ffmpeg', options.ffmpegPath, args, stdio);
-  const reports = followReports(ffmpeg, log);
+  const ffmpeg = supervisor.spawn('ffmpeg', options.ffmpegPath, args, stdioFor(layout, inputs));
+  const rawPipes = pipesOf(ffmpeg, inputs);
+  const reports = followReports(ffmpeg, log, options.raw?.startedAtMs);
   if (layout.stream) handOut(options, streamFromPipe(ffmpeg.child.stdio[STREAM_FD] as Readable, log));
   const watchers = watchOutputs(options, layout, () => reports.captureStartMs() ?? spawnedAtMs);
   let stopping = false;
@@ -149,7 +171,9 @@ export function startCapture(options: CaptureOptions): Capture {
     stopping = true;
     disarmWatchdog();
     const endedAtMs = Date.now();
-    ffmpeg.child.stdin?.end('q');
+    // Raw inputs end with their pipes, so that everything written is encoded; devices end with `q`.
+    if (options.raw) for (const pipe of Object.values(rawPipes)) pipe?.end();
+    else ffmpeg.child.stdin?.end('q');
     const exit = await Promise.race([ffmpeg.exited, delay(STOP_TIMEOUT_MS, undefined, { ref: false })]);
     if (!exit) {
       // The capture is fragmented, so what was written so far is still worth finalizing.
@@ -166,7 +190,32 @@ export function startCapture(options: CaptureOptions): Capture {
     return { endedAtMs, stats: reports.stats(), file: { path: file.filePath, sizeBytes: (await stat(file.filePath)).size } };
   };
 
-  return { active, failed, stop };
+  return { active, failed, stop, rawPipes };
+}
+
+function inputsOf(options: CaptureOptions): CaptureInput[] {
+  return options.raw ? rawInputs(options.raw, options.plan.encoding) : captureInputs(options.audio, options.display, options.plan.encoding);
+}
+
+/** The stream on a pipe of its own (stdout carries the progress reports), and one pipe per raw input. */
+function stdioFor(layout: CaptureLayout, inputs: CaptureInput[]): { stdio?: ('pipe' | 'ignore')[] } {
+  const fds = [...(layout.stream ? [STREAM_FD] : []), ...inputs.flatMap((input) => (input.fd === undefined ? [] : [input.fd]))];
+  if (fds.length === 0) return {};
+  const stdio = Array<'pipe' | 'ignore'>(Math.max(...fds) + 1).fill('ignore');
+  for (const fd of [0, 1, 2, ...fds]) stdio[fd] = 'pipe';
+  return { stdio };
+}
+
+function pipesOf(ffmpeg: SupervisedProcess, inputs: CaptureInput[]): Capture['rawPipes'] {
+  const pipes: { video?: Writable; audio?: Writable } = {};
+  for (const input of inputs) {
+    if (input.fd === undefined) continue;
+    const pipe = ffmpeg.child.stdio[input.fd] as Writable;
+    // A write after ffmpeg is gone fails with EPIPE; the capture's `failed` reports the exit instead.
+    pipe.on('error', () => {});
+    pipes[input.kind] = pipe;
+  }
+  return pipes;
 }
 
 function handOut(options: CaptureOptions, ts: Readable): void {
@@ -212,9 +261,10 @@ function watchOutputs(options: CaptureOptions, layout: CaptureLayout, timeZeroMs
  * second ffmpeg, delivers nothing within INPUT_PROBE_TIMEOUT_MS.
  */
 async function whyNothingEncoded(options: CaptureOptions, opened: ReadonlySet<string>, ffmpeg: SupervisedProcess): Promise<string> {
-  const inputs = captureInputs(options.audio, options.display, options.plan.encoding);
+  const inputs = inputsOf(options);
   const stillOpening = inputs.find((input) => !opened.has(input.format));
-  const delivering = await Promise.all(inputs.map((input) => delivers(options, input)));
+  // A pipe cannot be tried by a second reader; what is written to it is the caller's to tell.
+  const delivering = await Promise.all(inputs.map((input) => (input.fd === undefined ? delivers(options, input) : true)));
   const stalled = inputs.filter((input, i) => input === stillOpening || !delivering[i]);
   if (stalled.length > 0) return stalled.map((input) => input.missing).join('; ');
   return `its inputs deliver when tried on their own; ffmpeg said: ${ffmpeg.stderrTail(3) || 'nothing'}`;
@@ -241,7 +291,7 @@ interface FfmpegReports {
   stats(): CaptureStats;
   /** Unix ms the first frame (audio-only: the first audio) was captured, once ffmpeg has said. */
   captureStartMs(): number | undefined;
-  /** Formats of the inputs ffmpeg has opened so far (`pulse`, `x11grab`). */
+  /** Formats of the inputs ffmpeg has opened so far (`pulse`, `x11grab`, `s16le`, `rawvideo`). */
   openedInputs(): ReadonlySet<string>;
 }
 
@@ -250,7 +300,7 @@ interface FfmpegReports {
  * `progress=…`; and on stderr each input's first timestamp (`Input #1, x11grab, …` then
  * `Duration: N/A, start: <seconds>`), which x11grab and pulse take from the wall clock.
  */
-function followReports(ffmpeg: SupervisedProcess, log: Logger): FfmpegReports {
+function followReports(ffmpeg: SupervisedProcess, log: Logger, rawStartedAtMs: number | undefined): FfmpegReports {
   const stats: CaptureStats = { frames: 0, duplicated: 0, dropped: 0 };
   let outTimeUs = 0;
   let resolveFirstOutput = () => {};
@@ -280,7 +330,8 @@ function followReports(ffmpeg: SupervisedProcess, log: Logger): FfmpegReports {
   return {
     firstOutput,
     stats: () => ({ ...stats }),
-    captureStartMs: () => startMsOfInput.get('x11grab') ?? startMsOfInput.get('pulse'),
+    // Raw inputs start at 0: their time zero is when the caller began writing.
+    captureStartMs: () => rawStartedAtMs ?? startMsOfInput.get('x11grab') ?? startMsOfInput.get('pulse'),
     openedInputs: () => opened,
   };
 }

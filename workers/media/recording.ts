@@ -4,7 +4,8 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { EgressPlan } from '../../shared/egress-plan.ts';
+import type { EgressPlan, FileType } from '../../shared/egress-plan.ts';
+import type { NamingVars } from '../../shared/naming.ts';
 import type { UrlPolicy } from '../../shared/url-policy.ts';
 
 export interface RecorderSettings {
@@ -27,8 +28,14 @@ export interface RecordingStart {
   plan: EgressPlan;
   /** A private, existing directory for this egress's working files; the recorder may write anything here. */
   workDir: string;
-  /** Required when plan.file: absolute local path the finished file must be at (its extension matches plan.file.fileType). */
+  /**
+   * Required when plan.file: absolute local path the finished file must be at (its extension matches
+   * plan.file.fileType). Track egress: the container follows the track's codec whatever the plan says;
+   * the recorder writes it here and reports its type in RecordingResult.file.fileType.
+   */
   filePath?: string;
+  /** Track egress with a WebSocket output: the real URL (from the sealed secrets, never in job data). */
+  websocketUrl?: string;
   /**
    * Required when plan.segments: the directory (created if missing) the MPEG-TS segments are written to,
    * under names of the recorder's choosing; each is announced through onSegment once closed.
@@ -98,8 +105,13 @@ export interface RecordingResult {
   end: RecordingEnd;
   startedAtMs: number;
   endedAtMs: number;
-  /** The finished, playable file at RecordingStart.filePath, if the plan has a file output and it started. */
-  file?: { path: string; sizeBytes: number };
+  /**
+   * The finished, playable file at RecordingStart.filePath, if the plan has a file output and it started.
+   * `fileType`: the container chosen from the track's codec (track egress), which names the stored file.
+   */
+  file?: { path: string; sizeBytes: number; fileType?: FileType };
+  /** Naming variables learnt in the room ({room_id}, {publisher_identity}, {track_type}, {track_source}). */
+  namingVars?: Partial<NamingVars>;
   stats: CaptureStats;
 }
 

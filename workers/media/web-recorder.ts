@@ -1,8 +1,7 @@
 /**
  * The page recorder (web egress, and room composite through its layout template): the page in Chromium on
- * a private X display, its
- * sound in a private PulseAudio sink, both captured and encoded once by ffmpeg into every output of the
- * plan (file, segments, images, stream). Whatever ends the recording (stop, END_RECORDING, a failure),
+ * a private X display, its sound in a private PulseAudio sink, both captured and encoded once by ffmpeg into
+ * every output of the plan (file, segments, images, stream). Whatever ends the recording (stop, END_RECORDING, a failure),
  * every process it started is gone when `done` settles.
  */
 import { setTimeout as delay } from 'node:timers/promises';
@@ -12,23 +11,13 @@ import { captureLayout } from './ffmpeg-args.ts';
 import { startCapture } from './ffmpeg-capture.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
+import { notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from './recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from './recording.ts';
 import { startXvfb } from './xvfb.ts';
 import { pageSourceOf } from '../room/page-source.ts';
 
-export const recordWeb: Recorder = (start) => {
-  const stopper = new AbortController();
-  return {
-    done: record(start, stopper.signal),
-    stop: (reason) => {
-      if (stopper.signal.aborted) return;
-      start.log.info({ reason }, 'stopping the web recording');
-      stopper.abort(reason);
-    },
-  };
-};
+export const recordWeb: Recorder = (start) => recordingOf(start.log, 'web recording', (stopSignal) => record(start, stopSignal));
 
-const STOPPED = Symbol('stopped');
 const ENDED_FIRST = Symbol('ended before it started');
 
 async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
@@ -108,23 +97,4 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     await supervisor.killAll();
     await sink?.remove();
   }
-}
-
-function untilStoppedOrFailed<T>(step: Promise<T>, stopSignal: AbortSignal, failures: Promise<EgressError>[]): Promise<T | typeof STOPPED> {
-  const stopped = new Promise<typeof STOPPED>((resolve) => {
-    if (stopSignal.aborted) resolve(STOPPED);
-    stopSignal.addEventListener('abort', () => resolve(STOPPED), { once: true });
-  });
-  const failed = failures.map((failure) =>
-    failure.then((error) => {
-      throw error;
-    }),
-  );
-  // `stopped` first: a stop that has already happened wins over a step that has already finished.
-  return Promise.race([stopped, step, ...failed]);
-}
-
-function notStarted(end: RecordingEnd = 'stopped'): RecordingResult {
-  const now = Date.now();
-  return { started: false, end, startedAtMs: now, endedAtMs: now, stats: { frames: 0, duplicated: 0, dropped: 0 } };
 }

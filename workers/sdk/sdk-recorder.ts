@@ -1,0 +1,95 @@
+/**
+ * The SDK recorder (participant, track composite, and audio-only room composite without Chrome): joins
+ * the room through @livekit/rtc-node as a hidden, subscribe-only recorder (identity = the egress id),
+ * waits for its source (30 s, then not found), and feeds the decoded tracks to one ffmpeg encode writing
+ * every output of the plan, as the web recorder does: frames of the plan's size at its frame rate and
+ * 48 kHz stereo audio, both on the wall clock, black and silent whenever there is nothing to show or hear.
+ * It ends when stopped or when the source is gone ("Source closed"); every process and stream it started
+ * is gone when `done` settles.
+ */
+import { Room } from '@livekit/rtc-node';
+import { asEgressError, EgressError } from '../../shared/errors.ts';
+import { captureLayout } from '../media/ffmpeg-args.ts';
+import { startCapture } from '../media/ffmpeg-capture.ts';
+import { Supervisor } from '../media/processes.ts';
+import { notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../media/recorder-steps.ts';
+import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
+import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
+import { AudioMixer } from './audio-mixer.ts';
+import { FramePacer } from './frame-pacer.ts';
+import { sourceRulesOf } from './source-rules.ts';
+import { waitForSource } from './source-wait.ts';
+import { feedTracks, type TrackFeeds } from './track-feeds.ts';
+
+export const recordSdk: Recorder = (start) => recordingOf(start.log, 'SDK recording', (stopSignal) => record(start, stopSignal));
+
+
+async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
+  const { plan, settings, log, workDir } = start;
+  const rules = sourceRulesOf(plan);
+  const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
+  const room = new Room();
+  let feeds: TrackFeeds | undefined;
+  let pacer: FramePacer | undefined;
+  let mixer: AudioMixer | undefined;
+  try {
+    // Outputs this recorder cannot write fail now, before joining.
+    captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
+    const credentials = liveKitCredentials({ ws_url: settings.liveKit.wsUrl, api_key: settings.liveKit.apiKey, api_secret: settings.liveKit.apiSecret });
+    const token = await recorderToken(credentials, plan.roomName, plan.egressId);
+    const failures: Promise<EgressError>[] = [];
+    const until = <T>(step: Promise<T>) => untilStoppedOrFailed(step, stopSignal, failures);
+
+    const joined = room.connect(credentials.wsUrl, token, { autoSubscribe: false, dynacast: false }).catch((err: unknown) => {
+      throw new EgressError('EGR_ERR_UNAVAILABLE', `could not join room ${plan.roomName}: ${(err as Error).message}`, { cause: err });
+    });
+    if ((await until(joined)) === STOPPED) return notStarted();
+    log.info({ room: plan.roomName }, 'joined the room');
+    if ((await until(waitForSource(room, rules))) === STOPPED) return notStarted();
+
+    const startedAtMs = Date.now();
+    const t0 = performance.now();
+    const capture = startCapture({
+      ffmpegPath: settings.ffmpegPath,
+      supervisor,
+      plan,
+      raw: { video: plan.video, audio: plan.audio, startedAtMs },
+      workDir,
+      filePath: start.filePath,
+      segmentsDir: start.segmentsDir,
+      imagesDirs: start.imagesDirs,
+      onSegment: start.onSegment,
+      onImage: start.onImage,
+      onStream: start.onStream,
+      log,
+    });
+    failures.push(capture.failed);
+    if (capture.rawPipes.video) pacer = new FramePacer(capture.rawPipes.video, plan.encoding, t0, log);
+    if (capture.rawPipes.audio) mixer = new AudioMixer(capture.rawPipes.audio, t0);
+    feeds = feedTracks(room, rules, { pacer, mixer }, log);
+
+    if ((await until(capture.active)) === STOPPED) return notStarted();
+    log.info({ startedAtMs }, 'recording active');
+    start.onActive(startedAtMs);
+
+    const closed = await until(feeds.sourceClosed);
+    const end: RecordingEnd = closed === STOPPED ? 'stopped' : 'end_signal';
+    if (closed !== STOPPED) log.info({ why: closed }, 'source closed');
+    feeds.stop();
+    pacer?.stop();
+    mixer?.stop();
+    const { endedAtMs, stats, file } = await capture.stop();
+    log.info({ end, stats, pacer: pacer?.stats, sizeBytes: file?.sizeBytes, durationMs: endedAtMs - startedAtMs }, 'recording finished');
+    return { started: true, end, startedAtMs, endedAtMs, ...(file ? { file } : {}), stats };
+  } catch (err) {
+    const error = asEgressError(err);
+    log.warn({ err: error }, 'SDK recording failed');
+    throw error;
+  } finally {
+    feeds?.stop();
+    pacer?.stop();
+    mixer?.stop();
+    await supervisor.killAll();
+    await room.disconnect().catch((err: unknown) => log.warn({ err }, 'could not leave the room cleanly'));
+  }
+}

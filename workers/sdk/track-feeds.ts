@@ -1,0 +1,154 @@
+/**
+ * Follows the recorded tracks of a room and feeds them to the frame pacer and the audio mixer: subscribes
+ * to each publication the source rules want (those there now and those published later), decodes it
+ * through rtc-node (I420 frames, 48 kHz stereo PCM), and follows mute (black / silence), unpublish
+ * (black / silence until a republish) and the end of the source (participant left, tracks gone, room
+ * closed). One video track at a time: the latest subscribed.
+ */
+import {
+  AudioStream,
+  RoomEvent,
+  VideoBufferType,
+  VideoStream,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+  type Room,
+  type TrackPublication,
+  type Participant,
+} from '@livekit/rtc-node';
+import type { Logger } from 'pino';
+import { RAW_AUDIO_CHANNELS, RAW_AUDIO_RATE } from '../media/ffmpeg-args.ts';
+import type { AudioMixer, MixerInput } from './audio-mixer.ts';
+import type { FramePacer } from './frame-pacer.ts';
+import type { SourceRules, TrackRole } from './source-rules.ts';
+
+export interface TrackFeeds {
+  /** Resolves, with why, when the source is gone: the recording is over ("Source closed"). */
+  readonly sourceClosed: Promise<string>;
+  /** Stops following: every stream is cancelled and no event is handled any more. */
+  stop(): void;
+}
+
+interface Feed {
+  sid: string;
+  participant: string;
+  role: TrackRole;
+  muted: boolean;
+  /** Cancels the decoded stream, once subscribed. */
+  cancel?: () => void;
+  mixerInput?: MixerInput;
+}
+
+export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: FramePacer; mixer?: AudioMixer }, log: Logger): TrackFeeds {
+  const { pacer, mixer } = sinks;
+  const feeds = new Map<string, Feed>();
+  let activeVideo: Feed | undefined;
+  let everFed = false;
+  let closeSource: (why: string) => void = () => {};
+  const sourceClosed = new Promise<string>((resolve) => (closeSource = resolve));
+
+  const consider = (publication: RemoteTrackPublication, participant: RemoteParticipant) => {
+    const sid = publication.sid;
+    if (!sid || feeds.has(sid)) return;
+    const role = rules.roleOf(publication, participant);
+    if (!role || (role.kind === 'video' && !pacer) || (role.kind === 'audio' && !mixer)) return;
+    feeds.set(sid, { sid, participant: participant.identity, role, muted: publication.muted ?? false });
+    everFed = true;
+    log.debug({ trackSid: sid, participant: participant.identity, role }, 'subscribing');
+    if (publication.track) attach(publication.track, publication);
+    else publication.setSubscribed(true);
+  };
+
+  const attach = (track: RemoteTrack, publication: RemoteTrackPublication) => {
+    const feed = feeds.get(publication.sid ?? '');
+    if (!feed || feed.cancel) return;
+    feed.muted = publication.muted ?? false;
+    if (feed.role.kind === 'video') {
+      activeVideo = feed;
+      pacer!.blank();
+      feed.cancel = pump(new VideoStream(track), ({ frame }) => {
+        if (activeVideo !== feed || feed.muted) return;
+        const i420 = frame.type === VideoBufferType.I420 ? frame : frame.convert(VideoBufferType.I420);
+        pacer!.show(i420);
+      });
+    } else {
+      const input = mixer!.add(feed.role.channel);
+      input.setMuted(feed.muted);
+      feed.mixerInput = input;
+      feed.cancel = pump(new AudioStream(track, { sampleRate: RAW_AUDIO_RATE, numChannels: RAW_AUDIO_CHANNELS }), (frame) => input.push(frame.data));
+    }
+    log.info({ trackSid: feed.sid, participant: feed.participant, kind: feed.role.kind, muted: feed.muted }, 'recording track');
+  };
+
+  const detach = (sid: string | undefined, why: string) => {
+    const feed = feeds.get(sid ?? '');
+    if (!feed) return;
+    feeds.delete(feed.sid);
+    feed.cancel?.();
+    feed.mixerInput?.remove();
+    if (activeVideo === feed) {
+      activeVideo = undefined;
+      pacer!.blank();
+    }
+    log.info({ trackSid: feed.sid, participant: feed.participant, why }, 'track gone');
+    if (rules.endsWhen === 'tracks_gone' && everFed && feeds.size === 0) closeSource('tracks gone');
+  };
+
+  const setMuted = (publication: TrackPublication, muted: boolean) => {
+    const feed = feeds.get(publication.sid ?? '');
+    if (!feed) return;
+    feed.muted = muted;
+    if (feed.role.kind === 'video' && activeVideo === feed && muted) pacer!.blank();
+    feed.mixerInput?.setMuted(muted);
+    log.info({ trackSid: feed.sid, muted }, muted ? 'track muted' : 'track unmuted');
+  };
+
+  const handlers = {
+    [RoomEvent.TrackPublished]: (publication: RemoteTrackPublication, participant: RemoteParticipant) => consider(publication, participant),
+    [RoomEvent.TrackSubscribed]: (track: RemoteTrack, publication: RemoteTrackPublication) => attach(track, publication),
+    [RoomEvent.TrackUnsubscribed]: (_track: RemoteTrack, publication: RemoteTrackPublication) => detach(publication.sid, 'unsubscribed'),
+    [RoomEvent.TrackUnpublished]: (publication: RemoteTrackPublication) => detach(publication.sid, 'unpublished'),
+    [RoomEvent.TrackMuted]: (publication: TrackPublication, _participant: Participant) => setMuted(publication, true),
+    [RoomEvent.TrackUnmuted]: (publication: TrackPublication, _participant: Participant) => setMuted(publication, false),
+    [RoomEvent.ParticipantDisconnected]: (participant: RemoteParticipant) => {
+      for (const feed of [...feeds.values()]) if (feed.participant === participant.identity) detach(feed.sid, 'participant left');
+      if (rules.endsWhen === 'participant_left' && participant.identity === rules.identity) closeSource(`participant ${participant.identity} left`);
+    },
+    [RoomEvent.Disconnected]: () => closeSource('disconnected from the room'),
+  } as const;
+  for (const [event, handler] of Object.entries(handlers)) room.on(event as RoomEvent, handler as never);
+  for (const participant of room.remoteParticipants.values()) {
+    for (const publication of participant.trackPublications.values()) consider(publication, participant);
+  }
+
+  return {
+    sourceClosed,
+    stop() {
+      for (const [event, handler] of Object.entries(handlers)) room.off(event as RoomEvent, handler as never);
+      for (const feed of feeds.values()) feed.cancel?.();
+      feeds.clear();
+    },
+  };
+}
+
+/** Reads a stream to its end, handing each value to `each`; the returned function cancels it. */
+function pump<T>(stream: ReadableStream<T>, each: (value: T) => void): () => void {
+  const reader = stream.getReader();
+  let cancelled = false;
+  void (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || cancelled) return;
+        each(value);
+      }
+    } catch {
+      // Cancelled, or the track went away: either way there is nothing more to read.
+    }
+  })();
+  return () => {
+    cancelled = true;
+    void reader.cancel().catch(() => {});
+  };
+}
