@@ -19,8 +19,8 @@ if ! installed; then
     rm -f "$stamp"
     # npm ci refuses a lock file that lacks optional packages for other platforms when the registry in use
     # does not serve them (msgpackr-extract's darwin/win32 builds); npm install then installs the same lock.
-    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2 2>/dev/null ||
-      PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error >&2
+    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --include=dev --no-audit --no-fund --loglevel=error >&2 2>/dev/null ||
+      PUPPETEER_SKIP_DOWNLOAD=1 npm install --include=dev --no-audit --no-fund --loglevel=error >&2
     # The stamp only once everything is there, so an interrupted install is redone next time.
     [ -f node_modules/.package-lock.json ] && echo "$lock_hash" > "$stamp"
   fi

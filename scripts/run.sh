@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/ensure-node.sh)"
-# @livekit/rtc-node logs at debug level to stdout unless NODE_ENV is production.
-export NODE_ENV="${NODE_ENV:-production}"
 command="${1:-start}"
 shift || true
 bash scripts/ensure-deps.sh $([ "$command" = test ] || [ "$command" = bench ] && echo --test)
+# After the install (npm leaves out devDependencies under production): @livekit/rtc-node logs at debug level
+# to stdout unless NODE_ENV is production.
+export NODE_ENV="${NODE_ENV:-production}"
 case "$command" in
   start)
     if [ -z "${REDIS_URL:-}" ] && [ -z "${EGRESS_CONFIG_FILE:-}${EGRESS_CONFIG_BODY:-}" ]; then

@@ -16,9 +16,8 @@ import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import type { LiveKitServer } from '../support/livekit-server.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
-import { startPublisher, type TestPublisher } from '../support/publisher.ts';
 import { colourOver, volumeBetween } from '../support/recording-checks.ts';
-import { E2E_API_KEY, E2E_API_SECRET, type TestService } from '../support/service.ts';
+import { E2E_API_KEY, E2E_API_SECRET } from '../support/service.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What A/V sync this recorder achieves here (see the assertion). */
@@ -27,23 +26,19 @@ const MAX_AV_OFFSET_SEC = 0.5;
 describe('participant egress', { concurrency: true }, () => {
   let rooms: RoomService;
   let livekit: LiveKitServer;
-  let service: TestService;
   let client: EgressClient;
-  const publishers: TestPublisher[] = [];
 
   before(async () => {
     rooms = await startRoomService();
-    ({ livekit, service, client } = rooms);
+    ({ livekit, client } = rooms);
   });
   after(async () => {
-    await Promise.all(publishers.map((p) => p.leave().catch(() => undefined)));
     await rooms?.stop();
   });
 
   test('camera + microphone: colour, A/V sync, mute → black + silence, unpublish/republish goes on, COMPLETE "Source closed" on leave', async (t) => {
     const room = 'pe-main';
-    const alice = await startPublisher({ url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room, identity: 'alice', colourIndex: 0 });
-    publishers.push(alice);
+    const alice = await rooms.publish({ room, identity: 'alice', colourIndex: 0 });
 
     const started = await client.startParticipantEgress(room, 'alice', { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'pe/{room_name}.mp4' }) });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);

@@ -15,10 +15,7 @@ import { promisify } from 'node:util';
 import { beepOnsets } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
-import type { LiveKitServer } from '../support/livekit-server.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
-import { startPublisher, type TestPublisher } from '../support/publisher.ts';
-import { E2E_API_KEY, E2E_API_SECRET, type TestService } from '../support/service.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,34 +29,29 @@ async function beepTimes(path: string, channel: 'c0' | 'c1', dir: string): Promi
 
 describe('audio-only room composite (no Chrome)', () => {
   let rooms: RoomService;
-  let livekit: LiveKitServer;
-  let service: TestService;
   let client: EgressClient;
-  const publishers: TestPublisher[] = [];
 
   before(async () => {
     rooms = await startRoomService();
-    ({ livekit, service, client } = rooms);
+    ({ client } = rooms);
   });
   after(async () => {
-    await Promise.all(publishers.map((p) => p.leave().catch(() => undefined)));
     await rooms?.stop();
   });
 
   test('DUAL_CHANNEL_ALTERNATE: first track left, second right; COMPLETE "Source closed" when the room closes', async () => {
     const room = 'rca-alternate';
-    const common = { url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room, video: false as const };
-    publishers.push(await startPublisher({ ...common, identity: 'alice' }));
+    const publishers = [await rooms.publish({ room, video: false, identity: 'alice' })];
     const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.OGG, filepath: 'rca/{room_name}.ogg' }) }, {
       audioOnly: true,
       audioMixing: AudioMixing.DUAL_CHANNEL_ALTERNATE,
     });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     await sleep(2500);
-    publishers.push(await startPublisher({ ...common, identity: 'bob' }));
+    publishers.push(await rooms.publish({ room, video: false, identity: 'bob' }));
     const bobJoinedAt = (Date.now() - Number(active.startedAt / 1_000_000n)) / 1000;
     await sleep(6000);
-    for (const p of publishers.splice(0)) await p.leave();
+    for (const p of publishers) await p.leave();
 
     const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 30_000);
     assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);

@@ -13,11 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { measureAvSync } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
-import type { LiveKitServer } from '../support/livekit-server.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
-import { startPublisher, type TestPublisher } from '../support/publisher.ts';
 import { colourOver, volumeBetween } from '../support/recording-checks.ts';
-import { E2E_API_KEY, E2E_API_SECRET, type TestService } from '../support/service.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What A/V sync this recorder achieves here: see test/e2e/participant-egress.test.ts. */
@@ -25,27 +22,21 @@ const MAX_AV_OFFSET_SEC = 0.5;
 
 describe('track composite egress', { concurrency: true }, () => {
   let rooms: RoomService;
-  let livekit: LiveKitServer;
-  let service: TestService;
   let client: EgressClient;
-  const publishers: TestPublisher[] = [];
 
   before(async () => {
     rooms = await startRoomService();
-    ({ livekit, service, client } = rooms);
+    ({ client } = rooms);
   });
   after(async () => {
-    await Promise.all(publishers.map((p) => p.leave().catch(() => undefined)));
     await rooms?.stop();
   });
 
   test('audio + video track by id: colour, A/V sync, mute → black + silence, COMPLETE "Source closed" when both are unpublished', async (t) => {
     const room = 'tc-main';
-    const common = { url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room };
-    const bob = await startPublisher({ ...common, identity: 'bob', colourIndex: 1 });
+    const bob = await rooms.publish({ room, identity: 'bob', colourIndex: 1 });
     // Beside it, a participant whose tracks are not recorded.
-    const carol = await startPublisher({ ...common, identity: 'carol', colourIndex: 2 });
-    publishers.push(bob, carol);
+    await rooms.publish({ room, identity: 'carol', colourIndex: 2 });
 
     const started = await client.startTrackCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'tc/{room_name}.mp4' }) }, {
       audioTrackId: bob.trackSid('audio'),

@@ -18,11 +18,9 @@ import { beepOnsets } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import { freePort } from '../support/free-port.ts';
-import type { LiveKitServer } from '../support/livekit-server.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
-import { PARTICIPANT_COLOURS, startPublisher, type Codec, type TestPublisher } from '../support/publisher.ts';
+import { PARTICIPANT_COLOURS, type Codec } from '../support/publisher.ts';
 import { colourOver } from '../support/recording-checks.ts';
-import { E2E_API_KEY, E2E_API_SECRET, type TestService } from '../support/service.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -43,32 +41,24 @@ async function frameIntervals(path: string): Promise<number[]> {
 
 describe('track egress', { concurrency: false }, () => {
   let rooms: RoomService;
-  let livekit: LiveKitServer;
-  let service: TestService;
   let client: EgressClient;
-  const publishers: TestPublisher[] = [];
   let notFound: Promise<EgressInfo>;
   let notFoundStartedAt = 0;
 
   const publish = async (identity: string, options: { video?: Codec; audio?: boolean; colourIndex?: number; room?: string }) => {
-    const publisher = await startPublisher({
-      url: livekit.url,
-      apiKey: E2E_API_KEY,
-      apiSecret: E2E_API_SECRET,
+    return rooms.publish({
       room: options.room ?? 'tracks',
       identity,
       colourIndex: options.colourIndex ?? 0,
       video: options.video ? { codec: options.video, width: 640, height: 360, fps: 30 } : false,
       audio: options.audio ?? false,
     });
-    publishers.push(publisher);
-    return publisher;
   };
 
   before(async () => {
     // Rooms stay 30 s after their last participant: the not-found case needs its room.
     rooms = await startRoomService({}, { emptyTimeoutSec: 30 });
-    ({ livekit, service, client } = rooms);
+    ({ client } = rooms);
     // LiveKit waits 30 s for a track to be published: started now, checked by the last test.
     notFoundStartedAt = Date.now();
     const missing = await client.startTrackEgress('tracks', new DirectFileOutput({ filepath: 'missing.ogg' }), 'TR_doesnotexist');
@@ -76,7 +66,6 @@ describe('track egress', { concurrency: false }, () => {
     notFound.catch(() => undefined);
   });
   after(async () => {
-    await Promise.all(publishers.map((p) => p.leave().catch(() => undefined)));
     await rooms?.stop();
   });
 

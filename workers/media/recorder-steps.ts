@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { EgressError } from '../../shared/errors.ts';
-import type { Recording, RecordingEnd, RecordingResult } from './recording.ts';
+import type { Recording, RecordingEnd, RecordingResult, RecordingStart } from './recording.ts';
 
 export const STOPPED = Symbol('stopped');
 
@@ -38,6 +38,12 @@ export function untilStoppedOrFailed<T>(step: Promise<T>, stopSignal: AbortSigna
   );
   // `stopped` first: a stop that has already happened wins over a step that has already finished.
   return Promise.race([stopped, step, ...failed]);
+}
+
+/** What a capture writes and reports, as the recording was asked for it. */
+export function captureOutputsOf(start: RecordingStart) {
+  const { workDir, filePath, segmentsDir, imagesDirs, onSegment, onImage, onStream, log } = start;
+  return { workDir, filePath, segmentsDir, imagesDirs, onSegment, onImage, onStream, log };
 }
 
 /** Stopped (or the source gone) before the first frame: nothing was recorded. */

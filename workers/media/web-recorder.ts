@@ -11,7 +11,7 @@ import { captureLayout } from './ffmpeg-args.ts';
 import { startCapture } from './ffmpeg-capture.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
-import { notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from './recorder-steps.ts';
+import { captureOutputsOf, notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from './recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from './recording.ts';
 import { startXvfb } from './xvfb.ts';
 import { pageSourceOf } from '../room/page-source.ts';
@@ -69,14 +69,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
       plan,
       display: plan.video ? display.display : undefined,
       audio: sink,
-      workDir,
-      filePath: start.filePath,
-      segmentsDir: start.segmentsDir,
-      imagesDirs: start.imagesDirs,
-      onSegment: start.onSegment,
-      onImage: start.onImage,
-      onStream: start.onStream,
-      log,
+      ...captureOutputsOf(start),
     });
     failures.push(capture.failed);
     const startedAtMs = await until(capture.active);

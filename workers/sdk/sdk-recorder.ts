@@ -12,7 +12,7 @@ import { asEgressError, EgressError } from '../../shared/errors.ts';
 import { captureLayout } from '../media/ffmpeg-args.ts';
 import { startCapture } from '../media/ffmpeg-capture.ts';
 import { Supervisor } from '../media/processes.ts';
-import { notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../media/recorder-steps.ts';
+import { captureOutputsOf, notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../media/recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
 import { AudioMixer } from './audio-mixer.ts';
@@ -25,7 +25,7 @@ export const recordSdk: Recorder = (start) => recordingOf(start.log, 'SDK record
 
 
 async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
-  const { plan, settings, log, workDir } = start;
+  const { plan, settings, log } = start;
   const rules = sourceRulesOf(plan);
   const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
   const room = new Room();
@@ -54,14 +54,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
       supervisor,
       plan,
       raw: { video: plan.video, audio: plan.audio, startedAtMs },
-      workDir,
-      filePath: start.filePath,
-      segmentsDir: start.segmentsDir,
-      imagesDirs: start.imagesDirs,
-      onSegment: start.onSegment,
-      onImage: start.onImage,
-      onStream: start.onStream,
-      log,
+      ...captureOutputsOf(start),
     });
     failures.push(capture.failed);
     if (capture.rawPipes.video) pacer = new FramePacer(capture.rawPipes.video, plan.encoding, t0, log);
