@@ -10,6 +10,7 @@
   const token = params.get('token');
   let layout = params.get('layout') || 'grid';
   const stage = document.getElementById('stage');
+  const VIDEO_DELAY_MS = Number(params.get('video_delay_ms') ?? 100);
 
   let started = false;
   const startRecording = () => {
@@ -53,12 +54,24 @@
       tiles.set(key, tile);
     }
     if (videoTrack && !tile.element.querySelector('video')) {
+      holdVideoBack(videoTrack);
       const video = videoTrack.attach();
       video.muted = true;
       video.addEventListener('playing', startRecording, { once: true });
       tile.element.prepend(video);
     }
     return tile;
+  }
+
+  /**
+   * Chrome plays each subscribed track on its own (livekit-client gives every track its own stream, so there is
+   * no lip sync between them), and sound reaches the capture later than pictures: through the audio jitter
+   * buffer, Chrome's audio output and PulseAudio. Holding video back by VIDEO_DELAY_MS in its jitter buffer
+   * brings them together (measured from the test publisher's flashes and beeps).
+   */
+  function holdVideoBack(videoTrack) {
+    const receiver = videoTrack.receiver;
+    if (receiver && 'jitterBufferTarget' in receiver) receiver.jitterBufferTarget = VIDEO_DELAY_MS;
   }
 
   function dropTile(participant, source) {

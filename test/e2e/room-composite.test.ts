@@ -72,10 +72,10 @@ describe('room composite', { concurrency: false }, () => {
     assert.equal(await colourOver(file.location, singleAt, RIGHT), left, 'one participant across the frame');
     assert.ok(left === 'red' || left === 'green', left);
 
-    // A/V sync on alice's tile while the grid was shown. Known gap: through Chromium's WebRTC audio and the
-    // PulseAudio capture the sound drifts against the picture (about -50 ms/s measured, wrapping within a
-    // second); the publisher itself is exact (rtc-node receives its beeps 1.000 s apart). Until that is fixed
-    // this only catches a recording whose audio and video are unrelated; the figures are in the test output.
+    // A/V sync on alice's tile while the grid was shown. In the first seconds Chrome's audio jitter buffer is
+    // still draining (sound up to ~0.4 s late, closing in at ~50 ms/s), so this short recording only checks that
+    // flashes and beeps pair up; the steady-state figure is `npm run bench room-composite` (g). The figures of
+    // this run are in the test output.
     const sync = await measureAvSync(file.location, { x: 0.05, y: 0.1, w: 0.4, h: 0.4 }, { untilSec: (layoutChangedAtMs - startedAtMs) / 1000 });
     t.diagnostic(`A/V offsets (beep - flash, s): ${sync.offsets.map((o) => o.toFixed(3)).join(', ')}; median ${sync.medianOffsetSec.toFixed(3)}`);
     assert.ok(sync.flashes.length >= 4 && sync.beeps.length >= 4, `flashes and beeps found: ${JSON.stringify(sync)}`);

@@ -1,12 +1,15 @@
 /**
- * A throwaway redis-server for tests: the Debian binary on a free loopback port, nothing persisted, gone
- * when `stop()` is called or the test process exits. Real Redis, because BullMQ's Lua scripts and the
+ * A throwaway redis-server for tests: the Debian binary on a free loopback port, gone when `stop()` is called
+ * or the test process exits. Nothing persisted, unless `persistent` (append-only file in a private directory,
+ * as production runs it): then `restart()` takes it down and brings it back on the same port with its data. Real Redis, because BullMQ's Lua scripts and the
  * store's compare-and-set are exactly what tests need to exercise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.ts';
 
@@ -16,6 +19,8 @@ export interface RedisServer {
   port: number;
   /** Stops the server (SIGTERM, then SIGKILL) and waits for it to exit. Safe to call twice. */
   stop(): Promise<void>;
+  /** Persistent servers: stops it, keeps it down for `downForMs`, starts it again with the same data. */
+  restart(downForMs: number): Promise<void>;
 }
 
 const HOST = '127.0.0.1';
@@ -23,12 +28,27 @@ const READY_TIMEOUT_MS = 5000;
 /** Another process may take the port between our probe and redis-server's bind; then we try another. */
 const START_ATTEMPTS = 3;
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: { persistent?: boolean } = {}): Promise<RedisServer> {
+  const dataDir = options.persistent ? await mkdtemp(join(tmpdir(), 'egress-redis-')) : undefined;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const port = await freePort();
     try {
-      return await startOn(port);
+      let server = await startOn(port, dataDir);
+      return {
+        url: server.url,
+        port,
+        stop: async () => {
+          await server.stop();
+          if (dataDir) await rm(dataDir, { recursive: true, force: true });
+        },
+        restart: async (downForMs) => {
+          if (!dataDir) throw new Error('only a persistent redis-server can be restarted with its data');
+          await server.stop();
+          await sleep(downForMs);
+          server = await startOn(port, dataDir);
+        },
+      };
     } catch (err) {
       lastError = err as Error;
     }
@@ -36,10 +56,11 @@ export async function startRedis(): Promise<RedisServer> {
   throw lastError ?? new Error('redis-server did not start');
 }
 
-async function startOn(port: number): Promise<RedisServer> {
+async function startOn(port: number, dataDir: string | undefined): Promise<Omit<RedisServer, 'restart'>> {
+  const persistence = dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] : ['--appendonly', 'no', '--dir', tmpdir()];
   const child = spawn(
     process.env.REDIS_SERVER_BIN ?? 'redis-server',
-    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'warning'],
+    ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, '--loglevel', 'warning'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

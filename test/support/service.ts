@@ -28,8 +28,11 @@ export interface TestService {
 }
 
 /** `yaml` is merged into the config body (`storage` key by key, keeping the test's local directory); pools default to all of them. */
-export async function startService(yaml: Record<string, unknown> = {}, options: { logDestination?: NodeJS.WritableStream } = {}): Promise<TestService> {
-  const redis = await startRedis();
+export async function startService(
+  yaml: Record<string, unknown> = {},
+  options: { logDestination?: NodeJS.WritableStream; persistentRedis?: boolean } = {},
+): Promise<TestService> {
+  const redis = await startRedis({ persistent: options.persistentRedis ?? false });
   const root = await mkdtemp(join(tmpdir(), 'egress-e2e-'));
   const recordingsDir = join(root, 'recordings');
   const env: Record<string, string> = {
