@@ -160,8 +160,12 @@ describe('track egress', { concurrency: false }, () => {
     const gaps = onsets.slice(1).map((o, i) => o - onsets[i]!);
     t.diagnostic(`opus: ${info.format.duration.toFixed(2)} s, beeps at ${onsets.map((o) => o.toFixed(3)).join(', ')}`);
     assert.ok(onsets.length >= 5, `beeps: ${onsets.join(', ')}`);
-    // 1 s apart, and across the muted stretch a whole number of seconds: the gap was filled, not collapsed.
-    for (const gap of gaps) assert.ok(Math.abs(gap - Math.round(gap)) < 0.03 && Math.round(gap) >= 1, `beeps ${gaps.map((g) => g.toFixed(3)).join(', ')} s apart`);
+    // 1 s apart, and across the muted stretch a whole number of seconds: the gap was filled, not collapsed. The
+    // SFU re-times a resumed track by some tens of ms (its RTP timestamps are not the publisher's clock there).
+    for (const gap of gaps) {
+      const tolerance = Math.round(gap) >= 2 ? 0.08 : 0.03;
+      assert.ok(Math.abs(gap - Math.round(gap)) < tolerance && Math.round(gap) >= 1, `beeps ${gaps.map((g) => g.toFixed(3)).join(', ')} s apart`);
+    }
     assert.ok(gaps.some((gap) => Math.round(gap) >= 2), `the muted stretch: ${gaps.map((g) => g.toFixed(3)).join(', ')}`);
     const expectedSec = (stoppedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
     assert.ok(Math.abs(info.format.duration - expectedSec) < 1, `duration ${info.format.duration} s vs ${expectedSec} s recorded`);
