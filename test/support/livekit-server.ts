@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from './free-port.ts';
+import { freePort, freeUdpPort } from './free-port.ts';
 import { startServerProcess } from './server-process.ts';
 
 export interface LiveKitServer {
@@ -42,10 +42,24 @@ export interface LiveKitServerOptions {
   departureTimeoutSec?: number;
 }
 
+/** Its RTC ports can be taken between our probe and its bind (the test process itself opens UDP sockets for WebRTC). */
+const START_ATTEMPTS = 3;
+
 export async function startLiveKitServer(options: LiveKitServerOptions = {}): Promise<LiveKitServer> {
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    try {
+      return await startWithRtcPorts(options, await freePort(), await freeUdpPort());
+    } catch (err) {
+      lastError = err as Error;
+    }
+  }
+  throw lastError ?? new Error('livekit-server did not start');
+}
+
+async function startWithRtcPorts(options: LiveKitServerOptions, tcpPort: number, udpPort: number): Promise<LiveKitServer> {
   const apiKey = options.apiKey ?? LIVEKIT_TEST_KEY;
   const apiSecret = options.apiSecret ?? LIVEKIT_TEST_SECRET;
-  const [tcpPort, udpPort] = [await freePort(), await freePort()];
   const server = await startServerProcess({
     name: 'livekit-server',
     command: livekitServerBinary(),
