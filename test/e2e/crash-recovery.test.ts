@@ -48,7 +48,7 @@ describe('crash recovery', { concurrency: false }, () => {
     await page?.close();
   });
 
-  test('SIGKILL mid-recording: FAILED with the reason within 60 s, what was recorded delivered and playable', async () => {
+  test('SIGKILL mid-recording: FAILED with the reason within 60 s, what was recorded delivered and playable', async (t) => {
     worker = spawn(process.execPath, ['workers/main.ts'], {
       cwd: REPO,
       env: { ...process.env, ...service.env, EGRESS_POOLS: 'room-composite' },
@@ -75,7 +75,7 @@ describe('crash recovery', { concurrency: false }, () => {
 
     const failed = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_COMPLETE], 60_000);
     const detectedSec = (Date.now() - killedAt) / 1000;
-    t_diagnostic(`FAILED ${detectedSec.toFixed(1)} s after the kill`);
+    t.diagnostic(`FAILED ${detectedSec.toFixed(1)} s after the kill`);
     assert.equal(failed.status, EgressStatus.EGRESS_FAILED);
     assert.match(failed.error, /stopped \(killed, or its node lost\)/);
     assert.ok(detectedSec <= 60, `${detectedSec} s`);
@@ -100,7 +100,3 @@ describe('crash recovery', { concurrency: false }, () => {
     assert.deepEqual(await processesOf(started.egressId), []);
   });
 });
-
-function t_diagnostic(message: string): void {
-  process.stderr.write(`# ${message}\n`);
-}
