@@ -4,8 +4,9 @@
  * process started for the egress (Chromium, Xvfb, ffmpeg: tagged EGRESS_ID), duplicated+dropped frames, next
  * to LiveKit's reservation (room_composite_cpu_cost: 4 cores) and to the baseline of raw ffmpeg encoding
  * x11grab frames of the same size, measured in the same run.
- * (g) A/V sync over a long room composite (BENCH_SYNC_SECONDS, default 300): the offset of each beep from its
- * flash, median, 95th percentile and drift from the first to the last minute.
+ * (g) A/V sync over a long recording (BENCH_SYNC_SECONDS, default 300) of one participant, recorded at the
+ * same time by a room composite (Chromium) and by a participant egress (the SDK path): the offset of each
+ * beep from its flash, median, 95th percentile and drift from the first to the last minute.
  */
 import { EgressStatus, EncodedFileOutput, EncodingOptionsPreset } from '@livekit/protocol';
 import { dispose } from '@livekit/rtc-node';
@@ -95,20 +96,20 @@ export async function benchRoomCompositeCost(): Promise<string[]> {
     // (g) A/V sync over a long recording: one participant, so every beep belongs to the flashes measured.
     const room = 'bench-sync';
     const [publisher] = await startPublishers(1, { ...common, room, video: { codec: 'vp8', width: 640, height: 360 } });
-    const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ filepath: 'bench/sync.mp4' }) }, { layout: 'grid', encodingOptions: EncodingOptionsPreset.H264_720P_30 });
-    await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
+    const file = (name: string) => ({ file: new EncodedFileOutput({ filepath: `bench/${name}.mp4` }) });
+    const egresses = await Promise.all([
+      client.startRoomCompositeEgress(room, file('sync-room-composite'), { layout: 'grid', encodingOptions: EncodingOptionsPreset.H264_720P_30 }),
+      client.startParticipantEgress(room, publisher!.identity, file('sync-participant'), { encodingOptions: EncodingOptionsPreset.H264_720P_30 }),
+    ]);
+    await Promise.all(egresses.map((e) => waitForStatus(client, e.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000)));
     await new Promise((r) => setTimeout(r, SYNC_SECONDS * 1000));
     await publisher!.leave();
-    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 120_000);
-    const path = done.fileResults[0]!.location;
-    const region = { x: 0.1, y: 0.1, w: 0.8, h: 0.8 };
-    const sync = await measureAvSync(path, region);
-    const abs = sync.offsets.map(Math.abs).sort((a, b) => a - b);
-    const [first, last] = await Promise.all([measureAvSync(path, region, { untilSec: 60 }), measureAvSync(path, region, { fromSec: SYNC_SECONDS - 60 })]);
-    lines.push(
-      `(g) A/V sync of a ${SYNC_SECONDS} s room composite (beep − flash; positive = sound late), ${sync.offsets.length} pairs`,
-      `    median ${fmt(sync.medianOffsetSec * 1000, 0)} ms, 95th percentile |offset| ${fmt((abs[Math.floor(abs.length * 0.95)] ?? NaN) * 1000, 0)} ms, first minute ${fmt(first.medianOffsetSec * 1000, 0)} ms, last minute ${fmt(last.medianOffsetSec * 1000, 0)} ms`,
+    const [roomComposite, participant] = await Promise.all(
+      egresses.map((e) => waitForStatus(client, e.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 120_000)),
     );
+    lines.push(`(g) A/V sync over ${SYNC_SECONDS} s, one participant recorded by both at once (beep − flash; positive = sound late)`);
+    lines.push(await syncLine('room composite   ', roomComposite!.fileResults[0]!.location, { x: 0.1, y: 0.1, w: 0.8, h: 0.8 }));
+    lines.push(await syncLine('participant (SDK)', participant!.fileResults[0]!.location));
   } finally {
     await service.stop();
     await dispose();
@@ -117,3 +118,13 @@ export async function benchRoomCompositeCost(): Promise<string[]> {
   return lines;
 }
 
+/** Median, 95th percentile and first / last minute of the beep − flash offsets in a recording. */
+async function syncLine(label: string, path: string, region?: { x: number; y: number; w: number; h: number }): Promise<string> {
+  const sync = await measureAvSync(path, region);
+  const abs = sync.offsets.map(Math.abs).sort((a, b) => a - b);
+  const [first, last] = await Promise.all([measureAvSync(path, region, { untilSec: 60 }), measureAvSync(path, region, { fromSec: SYNC_SECONDS - 60 })]);
+  return (
+    `    ${label}: ${sync.offsets.length} pairs, median ${fmt(sync.medianOffsetSec * 1000, 0)} ms, 95th percentile |offset| ${fmt((abs[Math.floor(abs.length * 0.95)] ?? NaN) * 1000, 0)} ms,` +
+    ` first minute ${fmt(first.medianOffsetSec * 1000, 0)} ms, last minute ${fmt(last.medianOffsetSec * 1000, 0)} ms`
+  );
+}

@@ -60,9 +60,11 @@ export interface FinalizeJobData {
   plan: EgressPlan;
   /** Where `<egress_id>.json` goes (beside the outputs), unless the request disabled the manifest. */
   manifest?: { key: string; storage: StorageTarget };
-  /** Terminal status if every upload succeeds (COMPLETE, or LIMIT_REACHED). */
-  status: 'complete' | 'limit_reached';
+  /** Terminal status if every upload succeeds (COMPLETE, LIMIT_REACHED, or FAILED: a recording that failed after it started, its file delivered). */
+  status: 'complete' | 'limit_reached' | 'failed';
   details: string;
+  /** With status `failed`: why (the EgressInfo error and error code). */
+  error?: { message: string; code: number };
   /** What the recorder reported, filled into the results once the upload locations are known. */
   file?: { filename: string; localPath: string; startedAtMs: number; endedAtMs: number; sizeBytes: number };
   segments?: SegmentsSummary;

@@ -10,7 +10,7 @@
   const token = params.get('token');
   let layout = params.get('layout') || 'grid';
   const stage = document.getElementById('stage');
-  const VIDEO_DELAY_MS = Number(params.get('video_delay_ms') ?? 100);
+  const OUTPUT_LAG_MS = Number(params.get('audio_output_lag_ms') ?? 45);
 
   let started = false;
   const startRecording = () => {
@@ -64,14 +64,43 @@
   }
 
   /**
-   * Chrome plays each subscribed track on its own (livekit-client gives every track its own stream, so there is
-   * no lip sync between them), and sound reaches the capture later than pictures: through the audio jitter
-   * buffer, Chrome's audio output and PulseAudio. Holding video back by VIDEO_DELAY_MS in its jitter buffer
-   * brings them together (measured from the test publisher's flashes and beeps).
+   * Lip sync. Chrome plays each subscribed track on its own (livekit-client gives every track its own stream, so
+   * WebRTC does no lip sync between them), and sound reaches the capture later than pictures: it waits longer in
+   * its jitter buffer, more so on a busy host, then goes through Chrome's audio output and PulseAudio. Every
+   * second, each participant's video jitter buffer target is moved so that its video waits as long as its audio
+   * does, plus OUTPUT_LAG_MS for the audio output path (measured from the test publisher's flashes and beeps).
+   * Before the first measurement a video waits OUTPUT_LAG_MS.
    */
+  const MAX_VIDEO_TARGET_MS = 2000;
+  const jitterTotals = new WeakMap(); // receiver → { delay, emitted }
+
   function holdVideoBack(videoTrack) {
     const receiver = videoTrack.receiver;
-    if (receiver && 'jitterBufferTarget' in receiver) receiver.jitterBufferTarget = VIDEO_DELAY_MS;
+    if (receiver && 'jitterBufferTarget' in receiver && receiver.jitterBufferTarget === null) receiver.jitterBufferTarget = OUTPUT_LAG_MS;
+  }
+
+  /** Jitter-buffer delay of the receiver's stream since the last reading, ms; undefined when nothing played. */
+  async function jitterDelay(receiver) {
+    let delay;
+    for (const stats of (await receiver.getStats()).values()) {
+      if (stats.type !== 'inbound-rtp' || !stats.jitterBufferEmittedCount) continue;
+      const last = jitterTotals.get(receiver);
+      jitterTotals.set(receiver, { delay: stats.jitterBufferDelay, emitted: stats.jitterBufferEmittedCount });
+      if (last && stats.jitterBufferEmittedCount > last.emitted) delay = ((stats.jitterBufferDelay - last.delay) / (stats.jitterBufferEmittedCount - last.emitted)) * 1000;
+    }
+    return delay;
+  }
+
+  async function lipSync(participant) {
+    const video = participant.getTrackPublication(Track.Source.Camera)?.track?.receiver;
+    const audio = participant.getTrackPublication(Track.Source.Microphone)?.track?.receiver;
+    if (!video || !audio || !('jitterBufferTarget' in video)) return;
+    const [audioMs, videoMs] = await Promise.all([jitterDelay(audio), jitterDelay(video)]);
+    if (audioMs === undefined || videoMs === undefined) return;
+    const current = video.jitterBufferTarget ?? 0;
+    const target = Math.round(Math.min(MAX_VIDEO_TARGET_MS, Math.max(0, current + (audioMs + OUTPUT_LAG_MS - videoMs) / 2)));
+    video.jitterBufferTarget = target;
+    console.debug(`lip sync ${participant.identity}: audio ${audioMs.toFixed(0)} ms, video ${videoMs.toFixed(0)} ms, video target ${target} ms`);
   }
 
   function dropTile(participant, source) {
@@ -200,6 +229,9 @@
     })
     .on(RoomEvent.Disconnected, endRecording);
   room.localParticipant.on(ParticipantEvent.ParticipantMetadataChanged, onMetadataChanged);
+  setInterval(() => {
+    for (const participant of room.remoteParticipants.values()) lipSync(participant).catch(() => {});
+  }, 1000);
 
   if (!url || !token) {
     showError('url and token are required in the query string');

@@ -20,6 +20,8 @@ import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shar
 import { createRedis } from '../shared/redis.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
+import { recorderSettings } from './recording-session.ts';
+import { WarmPool } from './media/warm-pool.ts';
 import { Admission } from './capacity/admission.ts';
 import { Delivery } from './storage/delivery.ts';
 import { finalizeProcessor } from './upload/finalize-job.ts';
@@ -63,8 +65,21 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     throw err;
   }
   const recordPoolNames = RECORD_QUEUES.filter((queue) => config.pools.includes(queue));
+  // Page recordings (web, room composite) start on a ready display, sink and browser when one fits.
+  if (recordPoolNames.includes('room-composite') && config.warm_pool.size > 0) {
+    ctx.warmPool = new WarmPool({ size: config.warm_pool.size, settings: recorderSettings(ctx), log });
+  }
   // Each record job is admitted by measured cost (workers/capacity/admission.ts) or goes back to its queue.
-  const admission = new Admission({ config, redis: ctx.redis, workerId, pools: recordPoolNames, recordings: ctx.running, log, enabled: config.admission });
+  const admission = new Admission({
+    config,
+    redis: ctx.redis,
+    workerId,
+    pools: recordPoolNames,
+    recordings: ctx.running,
+    log,
+    enabled: config.admission,
+    ...(ctx.warmPool ? { stationOwners: ctx.warmPool.owners } : {}),
+  });
   const record = recordProcessor(ctx, admission);
   for (const queue of recordPoolNames) {
     const pool = startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log);
@@ -74,6 +89,7 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     recordPools.push(pool);
   }
   if (recordPoolNames.length) admission.start();
+  ctx.warmPool?.start();
   if (delivery) {
     const byName: Record<string, (job: Job, token?: string) => Promise<unknown>> = {
       upload: uploadProcessor(ctx, delivery),
@@ -105,8 +121,11 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   const close = async (graceSec = config.shutdown_grace) => {
     log.info({ running: ctx.running.size, graceSec }, 'draining: no new jobs; running recordings may finish');
     admission.stop();
+    // No new jobs: the idle stations go now; taken ones end with their recordings.
+    const stations = ctx.warmPool?.close();
     const timer = setTimeout(() => stopAll('Server shutting down'), graceSec * 1000);
     await Promise.all(recordPools.map((w) => w.close()));
+    await stations;
     clearTimeout(timer);
     if (deliveryPools.length) await waitForUploads(ctx, log);
     await Promise.all(deliveryPools.map((w) => w.close()));

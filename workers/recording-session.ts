@@ -83,6 +83,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     ...(segments ? { segmentsDir: join(workDir, 'segments') } : {}),
     ...(images ? { imagesDirs: plan.images.map((_, i) => join(workDir, `images-${i}`)) } : {}),
     settings: recorderSettings(ctx),
+    ...(ctx.warmPool ? { warmPool: ctx.warmPool } : {}),
     log,
     onActive: (startedAtMs) => {
       log.info('recording active');
@@ -144,7 +145,9 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     return 'stopped before start';
   }
   if (streamsFailure && !otherOutputs) throw streamsFailure;
-  const reason = result.end === 'end_signal' ? 'Source closed' : (stopReason ?? 'StopEgress API');
+  // A recording that failed after it started delivers its file, then ends FAILED.
+  if (result.failure && !(plan.file && result.file)) throw result.failure;
+  const reason = result.failure ? 'Failure' : result.end === 'end_signal' ? 'Source closed' : (stopReason ?? 'StopEgress API');
   await ctx.events.markEnding(egressId, reason);
   if (plan.file && !result.file) throw new EgressError('EGR_ERR_ENCODER_FAILED', 'the recording produced no file');
   if (plan.file && result.file && keyAfterRecording) {
@@ -157,8 +160,9 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   const finalize: FinalizeJobData = {
     egressId,
     plan,
-    status: limitReached ? 'limit_reached' : 'complete',
+    status: result.failure ? 'failed' : limitReached ? 'limit_reached' : 'complete',
     details: reason,
+    ...(result.failure ? { error: { message: result.failure.message, code: result.failure.egressCode } } : {}),
     ...(file && result.file
       ? { file: { filename: file.key, localPath: result.file.path, startedAtMs: result.startedAtMs, endedAtMs: result.endedAtMs, sizeBytes: result.file.sizeBytes } }
       : {}),
@@ -185,7 +189,8 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     opts: { jobId: uploadJobId.finalize(egressId), attempts: 5, backoff: { type: 'exponential', delay: 2000 } },
     children,
   });
-  log.info({ ...result.stats, reason }, 'recording finished; uploads queued');
+  if (result.failure) log.warn({ ...result.stats, err: result.failure.message }, 'recording failed; what was recorded until then is delivered');
+  else log.info({ ...result.stats, reason }, 'recording finished; uploads queued');
   return 'recorded';
 }
 

@@ -2,6 +2,7 @@
 import type { ServiceContext } from '../shared/context.ts';
 import type { ControlSubscriber } from '../shared/control.ts';
 import type { Recording } from './media/recording.ts';
+import type { WarmPool } from './media/warm-pool.ts';
 
 export interface WorkerContext extends ServiceContext {
   /** Receives StopEgress and other control messages for the egresses this process runs. */
@@ -10,4 +11,6 @@ export interface WorkerContext extends ServiceContext {
   running: Map<string, Recording>;
   /** Identifies this process in job claims and logs. */
   workerId: string;
+  /** Ready displays, sinks and browsers for page recordings (config warm_pool), when this process runs room-composite. */
+  warmPool?: WarmPool;
 }

@@ -7,16 +7,16 @@
 import { EgressStatus, EncodedFileOutput } from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { waitForStatus } from '../support/egress-waits.ts';
+import { waitForFileLocation, waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../support/service.ts';
+import { spawnWorker } from '../support/worker-process.ts';
 import { startTestPage } from '../support/test-page.ts';
 
-const REPO = new URL('../../', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Pids of processes started for `egressId` (the supervisor gives each EGRESS_ID in its environment). */
@@ -49,11 +49,7 @@ describe('crash recovery', { concurrency: false }, () => {
   });
 
   test('SIGKILL mid-recording: FAILED with the reason within 60 s, what was recorded delivered and playable', async (t) => {
-    worker = spawn(process.execPath, ['workers/main.ts'], {
-      cwd: REPO,
-      env: { ...process.env, ...service.env, EGRESS_POOLS: 'room-composite' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    worker = spawnWorker(service, ['room-composite']);
     const started = await client.startWebEgress(page.url, new EncodedFileOutput({ filepath: 'crash/{time}.mp4' }));
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
     await sleep(6000);
@@ -83,11 +79,7 @@ describe('crash recovery', { concurrency: false }, () => {
     assert.equal(active, undefined, 'nothing left active');
 
     // The salvage job delivers the recording up to the kill.
-    let salvaged = failed;
-    for (let i = 0; i < 60 && !salvaged.fileResults[0]?.location; i++) {
-      await sleep(500);
-      [salvaged] = (await client.listEgress({ egressId: started.egressId })) as [typeof failed];
-    }
+    const salvaged = await waitForFileLocation(client, started.egressId);
     const file = salvaged.fileResults[0];
     assert.ok(file?.location, 'the salvaged file has a location');
     assert.equal(salvaged.status, EgressStatus.EGRESS_FAILED, 'the amend keeps the status');

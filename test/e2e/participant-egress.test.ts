@@ -11,7 +11,7 @@ import { EgressClient, RoomServiceClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { beepOnsets, measureAvSync } from '../support/av-sync.ts';
+import { beepOnsets, MAX_AV_OFFSET_SEC, measureAvSync } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import type { LiveKitServer } from '../support/livekit-server.ts';
@@ -20,8 +20,6 @@ import { colourOver, volumeBetween } from '../support/recording-checks.ts';
 import { E2E_API_KEY, E2E_API_SECRET } from '../support/service.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** What A/V sync this recorder achieves here (see the assertion). */
-const MAX_AV_OFFSET_SEC = 0.5;
 
 describe('participant egress', { concurrency: true }, () => {
   let rooms: RoomService;
@@ -92,18 +90,16 @@ describe('participant egress', { concurrency: true }, () => {
     const beepsAfterRepublish = (await beepOnsets(file.location)).filter((s) => s > republishedAt + 1.5);
     assert.ok(beepsAfterRepublish.length >= 3, `beeps after republishing: ${beepsAfterRepublish.join(', ')}`);
 
-    // A/V sync before the mute, and after the republish.
+    // A/V sync before the mute, and after the republish (the lip sync holds video back by the audio's extra
+    // receive delay: tens of ms on an idle host, 100+ on a busy one).
     for (const [name, sync] of [
       ['before the mute', await measureAvSync(file.location, undefined, { untilSec: mutedAt })],
       ['after the republish', await measureAvSync(file.location, undefined, { fromSec: republishedAt + 1.5, untilSec: leftAt - 0.5 })],
     ] as const) {
       t.diagnostic(`A/V offsets ${name} (beep - flash, s): ${sync.offsets.map((o) => o.toFixed(3)).join(', ')}; median ${sync.medianOffsetSec.toFixed(3)}`);
+      assert.ok(sync.offsets.length >= 3, `flashes paired with beeps ${name}: ${JSON.stringify(sync)}`);
+      assert.ok(Math.abs(sync.medianOffsetSec) <= MAX_AV_OFFSET_SEC, `A/V sync ${name}: ${sync.medianOffsetSec.toFixed(3)} s`);
     }
-    const sync = await measureAvSync(file.location, undefined, { untilSec: mutedAt });
-    assert.ok(sync.offsets.length >= 5, `flashes paired with beeps: ${JSON.stringify(sync)}`);
-    // Loose: rtc-node hands over decoded audio without timestamps, so sync is by arrival, and with the
-    // publishers in this same busy process audio has arrived 0.02–0.48 s after its frames (figures in the output).
-    assert.ok(Math.abs(sync.medianOffsetSec) <= MAX_AV_OFFSET_SEC, `A/V sync ${sync.medianOffsetSec.toFixed(3)} s`);
   });
 
   test('a participant that never comes: FAILED "not found" after the 30 s wait', async () => {

@@ -10,20 +10,13 @@ import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { measureAvSync } from '../support/av-sync.ts';
+import { MAX_AV_OFFSET_SEC, measureAvSync } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
 import { colourOver, volumeBetween } from '../support/recording-checks.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/**
- * What A/V sync this recorder achieves here (see test/e2e/participant-egress.test.ts): with two publishers in
- * this same busy process, rtc-node hands the recorder its audio 0.40–0.48 s after the frames. A known gap
- * (the SDK path syncs by arrival time); this bound only catches unrelated audio and video.
- */
-const MAX_AV_OFFSET_SEC = 0.7;
-
 describe('track composite egress', { concurrency: true }, () => {
   let rooms: RoomService;
   let client: EgressClient;

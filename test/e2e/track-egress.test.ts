@@ -2,15 +2,19 @@
  * Track egress on a real LiveKit server (test/support/livekit-server.ts) with rtc-node publishers
  * (test/support/publisher.ts): one track recorded without transcoding — H.264 → MP4, VP8 → WebM, Opus →
  * OGG — checked against what the publisher sent (codec, profile, size, frame rate, colour, beeps, no
- * encoder of ours in the file); the WebSocket output (raw PCM, mute messages); a video track refused for a
- * WebSocket; an unknown track id FAILED after LiveKit's 30 s wait.
+ * encoder of ours in the file); the capture crash-safe while it records (a copy taken mid-recording plays);
+ * the WebSocket output (raw PCM, mute messages); a video track refused for a WebSocket; an unknown track id
+ * FAILED after LiveKit's 30 s wait; the LiveKit server killed mid-recording → FAILED with the reason, and
+ * what was recorded until then delivered and playable.
  */
 import { DirectFileOutput, EgressStatus, EncodedFileOutput, EncodedFileType, EncodingOptionsPreset, MediaSource, Output, StartEgressRequest, type EgressInfo } from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
@@ -82,7 +86,15 @@ describe('track egress', { concurrency: false }, () => {
       assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
       const cpuBefore = process.cpuUsage();
       const recordFromMs = Date.now();
-      await sleep(6000);
+      await sleep(3000);
+      // Crash-safe: the capture as it is on disk mid-recording (what a killed worker leaves) plays up to now.
+      const copyDir = await mkdtemp(join(tmpdir(), 'track-capture-'));
+      t.after(() => rm(copyDir, { recursive: true, force: true }));
+      const captureName = codec === 'h264' ? 'capture.mkv' : 'capture.webm';
+      const midway = join(copyDir, captureName);
+      await copyFile(join(rooms.service.config.tmp_dir, started.egressId, captureName), midway);
+      const copiedAtSec = (Date.now() - Number(active.startedAt / 1_000_000n)) / 1000;
+      await sleep(3000);
       const cpu = process.cpuUsage(cpuBefore);
       // H.264: the track is unpublished; VP8: its publisher leaves the room.
       if (codec === 'h264') await publisher.unpublish('video');
@@ -106,8 +118,10 @@ describe('track egress', { concurrency: false }, () => {
       // What the publisher's encoder made: H.264 Constrained Baseline (42e01f) from libwebrtc's OpenH264, not
       // the High profile our x264 encodes; no x264 SEI or encoder tag of ours anywhere in the file.
       if (codec === 'h264') assert.match(video.profile, /Baseline/);
+      // The file is the capture remuxed by ffmpeg -c copy (its muxer's "Lavf" tag is in it): no encoder's (Lavc).
       const bytes = await readFile(file.location);
-      for (const tag of ['x264', 'Lavf', 'libvpx']) assert.equal(bytes.includes(tag), false, `${tag} in the file`);
+      for (const tag of ['x264', 'Lavc', 'libvpx']) assert.equal(bytes.includes(tag), false, `${tag} in the file`);
+      if (codec === 'h264') assert.ok(bytes.indexOf('moov') < bytes.indexOf('mdat'), 'faststart: the index before the media');
       // Every published frame, at the publisher's rate: about 30 per second of recording.
       const frames = Number(video.nb_read_frames);
       const recordedSec = info.format.duration;
@@ -124,6 +138,21 @@ describe('track egress', { concurrency: false }, () => {
       const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file.location, '-f', 'null', '-']);
       assert.equal(stderr.trim(), '', 'decodes without errors');
       assert.equal(await colourOver(file.location, 2.3), PARTICIPANT_COLOURS[colourIndex].name);
+
+      // The copy taken mid-recording: the publisher's stream up to the copy, every frame decodable, and the
+      // salvage job's remux makes it a normal file of the same length.
+      const partial = await videoStream(midway);
+      assert.equal(partial.codec_name, codec);
+      const { stderr: partialErrors } = await run('ffmpeg', ['-v', 'error', '-i', midway, '-f', 'null', '-']);
+      assert.equal(partialErrors.trim(), '', 'the mid-recording copy decodes without errors');
+      const salvaged = join(copyDir, `salvaged${ext}`);
+      await run('ffmpeg', ['-v', 'error', '-y', '-i', midway, '-c', 'copy', ...(ext === '.mp4' ? ['-movflags', '+faststart'] : []), salvaged]);
+      const salvagedInfo = await probe(salvaged);
+      const salvagedFrames = Number((await videoStream(salvaged)).nb_read_frames);
+      t.diagnostic(`${codec} mid-recording copy ${copiedAtSec.toFixed(2)} s after ACTIVE: ${partial.nb_read_frames} frames; as ${ext}: ${salvagedInfo.format.duration.toFixed(2)} s, ${salvagedFrames} frames`);
+      assert.equal(salvagedInfo.format.format_name, container);
+      assert.ok(Math.abs(salvagedInfo.format.duration - copiedAtSec) < 1, `${salvagedInfo.format.duration} s recorded by ${copiedAtSec} s`);
+      assert.ok(salvagedFrames / salvagedInfo.format.duration > 18, `${salvagedFrames} frames`);
     });
   }
 
@@ -240,5 +269,39 @@ describe('track egress', { concurrency: false }, () => {
     assert.match(done.error, /track TR_doesnotexist not found/);
     const waitedSec = (Number(done.endedAt / 1_000_000n) - notFoundStartedAt) / 1000;
     assert.ok(waitedSec >= 29 && waitedSec < 45, `failed after ${waitedSec} s`);
+  });
+
+  test('livekit-server SIGKILLed → FAILED with the reason; what was recorded until then delivered (file_results) and playable', async (t) => {
+    // Last: it kills the room fixture's server (rtc-node cannot be used again in this process after dispose(),
+    // so a dedicated server and publisher would have to come before the others).
+    const publisher = await rooms.publish({ room: 'lost', identity: 'lost-pub', colourIndex: 1, video: { codec: 'h264', width: 640, height: 360, fps: 30 }, audio: false });
+    const trackId = publisher.trackSid('video')!;
+    const started = await client.startTrackEgress('lost', new DirectFileOutput({ filepath: 'lost/{track_id}' }), trackId);
+    const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 30_000);
+    assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
+    await sleep(5000);
+    rooms.livekit.kill();
+    const killedAtMs = Date.now();
+
+    const done = await waitForStatus(client, started.egressId, ENDED, 30_000);
+    const endedAfterSec = (Date.now() - killedAtMs) / 1000;
+    assert.equal(done.status, EgressStatus.EGRESS_FAILED, `${EgressStatus[done.status]}: ${done.error}`);
+    assert.match(done.error, /connection to room failed/);
+    assert.equal(done.details, 'End reason: Failure');
+    const file = done.fileResults[0];
+    assert.ok(file?.location, 'the recording so far is delivered');
+    assert.equal(file.filename, `lost/${trackId}.mp4`);
+    assert.equal(done.result.case, 'file');
+    const info = await probe(file.location);
+    const video = await videoStream(file.location);
+    const recordedSec = (killedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
+    t.diagnostic(`FAILED ${endedAfterSec.toFixed(1)} s after the kill: "${done.error}"; ${info.format.duration.toFixed(2)} s and ${video.nb_read_frames} frames delivered of ${recordedSec.toFixed(2)} s recorded before the kill`);
+    assert.equal(info.format.format_name, 'mov,mp4,m4a,3gp,3g2,mj2');
+    assert.equal(video.codec_name, 'h264');
+    assert.ok(Math.abs(info.format.duration - recordedSec) < 1.5, `${info.format.duration} s of ${recordedSec} s`);
+    assert.ok(Math.abs(Number(file.duration) / 1e9 - info.format.duration) < 1.5, `reported ${Number(file.duration) / 1e9} s`);
+    assert.ok(Number(file.size) > 0);
+    const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file.location, '-f', 'null', '-']);
+    assert.equal(stderr.trim(), '', 'decodes without errors');
   });
 });

@@ -8,6 +8,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+/** The bound the recordings are held to (issue 5): the median beep − flash offset, seconds. */
+export const MAX_AV_OFFSET_SEC = 0.1;
 const MAX_OUTPUT_BYTES = 1 << 30;
 
 export interface AvSync {

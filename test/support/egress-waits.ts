@@ -34,3 +34,16 @@ export async function processesMentioning(needle: string): Promise<{ pid: number
   }
   return found;
 }
+
+/** The egress once its first file result has a location (a salvage amends an ended egress with it), polled for up to `timeoutMs`. */
+export async function waitForFileLocation(client: EgressClient, egressId: string, timeoutMs = 30_000): Promise<EgressInfo> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [info] = await client.listEgress({ egressId });
+    if (info?.fileResults[0]?.location || Date.now() > deadline) {
+      if (!info) throw new Error(`egress ${egressId}: no record`);
+      return info;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

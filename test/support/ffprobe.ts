@@ -77,7 +77,8 @@ export async function decodeFrameAt(path: string, seconds: number): Promise<Deco
   const { width, height } = video;
   const { stdout: rgb } = await run(
     'ffmpeg',
-    ['-v', 'error', '-ss', String(seconds), '-i', path, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    // No seek for the first frame: an image (a JPEG thumbnail) has nothing at `-ss 0` for ffmpeg.
+    ['-v', 'error', ...(seconds > 0 ? ['-ss', String(seconds)] : []), '-i', path, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
     { encoding: 'buffer', maxBuffer: MAX_OUTPUT_BYTES },
   );
   if (rgb.length !== width * height * 3) throw new Error(`no frame at ${seconds} s in ${path}`);

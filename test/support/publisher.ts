@@ -161,6 +161,8 @@ function videoGenerator(source: VideoSource, video: { width: number; height: num
     }
     source.captureFrame(new VideoFrame(frame, width, height, VideoBufferType.I420), BigInt(Math.round(ms * 1000)));
     index += 1;
+    // Frames not captured in time are lost, as a camera loses them, rather than sent late in a burst.
+    index = Math.max(index, Math.floor(((performance.now() - epoch) * fps) / 1000));
     // Drift-free pacing: the next frame is due at epoch + index / fps.
     timer = setTimeout(tick, Math.max(0, epoch + index * (1000 / fps) - performance.now()));
   };
@@ -175,6 +177,8 @@ function videoGenerator(source: VideoSource, video: { width: number; height: num
 
 /** How far audio generation may run ahead of the wall clock: enough to never starve the source. */
 const AUDIO_LEAD_MS = 40;
+/** How far behind the wall clock audio generation may fall before it skips ahead to it. */
+const MAX_AUDIO_LATE_MS = 20;
 
 function audioGenerator(source: AudioSource, epoch: number): { stop(): void } {
   const samples = (SAMPLE_RATE * AUDIO_FRAME_MS) / 1000;
@@ -185,9 +189,11 @@ function audioGenerator(source: AudioSource, epoch: number): { stop(): void } {
     while (!stopped) {
       // Paced by the wall clock, not by the source's queue: a burst at the start would make the receiving
       // jitter buffer time-compress the audio (WebRTC's accelerate) and shift the beeps.
-      const dueMs = epoch + (position * 1000) / SAMPLE_RATE - AUDIO_LEAD_MS;
-      const waitMs = dueMs - performance.now();
+      const waitMs = epoch + (position * 1000) / SAMPLE_RATE - AUDIO_LEAD_MS - performance.now();
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+      // Behind the clock (this process was busy): the samples not captured in time are lost, as a real
+      // microphone loses them; sending them late would shift every later beep behind its flash for good.
+      if (-(waitMs + AUDIO_LEAD_MS) > MAX_AUDIO_LATE_MS) position = Math.ceil(((performance.now() - epoch) * SAMPLE_RATE) / 1000 / samples) * samples;
       const pcm = new Int16Array(samples);
       for (let i = 0; i < samples; i++) {
         const n = position + i;

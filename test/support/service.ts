@@ -47,6 +47,8 @@ export async function startService(
       logging: { level: process.env.TEST_LOG_LEVEL ?? 'warn' },
       // Admission by measured CPU has its own tests; elsewhere a busy test machine must not hold jobs back.
       admission: false,
+      // Every test starts cold (and has no idle Chromium about) unless it asks for warm stations.
+      warm_pool: { size: 0 },
       ...yaml,
       storage: { local: { directory: recordingsDir }, ...((yaml.storage as object | undefined) ?? {}) },
     }),

@@ -45,4 +45,15 @@ describe('admission', () => {
     assert.ok(usage.get('EG_busy')!.rssBytes > 10 * 1024 * 1024);
     assert.equal(usage.has('EG_absent'), false);
   });
+
+  test('per-egress CPU: a warm station counts for the egress that took it, and for nobody while idle', async () => {
+    const station = (id: string) =>
+      spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], { env: { ...process.env, EGRESS_WARM_STATION: id } });
+    const [taken, idle] = [station('ws_taken'), station('ws_idle')];
+    await new Promise((r) => setTimeout(r, 1200));
+    const usage = await perEgressUsage(new Set(['EG_owner', 'EG_other']), new Map([['ws_taken', 'EG_owner']]));
+    await Promise.all([once(taken, 'exit'), once(idle, 'exit')]);
+    assert.ok(usage.get('EG_owner')!.cpuSec >= 0.7, JSON.stringify([...usage]));
+    assert.deepEqual([...usage.keys()], ['EG_owner']);
+  });
 });

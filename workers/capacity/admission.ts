@@ -60,6 +60,8 @@ export interface AdmissionOptions {
   recordings: Map<string, Recording>;
   /** Config `admission`: false takes every job the concurrency caps allow (capacity is still measured and reported). */
   enabled: boolean;
+  /** Warm stations taken by recordings (station id → egress id): their processes count for that egress. */
+  stationOwners?: ReadonlyMap<string, string>;
   log: Logger;
 }
 
@@ -150,7 +152,7 @@ export class Admission {
   }
 
   private async measure(): Promise<void> {
-    const usage = await perEgressUsage(new Set(this.running.keys()));
+    const usage = await perEgressUsage(new Set(this.running.keys()), this.options.stationOwners);
     const now = Date.now();
     for (const r of this.running.values()) {
       const used = usage.get(r.egressId);

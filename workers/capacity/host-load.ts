@@ -1,7 +1,9 @@
 /**
  * The node's load, read from /proc: CPU busy share between two samples (all cores), available memory, and
  * the CPU each recording uses (every process started for an egress carries EGRESS_ID in its environment:
- * Chromium with all its helpers, ffmpeg, Xvfb).
+ * Chromium with all its helpers, ffmpeg, Xvfb). A warm station's processes (workers/media/warm-pool.ts) were
+ * started before their egress was known and carry EGRESS_WARM_STATION instead: they count for the egress that
+ * took the station, and for nobody while idle.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -35,22 +37,29 @@ export async function availableMemoryBytes(): Promise<number> {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-/** CPU seconds used so far and resident memory, per egress id, of every process started for one. */
-export async function perEgressUsage(egressIds: ReadonlySet<string>): Promise<Map<string, { cpuSec: number; rssBytes: number }>> {
+/**
+ * CPU seconds used so far and resident memory, per egress id, of every process started for one, and of
+ * the warm stations `stationOwners` (station id → egress id) says the egresses took.
+ */
+export async function perEgressUsage(
+  egressIds: ReadonlySet<string>,
+  stationOwners: ReadonlyMap<string, string> = new Map(),
+): Promise<Map<string, { cpuSec: number; rssBytes: number }>> {
   const usage = new Map<string, { cpuSec: number; rssBytes: number }>();
   if (egressIds.size === 0) return usage;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const environ = await readFile(`/proc/${entry}/environ`, 'latin1').catch(() => '');
-    const match = /(?:^|\0)EGRESS_ID=([^\0]+)/.exec(environ);
-    if (!match || !egressIds.has(match[1]!)) continue;
+    const station = /(?:^|\0)EGRESS_WARM_STATION=([^\0]+)/.exec(environ)?.[1];
+    const egressId = station !== undefined ? stationOwners.get(station) : /(?:^|\0)EGRESS_ID=([^\0]+)/.exec(environ)?.[1];
+    if (egressId === undefined || !egressIds.has(egressId)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
     // Fields after the command name (which may contain spaces) start at the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const cpuSec = (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / CLOCK_TICKS_PER_SEC;
     const rssBytes = Number(fields[21] ?? 0) * 4096;
-    const sum = usage.get(match[1]!) ?? { cpuSec: 0, rssBytes: 0 };
-    usage.set(match[1]!, { cpuSec: sum.cpuSec + cpuSec, rssBytes: sum.rssBytes + rssBytes });
+    const sum = usage.get(egressId) ?? { cpuSec: 0, rssBytes: 0 };
+    usage.set(egressId, { cpuSec: sum.cpuSec + cpuSec, rssBytes: sum.rssBytes + rssBytes });
   }
   return usage;
 }

@@ -39,11 +39,14 @@ export interface ChromiumSession {
   readonly endSignal: Promise<void>;
   /** Resolves (never rejects) with EGR_ERR_BROWSER_CRASHED if Chromium or the page dies. */
   readonly crashed: Promise<EgressError>;
+  /** Logs from now on go to `log` (a warm Chromium, launched before its egress was known, joins the egress's log). */
+  useLog(log: Logger): void;
 }
 
 /** Starts Chromium on the display; its processes belong to the supervisor, which ends them. */
 export async function launchChromium(options: ChromiumOptions): Promise<ChromiumSession> {
-  const { settings, supervisor, log } = options;
+  const { settings, supervisor } = options;
+  let log = options.log;
   let browser: Browser;
   try {
     browser = await puppeteer.launch({
@@ -91,6 +94,7 @@ export async function launchChromium(options: ChromiumOptions): Promise<Chromium
     startSignal: consoleMessage('START_RECORDING'),
     endSignal: consoleMessage('END_RECORDING'),
     crashed,
+    useLog: (next) => (log = next),
   };
 }
 

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { EgressPlan } from '../../shared/egress-plan.ts';
+import type { EgressPlan, FileType } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
 import {
   captureArgs,
@@ -26,7 +26,6 @@ import {
   STREAM_FD,
   type CaptureInput,
   type CaptureLayout,
-  type Container,
 } from './ffmpeg-args.ts';
 import { watchImages, type ImageWatcher } from './image-watcher.ts';
 import type { AudioSink } from './pulse.ts';
@@ -336,8 +335,11 @@ function followReports(ffmpeg: SupervisedProcess, log: Logger, rawStartedAtMs: n
   };
 }
 
-/** Rewrites the capture into filePath without re-encoding; an MP4 gets its index up front (faststart). */
-async function remux(options: CaptureOptions, capturePath: string, filePath: string, container: Container): Promise<void> {
+/**
+ * Rewrites a crash-safe capture into filePath (its extension names the container) without re-encoding; an
+ * MP4 gets its index up front (faststart). Also the end of a track recording (workers/track/).
+ */
+export async function remux(options: Pick<CaptureOptions, 'ffmpegPath' | 'supervisor'>, capturePath: string, filePath: string, container: FileType): Promise<void> {
   const faststart = container === 'mp4' ? ['-movflags', '+faststart'] : [];
   await mkdir(dirname(filePath), { recursive: true });
   const remuxer = options.supervisor.spawn('ffmpeg-remux', options.ffmpegPath, [

@@ -67,6 +67,11 @@ export class SupervisedProcess {
     return this.child.pid;
   }
 
+  /** Not known to have exited (Node has not seen its exit yet). */
+  get running(): boolean {
+    return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** The last lines the child wrote to stderr, for error messages. */
   stderrTail(lines: number): string {
     return this.#stderrLines.slice(-lines).join('\n');
@@ -135,6 +140,11 @@ export class Supervisor {
   /** Supervises a child someone else spawned detached (Chromium, spawned by puppeteer). */
   adopt(name: string, child: ChildProcess): SupervisedProcess {
     return this.#watch(new SupervisedProcess(name, child));
+  }
+
+  /** Whether every child started so far is still running. */
+  allRunning(): boolean {
+    return [...this.#children].every((child) => child.running);
   }
 
   /** Ends every child of the recording and waits until they are gone. */

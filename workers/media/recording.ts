@@ -5,8 +5,10 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPlan, FileType } from '../../shared/egress-plan.ts';
+import type { EgressError } from '../../shared/errors.ts';
 import type { NamingVars } from '../../shared/naming.ts';
 import type { UrlPolicy } from '../../shared/url-policy.ts';
+import type { StationSource } from './warm-pool.ts';
 
 export interface RecorderSettings {
   chromePath: string;
@@ -60,6 +62,8 @@ export interface RecordingStart {
    * for it, and drops data it would have to hold beyond a bound (a warning says so).
    */
   onStream?: (ts: Readable) => void;
+  /** Page recorders: ready displays, sinks and browsers of this worker process (warm-pool.ts); without, every start is cold. */
+  warmPool?: StationSource;
 }
 
 export interface SegmentReport {
@@ -113,11 +117,17 @@ export interface RecordingResult {
   /** Naming variables learnt in the room ({room_id}, {publisher_identity}, {track_type}, {track_source}). */
   namingVars?: Partial<NamingVars>;
   stats: CaptureStats;
+  /**
+   * The recording failed after it had started (a room recorder whose room connection was lost), yet `file` holds
+   * what was recorded until then, finalized: it is delivered, and the egress ends FAILED with this error.
+   */
+  failure?: EgressError;
 }
 
 export interface Recording {
   /**
-   * Settles when the recording is over and every process is gone. Rejects with an EgressError on failure.
+   * Settles when the recording is over and every process is gone. Rejects with an EgressError on failure,
+   * unless a file recorded until the failure is delivered all the same (RecordingResult.failure).
    * Every onSegment and onImage call of a recording that ends gracefully happens before it resolves.
    */
   readonly done: Promise<RecordingResult>;

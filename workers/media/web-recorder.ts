@@ -2,18 +2,20 @@
  * The page recorder (web egress, and room composite through its layout template): the page in Chromium on
  * a private X display, its sound in a private PulseAudio sink, both captured and encoded once by ffmpeg into
  * every output of the plan (file, segments, images, stream). Whatever ends the recording (stop, END_RECORDING, a failure),
- * every process it started is gone when `done` settles.
+ * every process it started is gone when `done` settles. With a warm pool (RecordingStart.warmPool) it takes a
+ * ready display, sink and Chromium if one fits, and destroys it at the end like its own (warm-pool.ts).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
-import { launchChromium } from './chromium.ts';
+import { launchChromium, type ChromiumSession } from './chromium.ts';
 import { captureLayout } from './ffmpeg-args.ts';
 import { startCapture } from './ffmpeg-capture.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
+import type { Station } from './warm-pool.ts';
 import { captureOutputsOf, notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from './recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from './recording.ts';
-import { startXvfb } from './xvfb.ts';
+import { startXvfb, type VirtualDisplay } from './xvfb.ts';
 import { pageSourceOf } from '../room/page-source.ts';
 
 export const recordWeb: Recorder = (start) => recordingOf(start.log, 'web recording', (stopSignal) => record(start, stopSignal));
@@ -23,23 +25,35 @@ const ENDED_FIRST = Symbol('ended before it started');
 async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
   const { plan, settings, log, workDir } = start;
   const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
-  let sink: AudioSink | undefined;
+  /** A sink of this recording's own (cold start); a station's goes with the station. */
+  let ownSink: AudioSink | undefined;
+  let station: Station | undefined;
   try {
     const source = await pageSourceOf(plan, settings);
     // Outputs this recorder cannot write fail now, before anything is started.
     captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
-    const display = await startXvfb(supervisor, plan.encoding);
-    sink = plan.audio ? await createSink(plan.egressId, log) : undefined;
-    const chromium = await launchChromium({
-      settings,
-      supervisor,
-      display: display.display,
-      width: plan.encoding.width,
-      height: plan.encoding.height,
-      workDir,
-      audioEnv: sink?.clientEnv,
-      log,
-    });
+    station = start.warmPool?.take(plan, log);
+    let display: VirtualDisplay;
+    let sink: AudioSink | undefined;
+    let chromium: ChromiumSession;
+    if (station) {
+      ({ display, chromium } = station);
+      sink = plan.audio ? station.sink : undefined;
+      chromium.useLog(log);
+    } else {
+      display = await startXvfb(supervisor, plan.encoding);
+      sink = ownSink = plan.audio ? await createSink(plan.egressId, log, supervisor) : undefined;
+      chromium = await launchChromium({
+        settings,
+        supervisor,
+        display: display.display,
+        width: plan.encoding.width,
+        height: plan.encoding.height,
+        workDir,
+        audioEnv: sink?.clientEnv,
+        log,
+      });
+    }
     const failures = [display.lost, chromium.crashed];
     /** Waits for `step` unless the recording is stopped first (→ STOPPED) or a process it needs dies (→ throws). */
     const until = <T>(step: Promise<T>) => untilStoppedOrFailed(step, stopSignal, failures);
@@ -88,6 +102,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     throw error;
   } finally {
     await supervisor.killAll();
-    await sink?.remove();
+    await ownSink?.remove();
+    await station?.destroy();
   }
 }

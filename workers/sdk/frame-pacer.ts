@@ -1,8 +1,9 @@
 /**
  * The video of an SDK recording as the capture wants it: one I420 frame of the plan's size every
  * 1/framerate on the wall clock, written to ffmpeg's raw video pipe. Each is the latest frame received
- * (fitted to the size when it is first written), or black while there is none: before the first frame,
- * while the track is muted, and after it is gone until another one comes.
+ * at least `holdBack` ms ago (fitted to the size when it is first written), or black while there is none:
+ * before the first frame, while the track is muted, and after it is gone until another one comes. The
+ * hold is lip sync: it delays the picture as long as the sound of the same moment arrives after it.
  */
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -12,6 +13,8 @@ import { startTicker, type Ticker } from './wall-clock.ts';
 
 /** At most this much video waits for ffmpeg to take it; beyond, frames are dropped (and said so). */
 const MAX_BEHIND_SEC = 2;
+/** The longest a frame is held back for lip sync, ms. */
+export const MAX_HOLD_MS = 1000;
 
 export interface I420Picture {
   data: Uint8Array;
@@ -26,7 +29,11 @@ export class FramePacer {
   readonly #maxBufferedBytes: number;
   readonly #log: Logger;
   readonly #ticker: Ticker;
-  /** Received, not fitted yet. */
+  /** Received, waiting for their hold to pass, oldest first. */
+  readonly #held: { picture: I420Picture; at: number }[] = [];
+  readonly #maxHeld: number;
+  #holdMs = 0;
+  /** Due, not fitted yet. */
   #pending: I420Picture | undefined;
   #current: Buffer;
   #dropped = 0;
@@ -39,16 +46,25 @@ export class FramePacer {
     this.#current = this.#black;
     this.#maxBufferedBytes = i420Bytes(this.#size) * encoding.framerate * MAX_BEHIND_SEC;
     this.#log = log;
+    this.#maxHeld = Math.ceil((encoding.framerate * MAX_HOLD_MS) / 1000) + 1;
     this.#ticker = startTicker(t0, 1000 / encoding.framerate, () => this.#writeFrame());
   }
 
-  /** The latest frame of the recorded track. */
+  /** The latest frame of the recorded track, to be written once the hold has passed. */
   show(picture: I420Picture): void {
-    this.#pending = picture;
+    this.#held.push({ picture, at: performance.now() });
+    // A frame rate above the recording's: those that would never be written go now.
+    if (this.#held.length > this.#maxHeld) this.#held.shift();
+  }
+
+  /** How long each frame waits before it is written, ms (0 to MAX_HOLD_MS). */
+  holdBack(ms: number): void {
+    this.#holdMs = Math.min(MAX_HOLD_MS, Math.max(0, ms));
   }
 
   /** Black from now on, until the next frame shown. */
   blank(): void {
+    this.#held.length = 0;
     this.#pending = undefined;
     this.#current = this.#black;
   }
@@ -63,6 +79,8 @@ export class FramePacer {
   }
 
   #writeFrame(): void {
+    const due = performance.now() - this.#holdMs;
+    while (this.#held.length > 0 && this.#held[0]!.at <= due) this.#pending = this.#held.shift()!.picture;
     if (this.#pending) {
       const { data, width, height } = this.#pending;
       this.#pending = undefined;

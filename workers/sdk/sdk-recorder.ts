@@ -4,8 +4,9 @@
  * waits for its source (30 s, then not found), and feeds the decoded tracks to one ffmpeg encode writing
  * every output of the plan, as the web recorder does: frames of the plan's size at its frame rate and
  * 48 kHz stereo audio, both on the wall clock, black and silent whenever there is nothing to show or hear.
- * It ends when stopped or when the source is gone ("Source closed"); every process and stream it started
- * is gone when `done` settles.
+ * It ends when stopped or when the source is gone ("Source closed"), or fails, its recording finalized and
+ * delivered all the same, when the room connection is lost; every process and stream it started is gone
+ * when `done` settles.
  */
 import { Room } from '@livekit/rtc-node';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
@@ -17,6 +18,7 @@ import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '..
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
 import { AudioMixer } from './audio-mixer.ts';
 import { FramePacer } from './frame-pacer.ts';
+import { startLipSync, type LipSync } from './lip-sync.ts';
 import { sourceRulesOf } from './source-rules.ts';
 import { waitForSource } from './source-wait.ts';
 import { feedTracks, type TrackFeeds } from './track-feeds.ts';
@@ -32,6 +34,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   let feeds: TrackFeeds | undefined;
   let pacer: FramePacer | undefined;
   let mixer: AudioMixer | undefined;
+  let lipSync: LipSync | undefined;
   try {
     // Outputs this recorder cannot write fail now, before joining.
     captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
@@ -60,6 +63,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     if (capture.rawPipes.video) pacer = new FramePacer(capture.rawPipes.video, plan.encoding, t0, log);
     if (capture.rawPipes.audio) mixer = new AudioMixer(capture.rawPipes.audio, t0);
     feeds = feedTracks(room, rules, { pacer, mixer }, log);
+    if (pacer && mixer) lipSync = startLipSync(room, pacer, log);
 
     if ((await until(capture.active)) === STOPPED) return notStarted();
     log.info({ startedAtMs }, 'recording active');
@@ -67,19 +71,24 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
 
     const closed = await until(feeds.sourceClosed);
     const end: RecordingEnd = closed === STOPPED ? 'stopped' : 'end_signal';
-    if (closed !== STOPPED) log.info({ why: closed }, 'source closed');
+    if (closed !== STOPPED && closed.lost) log.warn({ why: closed.why }, 'connection to the room lost; finalizing what was recorded');
+    else if (closed !== STOPPED) log.info({ why: closed.why }, 'source closed');
     feeds.stop();
+    lipSync?.stop();
     pacer?.stop();
     mixer?.stop();
     const { endedAtMs, stats, file } = await capture.stop();
-    log.info({ end, stats, pacer: pacer?.stats, sizeBytes: file?.sizeBytes, durationMs: endedAtMs - startedAtMs }, 'recording finished');
-    return { started: true, end, startedAtMs, endedAtMs, ...(file ? { file } : {}), stats };
+    log.info({ end, stats, pacer: pacer?.stats, lipSync: lipSync?.stats, sizeBytes: file?.sizeBytes, durationMs: endedAtMs - startedAtMs }, 'recording finished');
+    // As LiveKit's: the egress fails, and what was recorded until then is delivered.
+    const failure = closed !== STOPPED && closed.lost ? new EgressError('EGR_ERR_UNAVAILABLE', `recording ended early: ${closed.why}`) : undefined;
+    return { started: true, end, startedAtMs, endedAtMs, ...(file ? { file } : {}), stats, ...(failure ? { failure } : {}) };
   } catch (err) {
     const error = asEgressError(err);
     log.warn({ err: error }, 'SDK recording failed');
     throw error;
   } finally {
     feeds?.stop();
+    lipSync?.stop();
     pacer?.stop();
     mixer?.stop();
     await supervisor.killAll();

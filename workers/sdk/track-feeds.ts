@@ -3,10 +3,14 @@
  * to each publication the source rules want (those there now and those published later), decodes it
  * through rtc-node (I420 frames, 48 kHz stereo PCM), and follows mute (black / silence), unpublish
  * (black / silence until a republish) and the end of the source (participant left, tracks gone, room
- * closed). One video track at a time: the latest subscribed.
+ * closed), told apart from a lost connection to the room (which rtc-node has given up reconnecting on).
+ * A momentary loss does not end the recording: while rtc-node reconnects, the participants and tracks it
+ * drops are not taken for gone; once reconnected, the source has RECONNECT_GRACE_MS to be back (black and
+ * silence meanwhile). One video track at a time: the latest subscribed.
  */
 import {
   AudioStream,
+  DisconnectReason,
   RoomEvent,
   VideoBufferType,
   VideoStream,
@@ -23,9 +27,22 @@ import type { AudioMixer, MixerInput } from './audio-mixer.ts';
 import type { FramePacer } from './frame-pacer.ts';
 import type { SourceRules, TrackRole } from './source-rules.ts';
 
+/** Why the recording is over: its source is gone ("Source closed"), or the room connection was lost. */
+export interface SourceEnd {
+  why: string;
+  /** The connection to the room was lost, not closed by the room: the egress fails, its recording delivered. */
+  lost?: true;
+}
+
+/** After a reconnection, how long the source has to be back before it is taken for gone. */
+export const RECONNECT_GRACE_MS = 10_000;
+
+/** Disconnections that are the room ending, not the connection failing. */
+const ROOM_ENDED: ReadonlySet<DisconnectReason> = new Set([DisconnectReason.ROOM_DELETED, DisconnectReason.ROOM_CLOSED]);
+
 export interface TrackFeeds {
-  /** Resolves, with why, when the source is gone: the recording is over ("Source closed"). */
-  readonly sourceClosed: Promise<string>;
+  /** Resolves when the recording is over, with why. */
+  readonly sourceClosed: Promise<SourceEnd>;
   /** Stops following: every stream is cancelled and no event is handled any more. */
   stop(): void;
 }
@@ -45,8 +62,11 @@ export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: Fram
   const feeds = new Map<string, Feed>();
   let activeVideo: Feed | undefined;
   let everFed = false;
-  let closeSource: (why: string) => void = () => {};
-  const sourceClosed = new Promise<string>((resolve) => (closeSource = resolve));
+  let reconnecting = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  let endSource: (end: SourceEnd) => void = () => {};
+  const sourceClosed = new Promise<SourceEnd>((resolve) => (endSource = resolve));
+  const closeSource = (why: string) => endSource({ why });
 
   const consider = (publication: RemoteTrackPublication, participant: RemoteParticipant) => {
     const sid = publication.sid;
@@ -92,7 +112,7 @@ export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: Fram
       pacer!.blank();
     }
     log.info({ trackSid: feed.sid, participant: feed.participant, why }, 'track gone');
-    if (rules.endsWhen === 'tracks_gone' && everFed && feeds.size === 0) closeSource('tracks gone');
+    if (rules.endsWhen === 'tracks_gone' && everFed && feeds.size === 0 && !reconnecting) closeSource('tracks gone');
   };
 
   const setMuted = (publication: TrackPublication, muted: boolean) => {
@@ -113,18 +133,40 @@ export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: Fram
     [RoomEvent.TrackUnmuted]: (publication: TrackPublication, _participant: Participant) => setMuted(publication, false),
     [RoomEvent.ParticipantDisconnected]: (participant: RemoteParticipant) => {
       for (const feed of [...feeds.values()]) if (feed.participant === participant.identity) detach(feed.sid, 'participant left');
-      if (rules.endsWhen === 'participant_left' && participant.identity === rules.identity) closeSource(`participant ${participant.identity} left`);
+      if (rules.endsWhen === 'participant_left' && participant.identity === rules.identity && !reconnecting) closeSource(`participant ${participant.identity} left`);
     },
-    [RoomEvent.Disconnected]: () => closeSource('disconnected from the room'),
+    [RoomEvent.Disconnected]: (reason: DisconnectReason) => {
+      if (ROOM_ENDED.has(reason)) closeSource('room closed');
+      else endSource({ why: `connection to room failed (${DisconnectReason[reason] ?? reason})`, lost: true });
+    },
+    [RoomEvent.Reconnecting]: () => {
+      reconnecting = true;
+      log.warn('connection to the room interrupted; reconnecting');
+    },
+    [RoomEvent.Reconnected]: () => {
+      reconnecting = false;
+      log.info('reconnected to the room');
+      considerAll();
+      if (rules.present(room) && (rules.endsWhen !== 'tracks_gone' || feeds.size > 0)) return;
+      clearTimeout(graceTimer);
+      graceTimer = setTimeout(() => {
+        if (!rules.present(room)) closeSource(`${rules.missing(room)} after reconnecting`);
+        else if (rules.endsWhen === 'tracks_gone' && feeds.size === 0) closeSource('tracks gone');
+      }, RECONNECT_GRACE_MS);
+    },
   } as const;
-  for (const [event, handler] of Object.entries(handlers)) room.on(event as RoomEvent, handler as never);
-  for (const participant of room.remoteParticipants.values()) {
-    for (const publication of participant.trackPublications.values()) consider(publication, participant);
+  function considerAll() {
+    for (const participant of room.remoteParticipants.values()) {
+      for (const publication of participant.trackPublications.values()) consider(publication, participant);
+    }
   }
+  for (const [event, handler] of Object.entries(handlers)) room.on(event as RoomEvent, handler as never);
+  considerAll();
 
   return {
     sourceClosed,
     stop() {
+      clearTimeout(graceTimer);
       for (const [event, handler] of Object.entries(handlers)) room.off(event as RoomEvent, handler as never);
       for (const feed of feeds.values()) feed.cancel?.();
       feeds.clear();

@@ -1,14 +1,23 @@
 /**
- * Writes encoded samples, as they are, into a file with mediabunny (in-process, no transcoding): H.264 in
- * MP4, VP8/VP9 in WebM, Opus in Ogg. Samples come in decode order with their own timestamps; each is
- * written once the next one gives its duration, so every sample lasts exactly until the next.
+ * Writes encoded samples, as they are, into a crash-safe file with mediabunny (in-process, no transcoding):
+ * H.264 in Matroska, VP8/VP9 in WebM, Opus in Ogg. Samples come in decode order with their own timestamps;
+ * each is written once the next one gives its duration, so every sample lasts exactly until the next.
+ *
+ * Crash-safe: every sample is on disk (in the kernel's hands: a killed process loses nothing) as soon as
+ * the next one comes, and a file cut anywhere plays up to its cut. Matroska and WebM are written append-only
+ * (a Segment and Clusters of unknown size, nothing ever rewritten), Ogg in pages of at most a second, and
+ * nothing is gathered in memory first (the file target writes each flush at once). Why not fragmented MP4:
+ * mediabunny starts a fragment only at a keyframe and holds the fragment in memory until then, and a WebRTC
+ * publisher sends keyframes when asked (PLI), often never after the first: one fragment for the whole
+ * recording. The caller remuxes the Matroska into the MP4 users get (ffmpeg -c copy, index up front) and
+ * the WebM into one with its duration and cues, as the web recorder does with its fragmented MP4.
  */
 import {
   EncodedAudioPacketSource,
   EncodedPacket,
   EncodedVideoPacketSource,
   FilePathTarget,
-  Mp4OutputFormat,
+  MkvOutputFormat,
   OggOutputFormat,
   Output,
   WebMOutputFormat,
@@ -27,6 +36,12 @@ export interface VideoDescription {
   width: number;
   height: number;
 }
+
+/** The crash-safe container each codec is recorded in (capture.<extension>). */
+export const CAPTURE_EXTENSION: Record<PassthroughCodec, 'mkv' | 'webm' | 'ogg'> = { avc: 'mkv', vp8: 'webm', vp9: 'webm', opus: 'ogg' };
+
+/** Longest an Ogg page waits for more packets before it is written (Opus at 32 kb/s fills 8 KiB in 2 s). */
+const MAX_OGG_PAGE_SEC = 0.5;
 
 /** Duration of the last sample, which no next sample bounds. */
 const LAST_VIDEO_SEC = 1 / 30;
@@ -52,8 +67,13 @@ export class ContainerWriter {
     this.codec = codec;
     this.channels = options.channels ?? 2;
     const format =
-      codec === 'avc' ? new Mp4OutputFormat({ fastStart: false }) : codec === 'opus' ? new OggOutputFormat() : new WebMOutputFormat();
-    this.output = new Output({ format, target: new FilePathTarget(path) });
+      codec === 'avc'
+        ? new MkvOutputFormat({ appendOnly: true })
+        : codec === 'opus'
+          ? new OggOutputFormat({ maximumPageDuration: MAX_OGG_PAGE_SEC })
+          : new WebMOutputFormat({ appendOnly: true });
+    // Not chunked (FilePathTarget's default gathers 16 MiB in memory before writing): every flush is written.
+    this.output = new Output({ format, target: new FilePathTarget(path, { chunked: false }) });
     if (codec === 'opus') {
       this.audio = new EncodedAudioPacketSource('opus');
       this.output.addAudioTrack(this.audio);

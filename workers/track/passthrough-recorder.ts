@@ -1,18 +1,28 @@
 /**
  * Track egress to a file without transcoding: the track's RTP (TrackSubscriber) is put in order and
- * framed (JitterBuffer), depacketized (werift) and muxed as it is (ContainerWriter, mediabunny): H.264 →
- * MP4, VP8/VP9 → WebM, Opus → Ogg. Video starts at its first keyframe (PLI once a second until it comes,
- * and again after a loss); Opus gaps are filled so the Ogg keeps the wall-clock length.
- * Ends "Source closed" when the track is unpublished or its publisher leaves, or on stop().
+ * framed (JitterBuffer), depacketized (werift) and muxed as it is (ContainerWriter, mediabunny) into a
+ * crash-safe capture in the work directory (H.264 → Matroska, VP8/VP9 → WebM, Opus → Ogg, all streamable;
+ * capture.json beside it says what the file becomes), then remuxed at the end without re-encoding into the
+ * file users get: H.264 → MP4 (index up front), VP8/VP9 → WebM (duration, cues), Opus → the Ogg itself.
+ * Should the worker die, the salvage job makes that file from the capture. Video starts at its first
+ * keyframe (PLI once a second until it comes, and again after a loss); Opus gaps are filled so the Ogg
+ * keeps the wall-clock length.
+ * Ends "Source closed" when the track is unpublished, its publisher leaves or the room ends, or on stop().
+ * A room connection lost mid-recording (signalling closed or silent, the media connection failed) fails the
+ * egress, as LiveKit's does, but what was recorded until then is finalized and delivered all the same.
  */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { RtpPacket } from 'werift';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
+import { remux } from '../media/ffmpeg-capture.ts';
+import { Supervisor } from '../media/processes.ts';
 import { notStarted } from '../media/recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
 import { codecInfo, depacketize, describeKeyframe, opusFiller, opusPacketSamples, type CodecInfo } from './codecs.ts';
-import { ContainerWriter } from './container-writer.ts';
+import { writeCaptureInfo } from './capture-info.ts';
+import { CAPTURE_EXTENSION, ContainerWriter } from './container-writer.ts';
 import { JitterBuffer, type RtpFrame } from './jitter-buffer.ts';
 import { TrackSubscriber, type ReceivedTrack } from './track-subscriber.ts';
 
@@ -62,6 +72,7 @@ async function record(start: RecordingStart, onStopHandler: (stop: (reason: stri
     log,
     onEnded: (reason, lost) => ended(lost ? new EgressError('EGR_ERR_UNAVAILABLE', `recording ended early: ${reason}`) : 'end_signal'),
   });
+  const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
   let session: TrackFileSession | undefined;
   try {
     const received = await Promise.race([subscriber.start().then(() => subscriber.received), endOf]);
@@ -69,11 +80,18 @@ async function record(start: RecordingStart, onStopHandler: (stop: (reason: stri
     if (received instanceof Error) throw received;
     const codec = codecInfo(received.codec.mimeType, received.codec.clockRate);
     if (!codec) throw new EgressError('EGR_ERR_NOT_SUPPORTED', `track egress of ${received.codec.mimeType} is not supported (H.264, VP8, VP9 and Opus are)`);
-    session = new TrackFileSession({ start, received, codec, subscriber, filePath });
+    session = new TrackFileSession({ start, received, codec, subscriber, filePath, supervisor });
     const end = await endOf;
-    if (end instanceof Error) throw end;
     await subscriber.close();
-    return await session.finish(end);
+    if (!(end instanceof Error)) return await session.finish(end);
+    // The room connection was lost: the egress fails, with what was recorded until then.
+    const partial = await session.finish('end_signal').catch((err: unknown) => {
+      log.warn({ err: asEgressError(err).message }, 'what was recorded before the connection was lost could not be finalized');
+      return undefined;
+    });
+    if (!partial?.started) throw end;
+    log.warn({ err: end.message, sizeBytes: partial.file?.sizeBytes }, 'room connection lost; the recording so far is delivered and the egress fails');
+    return { ...partial, failure: asEgressError(end) };
   } catch (err) {
     // A stop while joining, or a track that ended before it was received, records nothing.
     if (stopping && !session) return notStarted('stopped');
@@ -81,6 +99,7 @@ async function record(start: RecordingStart, onStopHandler: (stop: (reason: stri
     throw asEgressError(err);
   } finally {
     await subscriber.close();
+    await supervisor.killAll();
   }
 }
 
@@ -89,13 +108,18 @@ interface SessionOptions {
   received: ReceivedTrack;
   codec: CodecInfo;
   subscriber: TrackSubscriber;
+  /** Where the finished file goes, less its extension (the codec's). */
   filePath: string;
+  /** Runs the remux at the end. */
+  supervisor: Supervisor;
 }
 
 /** One received track being written to its file. */
 class TrackFileSession {
   private readonly options: SessionOptions;
   private readonly writer: ContainerWriter;
+  /** The crash-safe capture the writer writes. */
+  private readonly capturePath: string;
   private readonly jitter: JitterBuffer;
   private readonly timer: NodeJS.Timeout;
   private ssrc?: number;
@@ -114,9 +138,14 @@ class TrackFileSession {
 
   constructor(options: SessionOptions) {
     this.options = options;
-    const { codec, received, filePath, start } = options;
+    const { codec, received, start } = options;
     this.awaitingKeyframe = codec.kind === 'video';
-    this.writer = new ContainerWriter(filePath, codec.codec, { channels: received.info.stereo ? 2 : 1 });
+    this.capturePath = join(start.workDir, `capture.${CAPTURE_EXTENSION[codec.codec]}`);
+    this.writer = new ContainerWriter(this.capturePath, codec.codec, { channels: received.info.stereo ? 2 : 1 });
+    // For the salvage job, should this worker die: what the capture becomes, and its name.
+    void writeCaptureInfo(start.workDir, { fileType: codec.fileType, namingVars: options.subscriber.namingVars() }).catch((err: Error) =>
+      start.log.warn({ err: err.message }, 'capture info not written'),
+    );
     this.jitter = new JitterBuffer({
       kind: codec.kind,
       latencyMs: LATENCY_MS[codec.kind],
@@ -134,7 +163,7 @@ class TrackFileSession {
   async finish(end: RecordingEnd): Promise<RecordingResult> {
     clearInterval(this.timer);
     this.jitter.flush();
-    const { start, codec, filePath } = this.options;
+    const { start, codec, supervisor } = this.options;
     const endedAtMs = Date.now();
     const stats = { frames: this.writer.samples, duplicated: 0, dropped: this.dropped };
     start.log.info({ ...stats, lostPackets: this.lost, opusFillers: this.fillers, wrongPayloadType: this.wrongPayloadType }, 'track recording finished');
@@ -147,6 +176,9 @@ class TrackFileSession {
     } catch (err) {
       throw new EgressError('EGR_ERR_ENCODER_FAILED', `cannot write the ${codec.fileType} file: ${(err as Error).message}`, { cause: err });
     }
+    // The Ogg is the file itself; the Matroska and the append-only WebM are remuxed (ffmpeg -c copy).
+    const filePath = codec.fileType === 'ogg' ? this.capturePath : `${this.options.filePath}.${codec.fileType}`;
+    if (filePath !== this.capturePath) await remux({ ffmpegPath: start.settings.ffmpegPath, supervisor }, this.capturePath, filePath, codec.fileType);
     const { size } = await stat(filePath);
     return {
       started: true,

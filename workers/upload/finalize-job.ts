@@ -3,13 +3,16 @@
  * child in a BullMQ flow; segments and images went to storage while recording, and it waits for them by
  * their deterministic job ids (moving itself back to delayed), so all of it survives worker restarts.
  * Then it writes the final playlists and the manifest, fills in the results and sets the terminal status.
- * A failed upload leaves its file on local disk and the egress FAILED with the upload error.
+ * A failed upload leaves its file on local disk and the egress FAILED with the upload error. A recording
+ * that failed after it started (status `failed`: a track egress that lost its room) ends FAILED with its
+ * error once its file is delivered.
  */
 import { EgressStatus, FileInfo, ImagesInfo, SegmentsInfo, type EgressInfo } from '@livekit/protocol';
 import { DelayedError, type Job } from 'bullmq';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServiceContext } from '../../shared/context.ts';
+import type { EgressEnd } from '../../shared/egress-events.ts';
 import { msToNanos, nowNanos } from '../../shared/ids.ts';
 import { uploadJobId, type FinalizeJobData, type UploadJobData, type UploadResult } from '../../shared/queues.ts';
 import { buildManifest, type ManifestFile, type ManifestImage, type ManifestPlaylist } from '../manifest.ts';
@@ -111,15 +114,22 @@ export function finalizeProcessor(ctx: ServiceContext, delivery: Delivery) {
       if (kinds === 1 && segmentsInfo) info.result = { case: 'segments', value: segmentsInfo };
     };
     if (failures.length > 0) {
-      await ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: `upload failed: ${failures.join('; ')}`, errorCode: 400, reason: 'Failure' }, fillResults);
+      const recordingError = job.data.status === 'failed' && job.data.error ? `${job.data.error.message}; ` : '';
+      await ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: `${recordingError}upload failed: ${failures.join('; ')}`, errorCode: 400, reason: 'Failure' }, fillResults);
       return;
     }
     // Everything is delivered: the recorder's working directory can go (with a failure it stays, files and all).
     await rm(join(ctx.config.tmp_dir, egressId), { recursive: true, force: true });
     const files: ManifestFile[] = fileInfo ? [{ filename: fileInfo.filename, location: fileInfo.location }] : [];
     const manifestLocation = job.data.manifest && (await deliverManifest(ctx, delivery, job, { files, playlists, images: manifestImages }));
-    const status = job.data.status === 'limit_reached' ? EgressStatus.EGRESS_LIMIT_REACHED : EgressStatus.EGRESS_COMPLETE;
-    await ctx.events.end(egressId, { status, reason: job.data.details, ...(status === EgressStatus.EGRESS_LIMIT_REACHED ? { error: 'Session limit reached' } : {}) }, (info) => {
+    const { error } = job.data;
+    const end: EgressEnd =
+      job.data.status === 'failed'
+        ? { status: EgressStatus.EGRESS_FAILED, reason: job.data.details, error: error?.message ?? 'recording failed', errorCode: error?.code ?? 500 }
+        : job.data.status === 'limit_reached'
+          ? { status: EgressStatus.EGRESS_LIMIT_REACHED, reason: job.data.details, error: 'Session limit reached' }
+          : { status: EgressStatus.EGRESS_COMPLETE, reason: job.data.details };
+    await ctx.events.end(egressId, end, (info) => {
       fillResults(info);
       if (manifestLocation) info.manifestLocation = manifestLocation;
     });
