@@ -20,6 +20,7 @@ import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shar
 import { createRedis } from '../shared/redis.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
+import { recordsInProcess } from './recorders.ts';
 import { recorderSettings } from './recording-session.ts';
 import { WarmPool } from './media/warm-pool.ts';
 import { Admission } from './capacity/admission.ts';
@@ -79,6 +80,7 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     log,
     enabled: config.admission,
     ...(ctx.warmPool ? { stationOwners: ctx.warmPool.owners } : {}),
+    recordsInProcess,
   });
   const record = recordProcessor(ctx, admission);
   for (const queue of recordPoolNames) {

@@ -28,3 +28,12 @@ export function recorderFor(plan: EgressPlan): Recorder {
       return recordTrack;
   }
 }
+
+/** Whether the plan's recorder runs inside the worker process (the SDK and track recorders) rather than in Chromium. */
+export function recordsInProcess(plan: EgressPlan): boolean {
+  try {
+    return recorderFor(plan) !== recordWeb;
+  } catch {
+    return false;
+  }
+}

@@ -2,7 +2,8 @@
  * Admission by measured cost. LiveKit reserves a fixed cost per request (4 cores for a room composite), so
  * a 4-core node runs one (livekit/egress#912) and this 2-core machine none. Here the configured cpu_cost is
  * only the first estimate: once this node has measured recordings of a pool (the CPU of every process
- * started for them, after a 15 s settling time), the measured mean is the pool's estimate (web and room
+ * started for them, and for those recorded inside the worker process a share of its own CPU, after a 15 s
+ * settling time), the measured mean is the pool's estimate (web and room
  * composite cost alike: both are Chrome and one encode). A pool takes one more job only while the free share
  * of the node (cores × max_cpu_utilization, less what the running recordings reserve or the host really
  * uses, whichever is more) covers its estimate; a node with nothing running always takes one. A job this
@@ -17,7 +18,7 @@ import { writeCapacityReport, type CapacityReport } from '../../shared/capacity-
 import type { Redis } from '../../shared/redis.ts';
 import type { Recording } from '../media/recording.ts';
 import { configuredCost, costKindOf, POOL_KINDS, type CostKind } from './cost-kinds.ts';
-import { availableMemoryBytes, busyShare, cores, perEgressUsage, sampleCpu, type CpuSample } from './host-load.ts';
+import { availableMemoryBytes, busyShare, cores, InProcessShares, perEgressUsage, sampleCpu, type CpuSample } from './host-load.ts';
 
 const TICK_MS = 1000;
 const MEASURE_EVERY_TICKS = 5;
@@ -30,6 +31,8 @@ interface Running {
   egressId: string;
   pool: RecordPoolName;
   kind: CostKind;
+  /** Recorded inside the worker process (its CPU is shared among such recordings), not only by processes of its own. */
+  inProcess: boolean;
   startedAtMs: number;
   /** Cores it used over the last measurement, once settled. */
   measuredCores?: number;
@@ -62,6 +65,8 @@ export interface AdmissionOptions {
   enabled: boolean;
   /** Warm stations taken by recordings (station id → egress id): their processes count for that egress. */
   stationOwners?: ReadonlyMap<string, string>;
+  /** Whether a plan is recorded inside the worker process (workers/recorders.ts). */
+  recordsInProcess?: (plan: EgressPlan) => boolean;
   log: Logger;
 }
 
@@ -73,6 +78,7 @@ export class Admission {
   private readonly measuredByPool = new Map<RecordPoolName, number>();
   /** Measured mean resident memory per kind, bytes. */
   private readonly measuredRss = new Map<CostKind, number>();
+  private readonly inProcessShares = new InProcessShares();
   private memoryAvailable = Infinity;
   private timer: NodeJS.Timeout | undefined;
   private lastCpu: CpuSample | undefined;
@@ -90,7 +96,8 @@ export class Admission {
    */
   admit(plan: EgressPlan, pool: RecordPoolName): boolean {
     if (this.options.enabled && !this.canAccept(pool)) return false;
-    this.running.set(plan.egressId, { egressId: plan.egressId, pool, kind: costKindOf(plan), startedAtMs: Date.now() });
+    const inProcess = this.options.recordsInProcess?.(plan) ?? false;
+    this.running.set(plan.egressId, { egressId: plan.egressId, pool, kind: costKindOf(plan), inProcess, startedAtMs: Date.now() });
     return true;
   }
 
@@ -153,9 +160,12 @@ export class Admission {
 
   private async measure(): Promise<void> {
     const usage = await perEgressUsage(new Set(this.running.keys()), this.options.stationOwners);
+    const shares = this.inProcessShares.share([...this.running.values()].filter((r) => r.inProcess).map((r) => r.egressId));
     const now = Date.now();
     for (const r of this.running.values()) {
-      const used = usage.get(r.egressId);
+      const own = usage.get(r.egressId);
+      const share = shares.get(r.egressId);
+      const used = own || share !== undefined ? { cpuSec: (own?.cpuSec ?? 0) + (share ?? 0), rssBytes: own?.rssBytes ?? 0 } : undefined;
       if (!used) {
         // Nothing started for it yet (a recorder waiting for its participant): once settled it reserves nothing,
         // and it says nothing about what a recording costs.

@@ -3,7 +3,9 @@
  * the CPU each recording uses (every process started for an egress carries EGRESS_ID in its environment:
  * Chromium with all its helpers, ffmpeg, Xvfb). A warm station's processes (workers/media/warm-pool.ts) were
  * started before their egress was known and carry EGRESS_WARM_STATION instead: they count for the egress that
- * took the station, and for nobody while idle.
+ * took the station, and for nobody while idle. The recorders that run inside the worker process (the SDK and
+ * track recorders: rtc-node's decoders, werift) have no process of their own: the worker process's CPU is
+ * shared among them (InProcessShares), so with uploads or the API in the same process it errs high.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -62,4 +64,27 @@ export async function perEgressUsage(
     usage.set(egressId, { cpuSec: sum.cpuSec + cpuSec, rssBytes: sum.rssBytes + rssBytes });
   }
   return usage;
+}
+
+/**
+ * The worker process's own CPU, shared among the recordings running inside it: each is credited an equal
+ * part of what the process used since the last share, accumulated per egress (CPU seconds, like a process's).
+ */
+export class InProcessShares {
+  private lastCpuSec = processCpuSec();
+  private readonly credited = new Map<string, number>();
+
+  /** Credits the CPU the process used since the last call to the egresses recording in it now; forgets the others. */
+  share(egressIds: readonly string[], cpuSec = processCpuSec()): ReadonlyMap<string, number> {
+    const used = Math.max(0, cpuSec - this.lastCpuSec);
+    this.lastCpuSec = cpuSec;
+    for (const id of this.credited.keys()) if (!egressIds.includes(id)) this.credited.delete(id);
+    for (const id of egressIds) this.credited.set(id, (this.credited.get(id) ?? 0) + used / egressIds.length);
+    return this.credited;
+  }
+}
+
+function processCpuSec(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }

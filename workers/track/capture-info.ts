@@ -6,6 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { FileType } from '../../shared/egress-plan.ts';
 import type { NamingVars } from '../../shared/naming.ts';
 
@@ -18,6 +19,11 @@ const NAME = 'capture.json';
 
 export async function writeCaptureInfo(workDir: string, info: CaptureInfo): Promise<void> {
   await writeFile(join(workDir, NAME), JSON.stringify(info));
+}
+
+/** Writes the capture's info in the background; a failure is logged (the recording goes on, only a salvage would lack it). */
+export function announceCapture(workDir: string, info: CaptureInfo, log: Logger): void {
+  void writeCaptureInfo(workDir, info).catch((err: Error) => log.warn({ err: err.message }, 'capture info not written'));
 }
 
 /** The capture's info, if its recorder wrote one (undefined for other recorders, or if unreadable). */

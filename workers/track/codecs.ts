@@ -16,7 +16,7 @@ export interface CodecInfo {
   clockRate: number;
 }
 
-/** The passthrough codec of a negotiated MIME type, or undefined (PCMU, PCMA, AV1, H.265: not remuxed). */
+/** The passthrough codec of a negotiated MIME type, or undefined (PCMU, PCMA: transcoded, see g711Law; AV1, H.265: not supported). */
 export function codecInfo(mimeType: string, clockRate: number): CodecInfo | undefined {
   const fileType = fileTypeOfTrackCodec(mimeType);
   const codec = ({ 'video/h264': 'avc', 'video/vp8': 'vp8', 'video/vp9': 'vp9', 'audio/opus': 'opus' } as const)[mimeType.toLowerCase()];
@@ -180,4 +180,72 @@ export function opusPacketSamples(packet: Uint8Array): number {
  */
 export function opusFiller(previous: Uint8Array): Uint8Array {
   return Uint8Array.of((previous[0] ?? 0xf8) & 0xfc);
+}
+
+/** G.711 (PCMU μ-law, PCMA A-law): 8 kHz mono, one byte a sample; not remuxed but decoded and encoded to Opus. */
+export type G711Law = 'pcmu' | 'pcma';
+
+/** The G.711 law of a negotiated MIME type, or undefined. */
+export function g711Law(mimeType: string): G711Law | undefined {
+  const name = mimeType.toLowerCase();
+  return name === 'audio/pcmu' ? 'pcmu' : name === 'audio/pcma' ? 'pcma' : undefined;
+}
+
+/** μ-law byte → 16-bit linear sample (ITU-T G.711, as Sun's g711.c decodes it). */
+function ulawToLinear(byte: number): number {
+  const u = ~byte & 0xff;
+  const magnitude = ((((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4)) - 0x84;
+  return u & 0x80 ? -magnitude : magnitude;
+}
+
+/** A-law byte → 16-bit linear sample (ITU-T G.711, as Sun's g711.c decodes it). */
+function alawToLinear(byte: number): number {
+  const a = byte ^ 0x55;
+  const segment = (a & 0x70) >> 4;
+  let magnitude = (a & 0x0f) << 4;
+  if (segment === 0) magnitude += 8;
+  else magnitude = (magnitude + 0x108) << (segment - 1);
+  return a & 0x80 ? magnitude : -magnitude;
+}
+
+const G711_TABLES: Record<G711Law, Int16Array> = {
+  pcmu: Int16Array.from({ length: 256 }, (_, i) => ulawToLinear(i)),
+  pcma: Int16Array.from({ length: 256 }, (_, i) => alawToLinear(i)),
+};
+
+/** G.711 payload → 16-bit linear samples (8 kHz mono), one for each byte. */
+export function decodeG711(law: G711Law, payload: Uint8Array): Int16Array {
+  const table = G711_TABLES[law];
+  const out = new Int16Array(payload.length);
+  for (let i = 0; i < payload.length; i++) out[i] = table[payload[i]!]!;
+  return out;
+}
+
+/** 16-bit linear sample → μ-law byte (for test publishers and round trips). */
+export function linearToUlaw(sample: number): number {
+  const BIAS = 0x84;
+  let s = Math.max(-32635, Math.min(32635, Math.round(sample)));
+  const sign = s < 0 ? 0x80 : 0;
+  if (s < 0) s = -s;
+  s += BIAS;
+  let exponent = 7;
+  for (let mask = 0x4000; (s & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
+  const mantissa = (s >> (exponent + 3)) & 0x0f;
+  return ~(sign | (exponent << 4) | mantissa) & 0xff;
+}
+
+/** 16-bit linear sample → A-law byte (for test publishers and round trips). */
+export function linearToAlaw(sample: number): number {
+  let s = Math.max(-32768, Math.min(32767, Math.round(sample))) >> 3;
+  let mask;
+  if (s >= 0) mask = 0xd5;
+  else {
+    mask = 0x55;
+    s = -s - 1;
+  }
+  const ends = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
+  const segment = ends.findIndex((end) => s <= end);
+  if (segment < 0) return 0x7f ^ mask;
+  const value = (segment << 4) | ((s >> (segment < 2 ? 1 : segment)) & 0x0f);
+  return value ^ mask;
 }

@@ -4,6 +4,7 @@
  * crash-safe capture in the work directory (H.264 → Matroska, VP8/VP9 → WebM, Opus → Ogg, all streamable;
  * capture.json beside it says what the file becomes), then remuxed at the end without re-encoding into the
  * file users get: H.264 → MP4 (index up front), VP8/VP9 → WebM (duration, cues), Opus → the Ogg itself.
+ * PCMU and PCMA, which no Ogg takes as they are, are decoded and encoded to Opus in an Ogg (g711-session.ts).
  * Should the worker die, the salvage job makes that file from the capture. Video starts at its first
  * keyframe (PLI once a second until it comes, and again after a loss); Opus gaps are filled so the Ogg
  * keeps the wall-clock length.
@@ -20,9 +21,10 @@ import { Supervisor } from '../media/processes.ts';
 import { notStarted } from '../media/recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
-import { codecInfo, depacketize, describeKeyframe, opusFiller, opusPacketSamples, type CodecInfo } from './codecs.ts';
-import { writeCaptureInfo } from './capture-info.ts';
+import { codecInfo, depacketize, describeKeyframe, g711Law, opusFiller, opusPacketSamples, type CodecInfo } from './codecs.ts';
+import { announceCapture } from './capture-info.ts';
 import { CAPTURE_EXTENSION, ContainerWriter } from './container-writer.ts';
+import { G711FileSession } from './g711-session.ts';
 import { JitterBuffer, type RtpFrame } from './jitter-buffer.ts';
 import { TrackSubscriber, type ReceivedTrack } from './track-subscriber.ts';
 
@@ -73,14 +75,16 @@ async function record(start: RecordingStart, onStopHandler: (stop: (reason: stri
     onEnded: (reason, lost) => ended(lost ? new EgressError('EGR_ERR_UNAVAILABLE', `recording ended early: ${reason}`) : 'end_signal'),
   });
   const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
-  let session: TrackFileSession | undefined;
+  let session: TrackFileSession | G711FileSession | undefined;
   try {
     const received = await Promise.race([subscriber.start().then(() => subscriber.received), endOf]);
     if (typeof received === 'string') return notStarted(received);
     if (received instanceof Error) throw received;
     const codec = codecInfo(received.codec.mimeType, received.codec.clockRate);
-    if (!codec) throw new EgressError('EGR_ERR_NOT_SUPPORTED', `track egress of ${received.codec.mimeType} is not supported (H.264, VP8, VP9 and Opus are)`);
-    session = new TrackFileSession({ start, received, codec, subscriber, filePath, supervisor });
+    const law = g711Law(received.codec.mimeType);
+    if (codec) session = new TrackFileSession({ start, received, codec, subscriber, filePath, supervisor });
+    else if (law) session = new G711FileSession({ start, received, law, subscriber, supervisor, onFailure: (err) => ended(err) });
+    else throw new EgressError('EGR_ERR_NOT_SUPPORTED', `track egress of ${received.codec.mimeType} is not supported (H.264, VP8, VP9, Opus, PCMU and PCMA are)`);
     const end = await endOf;
     await subscriber.close();
     if (!(end instanceof Error)) return await session.finish(end);
@@ -143,9 +147,7 @@ class TrackFileSession {
     this.capturePath = join(start.workDir, `capture.${CAPTURE_EXTENSION[codec.codec]}`);
     this.writer = new ContainerWriter(this.capturePath, codec.codec, { channels: received.info.stereo ? 2 : 1 });
     // For the salvage job, should this worker die: what the capture becomes, and its name.
-    void writeCaptureInfo(start.workDir, { fileType: codec.fileType, namingVars: options.subscriber.namingVars() }).catch((err: Error) =>
-      start.log.warn({ err: err.message }, 'capture info not written'),
-    );
+    announceCapture(start.workDir, { fileType: codec.fileType, namingVars: options.subscriber.namingVars() }, start.log);
     this.jitter = new JitterBuffer({
       kind: codec.kind,
       latencyMs: LATENCY_MS[codec.kind],

@@ -2,7 +2,8 @@
  * A subscribe-only LiveKit signalling client on the v0 `/rtc` path: protobuf `SignalRequest` /
  * `SignalResponse` (@livekit/protocol) in binary WebSocket frames (`ws`). It joins, keeps the session
  * alive with `ping_req` every `ping_interval`, hands every later message to `onMessage`, and leaves.
- * The server offers the subscriber PeerConnection (`subscriber_primary`); no publisher PC is ever made.
+ * The server offers the subscriber PeerConnection (`subscriber_primary`); the recorders never make a
+ * publisher PC (only test publishers do, with `publisher`).
  */
 import { DisconnectReason, JoinResponse, LeaveRequest, LeaveRequest_Action, Ping, SignalRequest, SignalResponse } from '@livekit/protocol';
 import type { Logger } from 'pino';
@@ -25,6 +26,8 @@ export interface SignalClientOptions {
   onMessage: (message: SignalMessage) => void;
   /** The connection is gone (not called after close()). */
   onClose: (reason: string) => void;
+  /** The caller publishes (test publishers) and may have a primary publisher PeerConnection. */
+  publisher?: boolean;
 }
 
 export class SignalClient {
@@ -73,7 +76,7 @@ export class SignalClient {
       const moved = await open(join.alternativeUrl, options.token);
       return new SignalClient(moved.ws, moved.join, options);
     }
-    if (!join.subscriberPrimary) {
+    if (!join.subscriberPrimary && !options.publisher) {
       ws.close();
       throw new EgressError('EGR_ERR_INTERNAL', 'the LiveKit server did not make the subscriber PeerConnection primary');
     }
