@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, each reported beside a baseline measured in the same run. */
 import { benchRoomCompositeCost } from './room-composite-cost.ts';
 import { benchRpcAccept } from './rpc-accept.ts';
+import { benchTrackEgressCost } from './track-egress-cost.ts';
 import { benchUploadThroughput } from './upload-throughput.ts';
 import { benchWebCaptureCost } from './web-capture-cost.ts';
 import { benchWebConcurrency } from './web-concurrency.ts';
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<string[]>> = {
   'outputs-cost': benchWebOutputsCost,
   concurrency: benchWebConcurrency,
   'room-composite': benchRoomCompositeCost,
+  'track-cost': benchTrackEgressCost,
   upload: benchUploadThroughput,
 };
 for (const [name, run] of Object.entries(benches)) {

@@ -52,10 +52,10 @@ export async function descendants(root: number): Promise<ProcSample[]> {
 }
 
 /**
- * Samples the CPU time and memory (PSS) of the processes below `root` every 250 ms until stopped. CPU is counted
+ * Samples the CPU time and memory (PSS) of the processes below `root` (and of `root` itself, withRoot) every 250 ms until stopped. CPU is counted
  * per process from first to last sight, so processes that come and go are included.
  */
-export function sampleTree(root: number): { stop(): Promise<{ cores: number; peakPssBytes: number; seconds: number }> } {
+export function sampleTree(root: number, options: { withRoot?: boolean } = {}): { stop(): Promise<{ cores: number; peakPssBytes: number; seconds: number }> } {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   let peakPss = 0;
@@ -64,6 +64,8 @@ export function sampleTree(root: number): { stop(): Promise<{ cores: number; pea
   const loop = (async () => {
     while (running) {
       const tree = await descendants(root);
+      const self = options.withRoot ? await readProc(String(root)) : undefined;
+      if (self) tree.push(self);
       let pss = 0;
       for (const p of tree) {
         if (!first.has(p.pid)) first.set(p.pid, p.cpuTicks);

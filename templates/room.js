@@ -10,7 +10,7 @@
   const token = params.get('token');
   let layout = params.get('layout') || 'grid';
   const stage = document.getElementById('stage');
-  const OUTPUT_LAG_MS = Number(params.get('audio_output_lag_ms') ?? 10);
+  const OUTPUT_LAG_MS = Number(params.get('audio_output_lag_ms') ?? 30);
 
   let started = false;
   const startRecording = () => {
