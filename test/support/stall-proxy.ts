@@ -2,7 +2,8 @@
  * A TCP proxy in front of a real server that can be told to stop forwarding: it then stops reading
  * from its clients, so their data backs up in the kernel's socket buffers and their writes block —
  * what a publisher sees when an ingest server or the path to it hangs. Connections accepted while
- * stalled are held the same way. `resume()` forwards everything held back and carries on.
+ * stalled are held the same way. `resume()` forwards everything held back and carries on. `drop()` cuts every
+ * connection through it at once (a network blip): new ones are accepted and forwarded as before.
  */
 import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 
@@ -13,6 +14,8 @@ export interface StallProxy {
   port: number;
   stall(): void;
   resume(): void;
+  /** Cuts every open connection (both sides see it closed); later connections go through. */
+  drop(): void;
   /** Closes the proxy and every connection through it. */
   close(): Promise<void>;
 }
@@ -44,6 +47,12 @@ export async function startStallProxy(targetPort: number): Promise<StallProxy> {
   });
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
 
+  const dropAll = () => {
+    for (const { client, upstream } of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+  };
   const setStalled = (value: boolean) => {
     stalled = value;
     for (const pair of pairs) forward(pair);
@@ -52,12 +61,10 @@ export async function startStallProxy(targetPort: number): Promise<StallProxy> {
     port: (server.address() as AddressInfo).port,
     stall: () => setStalled(true),
     resume: () => setStalled(false),
+    drop: dropAll,
     close: () =>
       new Promise((resolve) => {
-        for (const { client, upstream } of pairs) {
-          client.destroy();
-          upstream.destroy();
-        }
+        dropAll();
         server.close(() => resolve());
       }),
   };

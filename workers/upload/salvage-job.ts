@@ -8,6 +8,7 @@
  */
 import { EgressStatus, FileInfo } from '@livekit/protocol';
 import type { Job } from 'bullmq';
+import { ALL_FORMATS, FilePathSource, Input } from 'mediabunny';
 import { execFile } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,7 +43,10 @@ export function salvageProcessor(ctx: ServiceContext, delivery: Delivery) {
     // A fragmented MP4 cut short is readable up to its last complete fragment, a streamable Matroska, WebM,
     // Ogg or MP3 up to its last complete frame: copy it into a normal file.
     await run(ctx.config.ffmpeg_path, ['-v', 'error', '-y', '-i', capturePath, '-c', 'copy', ...(fileType === 'mp4' ? ['-movflags', '+faststart'] : []), recovered]);
-    const durationSec = Number((await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', recovered])).stdout.trim()) || 0;
+    const durationSec = await durationOf(recovered).catch((err: Error) => {
+      log.warn({ err: err.message }, 'could not read the salvaged file\'s duration');
+      return 0;
+    });
     const delivered = await delivery.deliver({
       egressId,
       storage: target.storage,
@@ -67,4 +71,14 @@ export function salvageProcessor(ctx: ServiceContext, delivery: Delivery) {
     log.info({ location: delivered.location, durationSec, sizeBytes: delivered.sizeBytes }, 'salvaged the recording of a lost recorder');
     return `salvaged ${durationSec.toFixed(1)} s`;
   };
+}
+
+/** A media file's duration in seconds, read in-process (no ffprobe needed beside `ffmpeg_path`). */
+async function durationOf(path: string): Promise<number> {
+  const input = new Input({ source: new FilePathSource(path), formats: ALL_FORMATS });
+  try {
+    return await input.computeDuration();
+  } finally {
+    input.dispose();
+  }
 }
