@@ -16,6 +16,7 @@ import { describeExit, type SupervisedProcess, type Supervisor } from '../media/
 import type { RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
 import { decodeG711, type G711Law } from './codecs.ts';
 import { announceCapture } from './capture-info.ts';
+import { PayloadFilter } from './payload-filter.ts';
 import { JitterBuffer, type RtpFrame } from './jitter-buffer.ts';
 import type { ReceivedTrack, TrackSubscriber } from './track-subscriber.ts';
 
@@ -72,7 +73,7 @@ export class G711FileSession {
   private clampedSamples = 0;
   private dropped = 0;
   private lost = 0;
-  private wrongPayloadType = 0;
+  private readonly filter: PayloadFilter;
 
   constructor(options: G711SessionOptions) {
     this.options = options;
@@ -90,6 +91,7 @@ export class G711FileSession {
       onFrame: (frame) => this.onFrame(frame),
       onLoss: (count) => (this.lost += count),
     });
+    this.filter = new PayloadFilter(received.codec.payloadType, start.log);
     received.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
     this.timer = setInterval(() => this.jitter.tick(), 100);
     start.log.info({ codec: received.codec.mimeType, clockRate: this.clockRate, fileType: 'ogg' }, 'recording the G.711 track as Opus');
@@ -103,7 +105,7 @@ export class G711FileSession {
     const endedAtMs = Date.now();
     const stats = { frames: this.packets, duplicated: 0, dropped: this.dropped };
     start.log.info(
-      { ...stats, lostPackets: this.lost, seconds: this.samples / this.clockRate, silenceSeconds: this.silentSamples / this.clockRate, notFilledSeconds: this.clampedSamples / this.clockRate, wrongPayloadType: this.wrongPayloadType },
+      { ...stats, lostPackets: this.lost, seconds: this.samples / this.clockRate, silenceSeconds: this.silentSamples / this.clockRate, notFilledSeconds: this.clampedSamples / this.clockRate, wrongPayloadType: this.filter.wrongPayloadType },
       'G.711 track recording finished',
     );
     this.encoder.child.stdin?.end();
@@ -137,12 +139,7 @@ export class G711FileSession {
   }
 
   private onRtp(rtp: RtpPacket): void {
-    const { received } = this.options;
-    if (rtp.header.payloadType !== received.codec.payloadType) {
-      if (this.wrongPayloadType++ === 0) this.options.start.log.warn({ payloadType: rtp.header.payloadType, expected: received.codec.payloadType }, 'RTP with another payload type ignored');
-      return;
-    }
-    if (rtp.payload.length === 0) return; // padding-only
+    if (!this.filter.accepts(rtp)) return;
     if (!this.sawRtp) {
       this.sawRtp = true;
       this.options.start.log.info('first RTP packet');
@@ -162,7 +159,6 @@ export class G711FileSession {
     } else if (this.expectedTimestamp !== undefined) {
       const gap = timestamp - this.expectedTimestamp;
       if (gap > 0 && gap <= MAX_FILL_SEC * this.clockRate) {
-        // Lost packets or a muted stretch: silence, so the file keeps the wall-clock length.
         // Lost packets or a muted stretch: silence, so the file keeps the wall-clock length. But never past
         // the wall clock: the SFU sends a blank frame as the track closes whose timestamp jumps ahead (0.85 s
         // measured with livekit-server 1.13.5); packets are late (jitter), never early, so such a jump is

@@ -25,6 +25,7 @@ import { codecInfo, depacketize, describeKeyframe, g711Law, opusFiller, opusPack
 import { announceCapture } from './capture-info.ts';
 import { CAPTURE_EXTENSION, ContainerWriter } from './container-writer.ts';
 import { G711FileSession } from './g711-session.ts';
+import { PayloadFilter } from './payload-filter.ts';
 import { JitterBuffer, type RtpFrame } from './jitter-buffer.ts';
 import { TrackSubscriber, type ReceivedTrack } from './track-subscriber.ts';
 
@@ -138,7 +139,7 @@ class TrackFileSession {
   private dropped = 0;
   private lost = 0;
   private fillers = 0;
-  private wrongPayloadType = 0;
+  private readonly filter: PayloadFilter;
 
   constructor(options: SessionOptions) {
     this.options = options;
@@ -154,6 +155,7 @@ class TrackFileSession {
       onFrame: (frame) => this.onFrame(frame),
       onLoss: (count) => this.onLoss(count),
     });
+    this.filter = new PayloadFilter(received.codec.payloadType, start.log);
     received.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
     this.timer = setInterval(() => {
       this.jitter.tick();
@@ -168,7 +170,7 @@ class TrackFileSession {
     const { start, codec, supervisor } = this.options;
     const endedAtMs = Date.now();
     const stats = { frames: this.writer.samples, duplicated: 0, dropped: this.dropped };
-    start.log.info({ ...stats, lostPackets: this.lost, opusFillers: this.fillers, wrongPayloadType: this.wrongPayloadType }, 'track recording finished');
+    start.log.info({ ...stats, lostPackets: this.lost, opusFillers: this.fillers, wrongPayloadType: this.filter.wrongPayloadType }, 'track recording finished');
     if (this.startedAtMs === undefined) {
       await this.writer.cancel();
       return { started: false, end, startedAtMs: endedAtMs, endedAtMs, stats };
@@ -199,13 +201,7 @@ class TrackFileSession {
   }
 
   private onRtp(rtp: RtpPacket): void {
-    const { received } = this.options;
-    if (rtp.header.payloadType !== received.codec.payloadType) {
-      // An in-band codec change (or padding on another payload type): this file cannot take it.
-      if (this.wrongPayloadType++ === 0) this.options.start.log.warn({ payloadType: rtp.header.payloadType, expected: received.codec.payloadType }, 'RTP with another payload type ignored');
-      return;
-    }
-    if (rtp.payload.length === 0) return; // padding-only
+    if (!this.filter.accepts(rtp)) return;
     if (this.ssrc === undefined) {
       this.ssrc = rtp.header.ssrc;
       this.options.start.log.info('first RTP packet');
