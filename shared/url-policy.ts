@@ -1,28 +1,28 @@
 /**
- * Which pages a recorder may open (web egress `url`, room composite `custom_base_url`): a recorder is a browser
- * inside the operator's network, so a request must not point it at the cloud's metadata service or, if the
- * operator says so, at private addresses. Checked on the host name and on every address it resolves to, by
- * the API when the request arrives and again by the worker right before it navigates (DNS can change between).
+ * url_policy: where this service may connect on a request's say. A recorder, a stream copy, a webhook sender
+ * and an uploader all sit inside the operator's network, so a request must not point them at the cloud's
+ * metadata service or, if the operator says so, at this host and its private networks.
+ *
+ * One decision for every destination a request names (pages and everything they load, stream URLs, webhook
+ * URLs, storage endpoints): `addressDenial` says whether one IP address may be connected to, whatever form it
+ * was written in (IPv4 in IPv6 clothes: mapped, compatible, translated, NAT64, 6to4, Teredo), and the host
+ * checks apply it to every address a name resolves to. At request time `checkUrl` refuses what it can see;
+ * at connect time `resolveForConnect` / `policyLookup` hand out only checked addresses, so the address that
+ * is connected to is the one that was checked (no DNS-rebinding window).
  */
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import type { Config } from './config/schema.ts';
 import { EgressError } from './errors.ts';
 
 export interface UrlPolicy {
-  /** When not empty, only these hosts may be opened: names (`example.com`, `*.example.com`) or CIDRs. */
+  /** When not empty, only these hosts may be connected to: names (`example.com`, `*.example.com`) or CIDRs. */
   allow: readonly string[];
   /** Denied besides the defaults: names or CIDRs. */
   deny: readonly string[];
-  /** Also deny loopback and private networks (10/8, 172.16/12, 192.168/16, 127/8, fc00::/7, ::1). */
+  /** Also deny this host, private, shared (CGNAT), multicast and reserved networks (see PRIVATE_V4/V6). */
   denyPrivate: boolean;
 }
-
-/** Always denied: link-local (the metadata services of AWS, GCP, Azure, OpenStack at 169.254.169.254) and the
- * other clouds' metadata addresses and names. */
-const DEFAULT_DENIED_CIDRS = ['169.254.0.0/16', '0.0.0.0/8', '100.100.100.200/32', 'fe80::/10', 'fd00:ec2::254/128'];
-const DEFAULT_DENIED_NAMES = ['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal'];
-const PRIVATE_CIDRS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '100.64.0.0/10', 'fc00::/7', '::1/128'];
 
 /** The operator's `url_policy` config as the checker takes it. */
 export const urlPolicyOf = (config: Pick<Config, 'url_policy'>): UrlPolicy => ({
@@ -33,37 +33,229 @@ export const urlPolicyOf = (config: Pick<Config, 'url_policy'>): UrlPolicy => ({
 
 export type Resolver = (host: string) => Promise<string[]>;
 
-const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+/** getaddrinfo, as ffmpeg, Chromium's system resolver and Node's sockets resolve. */
+export const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
-interface Compiled {
-  allowNames: string[];
-  allowNets: BlockList | undefined;
-  denyNames: string[];
-  denyNets: BlockList;
+export interface HostCheckOptions {
+  /** Name resolution; the system's by default (tests inject the answers a DNS server would give). */
+  resolve?: Resolver;
+  /**
+   * Hosts the operator configured (the LiveKit server of `ws_url`, the built-in templates): exempt from
+   * `allow`, `deny` and `deny_private`, never from what is always denied.
+   */
+  exemptHosts?: readonly string[];
 }
 
-function addCidr(list: BlockList, cidr: string): boolean {
-  const [address, bits] = cidr.split('/') as [string, string | undefined];
-  const family = isIP(address);
-  if (!family) return false;
-  const type = family === 6 ? 'ipv6' : 'ipv4';
-  if (bits === undefined) list.addAddress(address, type);
-  else list.addSubnet(address, Number(bits), type);
-  return true;
+type Net = readonly [cidr: string, what: string];
+
+/** Never connected to, whatever the policy: cloud metadata services and addresses that mean "this host, any interface". */
+const ALWAYS_DENIED_V4: readonly Net[] = [
+  ['0.0.0.0/8', 'an unspecified address ("this host")'],
+  ['169.254.0.0/16', 'link-local, where cloud metadata services live'],
+  ['100.100.100.200/32', 'a cloud metadata service'],
+];
+const ALWAYS_DENIED_V6: readonly Net[] = [
+  ['::/128', 'the unspecified address ("this host")'],
+  ['fe80::/10', 'link-local'],
+  ['fd00:ec2::254/128', 'a cloud metadata service'],
+];
+/** Denied with deny_private: everything that is not a public unicast address. */
+const PRIVATE_V4: readonly Net[] = [
+  ['127.0.0.0/8', 'loopback'],
+  ['10.0.0.0/8', 'a private network'],
+  ['172.16.0.0/12', 'a private network'],
+  ['192.168.0.0/16', 'a private network'],
+  ['100.64.0.0/10', 'shared address space (CGNAT)'],
+  ['192.0.0.0/24', 'IETF protocol assignments'],
+  ['192.0.2.0/24', 'documentation'],
+  ['198.51.100.0/24', 'documentation'],
+  ['203.0.113.0/24', 'documentation'],
+  ['198.18.0.0/15', 'benchmarking'],
+  ['224.0.0.0/4', 'multicast'],
+  ['240.0.0.0/4', 'reserved (and broadcast)'],
+];
+const PRIVATE_V6: readonly Net[] = [
+  ['::1/128', 'loopback'],
+  ['fc00::/7', 'a private network (unique local)'],
+  ['fec0::/10', 'a private network (site-local)'],
+  ['64:ff9b:1::/48', 'local-use NAT64'],
+  ['100::/64', 'discard-only'],
+  ['2001:db8::/32', 'documentation'],
+  ['2001:2::/48', 'benchmarking'],
+  ['ff00::/8', 'multicast'],
+];
+
+/** Names that are always refused (cloud metadata), and with deny_private (this host). */
+const ALWAYS_DENIED_NAMES = ['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal'];
+const PRIVATE_NAMES = ['localhost', '*.localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback'];
+
+class NetTable {
+  readonly #v4 = new BlockList();
+  readonly #v6 = new BlockList();
+  /** One list per entry, to name the entry that matched. */
+  readonly #entries: { type: 'ipv4' | 'ipv6'; what: string; single: BlockList }[] = [];
+
+  add(cidr: string, what: string): boolean {
+    const slash = cidr.indexOf('/');
+    const address = slash < 0 ? cidr : cidr.slice(0, slash);
+    const family = isIP(address);
+    if (!family) return false;
+    const bits = slash < 0 ? (family === 4 ? 32 : 128) : Number(cidr.slice(slash + 1));
+    const max = family === 4 ? 32 : 128;
+    if (!Number.isInteger(bits) || bits < 0 || bits > max) return false;
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    const single = new BlockList();
+    single.addSubnet(address, bits, type);
+    (family === 4 ? this.#v4 : this.#v6).addSubnet(address, bits, type);
+    this.#entries.push({ type, what, single });
+    return true;
+  }
+
+  /** What the first matching entry is, or undefined. */
+  match(address: string): string | undefined {
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (!(type === 'ipv4' ? this.#v4 : this.#v6).check(address, type)) return undefined;
+    return this.#entries.find((e) => e.type === type && e.single.check(address, type))?.what;
+  }
+}
+
+interface Compiled {
+  always: NetTable;
+  private: NetTable;
+  denied: NetTable;
+  denyNames: string[];
+  allowNets: NetTable | undefined;
+  allowNames: string[];
 }
 
 function compile(policy: UrlPolicy): Compiled {
-  const denyNets = new BlockList();
-  for (const cidr of [...DEFAULT_DENIED_CIDRS, ...(policy.denyPrivate ? PRIVATE_CIDRS : [])]) addCidr(denyNets, cidr);
-  const denyNames = [...DEFAULT_DENIED_NAMES];
-  for (const entry of policy.deny) if (!addCidr(denyNets, entry)) denyNames.push(entry.toLowerCase());
-  let allowNets: BlockList | undefined;
+  const always = new NetTable();
+  for (const [cidr, what] of [...ALWAYS_DENIED_V4, ...ALWAYS_DENIED_V6]) always.add(cidr, what);
+  const privateNets = new NetTable();
+  for (const [cidr, what] of [...PRIVATE_V4, ...PRIVATE_V6]) privateNets.add(cidr, what);
+  const denied = new NetTable();
+  const denyNames: string[] = [];
+  for (const entry of policy.deny) if (!denied.add(entry.trim(), 'in url_policy.deny')) denyNames.push(normalizeName(entry));
+  let allowNets: NetTable | undefined;
   const allowNames: string[] = [];
   for (const entry of policy.allow) {
-    allowNets ??= new BlockList();
-    if (!addCidr(allowNets, entry)) allowNames.push(entry.toLowerCase());
+    allowNets ??= new NetTable();
+    if (!allowNets.add(entry.trim(), 'allowed')) allowNames.push(normalizeName(entry));
   }
-  return { allowNames, allowNets, denyNames, denyNets };
+  return { always, private: privateNets, denied, denyNames, allowNets, allowNames };
+}
+
+const compiledPolicies = new WeakMap<UrlPolicy, Compiled>();
+
+function compiled(policy: UrlPolicy): Compiled {
+  let found = compiledPolicies.get(policy);
+  if (!found) compiledPolicies.set(policy, (found = compile(policy)));
+  return found;
+}
+
+// ---- addresses ----
+
+/** The eight 16-bit groups of an IPv6 address (zone id dropped; a dotted IPv4 tail taken apart). */
+function ipv6Groups(address: string): number[] {
+  let text = address.toLowerCase().replace(/%.*$/, '');
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const front = head ? head.split(':') : [];
+  const back = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? front : [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
+  return groups.map((g) => parseInt(g, 16));
+}
+
+const v4Of = (high: number, low: number): string => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+
+/**
+ * IPv4 addresses an IPv6 address carries, each with the form it is in: mapped (::ffff:a.b.c.d), translated
+ * (::ffff:0:a.b.c.d), compatible (::a.b.c.d), NAT64 (64:ff9b::/96 and local-use 64:ff9b:1::/48 with the
+ * address in its last 32 bits), 6to4 (2002:AABB:CCDD::/48) and Teredo (2001:0::/32: the server, and the
+ * client's address inverted in the last 32 bits). A packet to any of them may end up at that IPv4 address.
+ */
+export function embeddedIPv4(address: string): { form: string; ipv4: string }[] {
+  if (isIP(address.replace(/%.*$/, '')) !== 6) return [];
+  const g = ipv6Groups(address);
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const tail = v4Of(g[6]!, g[7]!);
+  const found: { form: string; ipv4: string }[] = [];
+  if (zeros(0, 5) && g[5] === 0xffff) found.push({ form: 'IPv4-mapped', ipv4: tail });
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) found.push({ form: 'IPv4-translated', ipv4: tail });
+  // :: and ::1 are the IPv6 unspecified and loopback addresses, decided as themselves.
+  if (zeros(0, 6) && !(g[6] === 0 && g[7]! <= 1)) found.push({ form: 'IPv4-compatible', ipv4: tail });
+  if (g[0] === 0x64 && g[1] === 0xff9b && (zeros(2, 6) || g[2] === 1)) found.push({ form: 'NAT64', ipv4: tail });
+  if (g[0] === 0x2002) found.push({ form: '6to4', ipv4: v4Of(g[1]!, g[2]!) });
+  if (g[0] === 0x2001 && g[1] === 0) {
+    found.push({ form: 'Teredo server', ipv4: v4Of(g[2]!, g[3]!) });
+    found.push({ form: 'Teredo client', ipv4: v4Of(~g[6]! & 0xffff, ~g[7]! & 0xffff) });
+  }
+  return found;
+}
+
+/** The address as allow/deny CIDRs see it: an IPv4 address written as mapped or translated IPv6 is that IPv4 address. */
+export function canonicalAddress(address: string): string {
+  const mapped = embeddedIPv4(address).find((e) => e.form === 'IPv4-mapped' || e.form === 'IPv4-translated');
+  return mapped ? mapped.ipv4 : address.replace(/%.*$/, '').toLowerCase();
+}
+
+/**
+ * Why `address` may not be connected to under `policy`, or undefined when it may. The one decision every
+ * destination goes through. `exempt`: an operator-configured host, only the always-denied apply.
+ */
+export function addressDenial(address: string, policy: UrlPolicy, exempt = false): string | undefined {
+  const c = compiled(policy);
+  const own = canonicalAddress(address);
+  if (!isIP(own)) return 'not an IP address';
+  const direct = c.always.match(own) ?? (exempt ? undefined : (policy.denyPrivate ? c.private.match(own) : undefined) ?? c.denied.match(own));
+  if (direct) return direct;
+  for (const { form, ipv4 } of embeddedIPv4(address)) {
+    if (ipv4 === own) continue;
+    const inner = addressDenial(ipv4, policy, exempt);
+    if (inner) return `${form} form of ${ipv4}, ${inner}`;
+  }
+  return undefined;
+}
+
+// ---- hosts ----
+
+/** inet_aton's forms (`2130706433`, `0x7f.1`, `0177.0.0.1`), which getaddrinfo and so ffmpeg accept as addresses. */
+function inetAton(host: string): string | undefined {
+  const parts = host.split('.');
+  if (parts.length > 4 || parts.some((p) => !/^(0x[0-9a-f]*|[0-9]+)$/i.test(p))) return undefined;
+  const values = parts.map((p) => (/^0x/i.test(p) ? parseInt(p.slice(2) || '0', 16) : /^0[0-7]+$/.test(p) ? parseInt(p, 8) : /^0\d/.test(p) ? NaN : Number(p)));
+  if (values.some((v) => !Number.isFinite(v))) return undefined;
+  const last = values.pop()!;
+  if (values.some((v) => v > 255) || last >= 256 ** (4 - values.length)) return undefined;
+  let n = values.reduce((acc, v, i) => acc + v * 256 ** (3 - i), 0) + last;
+  const octets: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    octets.unshift(n % 256);
+    n = Math.floor(n / 256);
+  }
+  return octets.join('.');
+}
+
+function normalizeName(name: string): string {
+  return name.trim().toLowerCase().replace(/\.+$/, '');
+}
+
+/** A host as it is checked: lower case, no brackets, no trailing dots, inet_aton forms as dotted IPv4. */
+export function normalizeHost(host: string): string {
+  const bare = normalizeName(host.replace(/^\[(.*)\]$/, '$1'));
+  if (isIP(bare.replace(/%.*$/, ''))) return bare;
+  return inetAton(bare) ?? bare;
+}
+
+/** The host of a URL of any scheme, normalized; throws when the URL does not parse or has no host. */
+export function hostOfUrl(url: string): string {
+  const host = URL.canParse(url) ? new URL(url).hostname : '';
+  if (!host) throw new TypeError('not a URL with a host');
+  return normalizeHost(host);
 }
 
 /** `*.example.com` matches sub.example.com (not example.com); anything else matches itself. */
@@ -71,44 +263,116 @@ function nameMatches(pattern: string, host: string): boolean {
   return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : host === pattern;
 }
 
-const familyOf = (address: string) => (isIP(address) === 6 ? 'ipv6' : 'ipv4');
+const isExempt = (host: string, options: HostCheckOptions) => (options.exemptHosts ?? []).some((h) => normalizeHost(h) === host);
 
-/** `::ffff:a9fe:a9fe` (an IPv4 address in IPv6 clothes, as the URL parser writes it) → `169.254.169.254`. */
-function unmapped(address: string): string {
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (hex) {
-    const [high, low] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
-    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
-  }
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return dotted ? dotted[1]! : address;
+/** Why the name itself is refused, before any resolution. */
+function nameDenial(host: string, policy: UrlPolicy, exempt: boolean): string | undefined {
+  if (ALWAYS_DENIED_NAMES.includes(host)) return 'a cloud metadata name';
+  if (exempt || isIP(host)) return undefined;
+  if (policy.denyPrivate && PRIVATE_NAMES.some((name) => nameMatches(name, host))) return 'a name of this host';
+  if (compiled(policy).denyNames.some((name) => nameMatches(name, host))) return 'a denied host';
+  return undefined;
 }
 
-const compiledPolicies = new WeakMap<UrlPolicy, Compiled>();
+function allowListDenial(host: string, addresses: readonly string[], policy: UrlPolicy, exempt: boolean): string | undefined {
+  const c = compiled(policy);
+  if (exempt || (c.allowNames.length === 0 && !c.allowNets)) return undefined;
+  if (c.allowNames.some((name) => nameMatches(name, host))) return undefined;
+  if (addresses.length > 0 && addresses.every((a) => c.allowNets?.match(canonicalAddress(a)) !== undefined)) return undefined;
+  return 'not in url_policy.allow';
+}
 
-/** Throws EgressError(PERMISSION_DENIED) naming the field and the reason when `url` may not be opened. */
-export async function checkUrl(url: string, field: string, policy: UrlPolicy, resolve: Resolver = systemResolver): Promise<void> {
-  let compiled = compiledPolicies.get(policy);
-  if (!compiled) compiledPolicies.set(policy, (compiled = compile(policy)));
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-  const denied = (why: string) => new EgressError('EGR_ERR_PERMISSION_DENIED', `${field}: ${host} is not allowed (${why})`);
-  if (compiled.denyNames.some((name) => nameMatches(name, host))) throw denied('a denied host');
+export const policyDenied = (field: string, host: string, why: string): EgressError =>
+  new EgressError('EGR_ERR_PERMISSION_DENIED', `${field}: ${host} is not allowed (${why})`, { meta: { field } });
+
+/** Every address of `host` checked; throws policyDenied naming the first refused one. */
+function checkAddresses(host: string, addresses: readonly string[], field: string, policy: UrlPolicy, exempt: boolean): void {
   const literal = isIP(host) !== 0;
+  for (const address of addresses) {
+    const why = addressDenial(address, policy, exempt);
+    if (why) throw policyDenied(field, host, literal ? why : `it resolves to ${address}: ${why}`);
+  }
+  const notAllowed = allowListDenial(host, addresses, policy, exempt);
+  if (notAllowed) throw policyDenied(field, host, notAllowed);
+}
+
+/**
+ * Request-time check of a host: refused when its name, or any address it resolves to now, is refused. A
+ * name that does not resolve is let through (the connect-time check refuses to connect to it), unless an
+ * allow list leaves it out.
+ */
+export async function checkHost(host: string, field: string, policy: UrlPolicy, options: HostCheckOptions = {}): Promise<void> {
+  const normalized = normalizeHost(host);
+  const exempt = isExempt(normalized, options);
+  const named = nameDenial(normalized, policy, exempt);
+  if (named) throw policyDenied(field, normalized, named);
   let addresses: string[];
-  if (literal) addresses = [unmapped(host)];
+  if (isIP(normalized)) addresses = [normalized];
   else {
     try {
-      addresses = (await resolve(host)).map(unmapped);
+      addresses = await (options.resolve ?? systemResolver)(normalized);
     } catch {
-      // Not resolvable here: the page would not load either; the recorder reports that, with its own check.
       addresses = [];
     }
   }
-  for (const address of addresses) {
-    if (compiled.denyNets.check(address, familyOf(address))) throw denied(literal ? 'a denied address' : `it resolves to ${address}, a denied address`);
+  checkAddresses(normalized, addresses, field, policy, exempt);
+}
+
+/** Request-time check of a URL (any scheme). A URL that does not parse is the caller's validation to refuse. */
+export async function checkUrl(url: string, field: string, policy: UrlPolicy, options: HostCheckOptions | Resolver = {}): Promise<void> {
+  let host: string;
+  try {
+    host = hostOfUrl(url);
+  } catch {
+    throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `request has missing or invalid field: ${field} (not a URL with a host)`, { meta: { field } });
   }
-  if (compiled.allowNames.length === 0 && !compiled.allowNets) return;
-  const allowedByName = compiled.allowNames.some((name) => nameMatches(name, host));
-  const allowedByAddress = addresses.length > 0 && addresses.every((a) => compiled.allowNets?.check(a, familyOf(a)));
-  if (!allowedByName && !allowedByAddress) throw denied('not in url_policy.allow');
+  await checkHost(host, field, policy, typeof options === 'function' ? { resolve: options } : options);
+}
+
+/** A connect-time name that did not resolve: not a policy refusal, and worth a retry. */
+export class UnresolvedHostError extends Error {
+  override name = 'UnresolvedHostError';
+}
+
+/**
+ * Connect-time: resolves `host` once and returns its addresses, every one checked. Connect to one of these,
+ * never to the name, so nothing can answer differently between the check and the connection.
+ */
+export async function resolveForConnect(host: string, field: string, policy: UrlPolicy, options: HostCheckOptions = {}): Promise<string[]> {
+  const normalized = normalizeHost(host);
+  const exempt = isExempt(normalized, options);
+  const named = nameDenial(normalized, policy, exempt);
+  if (named) throw policyDenied(field, normalized, named);
+  let addresses: string[];
+  if (isIP(normalized)) addresses = [normalized.replace(/%.*$/, '')];
+  else {
+    try {
+      addresses = await (options.resolve ?? systemResolver)(normalized);
+    } catch (err) {
+      throw new UnresolvedHostError(`cannot resolve ${normalized}: ${(err as Error).message}`);
+    }
+    if (addresses.length === 0) throw new UnresolvedHostError(`cannot resolve ${normalized}: no address`);
+  }
+  checkAddresses(normalized, addresses, field, policy, exempt);
+  return addresses;
+}
+
+/**
+ * A `lookup` for net.connect, tls.connect and http(s) agents: resolves through resolveForConnect, so a
+ * socket only ever connects to a checked address. A refusal reaches the socket as its error (an EgressError).
+ */
+export function policyLookup(field: string, policy: UrlPolicy, options: HostCheckOptions = {}): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    const wanted = typeof lookupOptions === 'object' ? lookupOptions : {};
+    resolveForConnect(hostname, field, policy, options).then(
+      (addresses) => {
+        const family = wanted.family === 'IPv4' || wanted.family === 4 ? 4 : wanted.family === 'IPv6' || wanted.family === 6 ? 6 : 0;
+        const usable = addresses.map((address) => ({ address, family: isIP(address) })).filter((a) => family === 0 || a.family === family);
+        if (usable.length === 0) return callback(Object.assign(new Error(`no IPv${family} address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+        if (wanted.all) return (callback as unknown as (err: null, all: typeof usable) => void)(null, usable);
+        callback(null, usable[0]!.address, usable[0]!.family);
+      },
+      (err: Error) => callback(err as NodeJS.ErrnoException, '', 0),
+    );
+  };
 }

@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fa
 export const REALM = 'egress-queue';
 
 /** True when the Authorization header names a configured key with its secret. */
-export function isAuthorized(header: string | undefined, apiKeys: Readonly<Record<string, string>>): boolean {
+export function isAuthorized(header: string | undefined, apiKeys: ReadonlyMap<string, string>): boolean {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!match) return false;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
@@ -16,7 +16,7 @@ export function isAuthorized(header: string | undefined, apiKeys: Readonly<Recor
   if (colon < 0) return false;
   const key = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
-  const secret = Object.hasOwn(apiKeys, key) ? apiKeys[key] : undefined;
+  const secret = apiKeys.get(key);
   // Compared even for an unknown key, so the answer takes as long whether or not the key exists.
   const same = timingSafeEqual(digest(password), digest(secret ?? ''));
   return secret !== undefined && same;
@@ -26,7 +26,7 @@ export function isAuthorized(header: string | undefined, apiKeys: Readonly<Recor
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /** An onRequest hook answering 401 with a Basic challenge unless the request is authorized. */
-export function requireBasicAuth(apiKeys: Readonly<Record<string, string>>): onRequestAsyncHookHandler {
+export function requireBasicAuth(apiKeys: ReadonlyMap<string, string>): onRequestAsyncHookHandler {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (isAuthorized(request.headers.authorization, apiKeys)) return;
     return reply

@@ -14,7 +14,7 @@ export const BULL_BOARD_PATH = '/admin/queues';
 
 export interface BullBoardOptions {
   queues: Queue[];
-  apiKeys: Readonly<Record<string, string>>;
+  apiKeys: ReadonlyMap<string, string>;
 }
 
 /** Register with `{ prefix: BULL_BOARD_PATH }`. */

@@ -63,7 +63,7 @@ function startOptions(headers: FastifyRequest['headers']): StartOptions {
 
 export interface TwirpOptions {
   service: EgressService;
-  apiKeys: Readonly<Record<string, string>>;
+  apiKeys: ReadonlyMap<string, string>;
 }
 
 export async function twirpRoutes(app: FastifyInstance, options: TwirpOptions): Promise<void> {

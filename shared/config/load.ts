@@ -50,8 +50,8 @@ function takeUnusedKeys(raw: Record<string, any>): string[] {
 }
 
 export interface LoadedConfig extends Config {
-  /** Every accepted API key and its secret. */
-  apiKeys: Record<string, string>;
+  /** Every accepted API key and its secret. A Map: keys come from callers (`iss`, Basic user names), never index an object with them. */
+  apiKeys: ReadonlyMap<string, string>;
   /** True when the dev key pair is in use because no key was configured. */
   usingDevKeys: boolean;
   /** LiveKit config keys present but not used by this version (see LIVEKIT_KEYS_NOT_USED). */
@@ -151,21 +151,22 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (!config.tmp_dir) config.tmp_dir = join(tmpdir(), 'egress-queue');
   config.storage.local.directory = resolve(config.storage.local.directory);
 
-  const apiKeys: Record<string, string> = { ...config.keys };
+  const apiKeys = new Map<string, string>(Object.entries(config.keys));
   if (config.api_key || config.api_secret) {
     if (!config.api_key) throw new ConfigError('config key api_key: required when api_secret is set');
     if (!config.api_secret) throw new ConfigError('config key api_secret: required when api_key is set');
-    apiKeys[config.api_key] = config.api_secret;
+    apiKeys.set(config.api_key, config.api_secret);
   }
   let usingDevKeys = false;
-  if (Object.keys(apiKeys).length === 0) {
+  if (apiKeys.size === 0) {
     if (!options.embedded) {
       throw new ConfigError('no API key configured: set api_key and api_secret (or env LIVEKIT_API_KEY and LIVEKIT_API_SECRET)');
     }
-    apiKeys[DEV_API_KEY] = DEV_API_SECRET;
+    apiKeys.set(DEV_API_KEY, DEV_API_SECRET);
     usingDevKeys = true;
   }
-  if (config.webhook.api_key && !apiKeys[config.webhook.api_key]) {
+  if (!config.host) config.host = options.embedded ? '127.0.0.1' : '0.0.0.0';
+  if (config.webhook.api_key && !apiKeys.has(config.webhook.api_key)) {
     throw new ConfigError(`config key webhook.api_key: "${config.webhook.api_key}" is not a configured API key`);
   }
   return Object.freeze({ ...config, apiKeys, usingDevKeys, ignoredKeys }) as LoadedConfig;

@@ -123,9 +123,10 @@ const uploadSchema = z
 
 const urlPolicySchema = z
   .strictObject({
-    allow: z.array(z.string()).default([]).describe('When not empty, the only hosts a web egress url or custom_base_url may name: host names (`*.example.com` for subdomains) or CIDRs.'),
-    deny: z.array(z.string()).default([]).describe('Hosts denied besides the defaults (link-local 169.254.0.0/16 and the cloud metadata addresses and names are always denied): names or CIDRs.'),
-    deny_private: z.boolean().default(false).describe('Also deny loopback and private networks (10/8, 172.16/12, 192.168/16, 127/8, 100.64/10, fc00::/7, ::1).'),
+    allow: z.array(z.string()).default([]).describe('When not empty, the only hosts a request may make this service connect to (pages and everything they load, stream, WebSocket, webhook and storage URLs): host names (`*.example.com` for subdomains) or CIDRs. The LiveKit server (`ws_url`) and the built-in templates are always allowed to the room composite recorder.'),
+    deny: z.array(z.string()).default([]).describe('Hosts denied besides the defaults (link-local 169.254.0.0/16 and fe80::/10, unspecified 0.0.0.0/8 and ::, the cloud metadata addresses and names are always denied): names or CIDRs.'),
+    deny_private: z.boolean().default(false).describe('Also deny this host and non-public networks: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7, fec0::/10), CGNAT 100.64/10, multicast, reserved, documentation and benchmarking ranges, `localhost` names, and every IPv6 form that embeds such an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo).'),
+    webrtc_udp: z.boolean().default(true).describe("Let pages recorded in Chromium send WebRTC over UDP. UDP does not go through the policy proxy: a page's WebRTC can reach any address the worker's network lets it reach. false: WebRTC only over TCP through the proxy, where url_policy applies (a LiveKit server then needs ICE/TCP or TURN/TLS)."),
   })
   .prefault({});
 
@@ -155,12 +156,32 @@ const cpuCostSchema = z
 const rateLimitsSchema = z
   .strictObject({
     start_per_minute: z.number().int().min(0).default(600).describe('Start RPCs each API key may make per minute (all kinds together); beyond, `resource_exhausted`. 0 = no limit.'),
+    failed_auth_per_minute: z.number().int().min(1).default(20).describe('Failed authentications (Twirp tokens, Bull Board passwords) one client address may make per minute; beyond, every request from it is answered 429 with Retry-After until the minute is over.'),
+  })
+  .prefault({});
+
+const limitsSchema = z
+  .strictObject({
+    max_width: z.number().int().min(16).max(7680).default(3840).describe('Widest screen or image a request may ask for, pixels.'),
+    max_height: z.number().int().min(16).max(7680).default(3840).describe('Tallest screen or image a request may ask for, pixels.'),
+    max_pixels: z.number().int().min(256).default(3840 * 2160).describe('Largest width x height a request may ask for (default: 4K UHD).'),
+    max_framerate: z.number().int().min(1).max(240).default(60).describe('Highest frame rate a request may ask for.'),
+    max_video_bitrate: z.number().int().min(1).default(20_000).describe('Highest video bitrate a request may ask for, kbps.'),
+    max_audio_bitrate: z.number().int().min(1).default(512).describe('Highest audio bitrate a request may ask for, kbps.'),
+    max_key_frame_interval: z.number().positive().default(60).describe('Longest key frame interval a request may ask for, seconds.'),
+    max_segment_duration: z.number().int().min(1).default(600).describe('Longest HLS segment a request may ask for, seconds.'),
+    max_capture_interval: z.number().int().min(1).default(3600).describe('Longest image capture interval a request may ask for, seconds.'),
+    max_image_outputs: z.number().int().min(1).default(4).describe('Image outputs one request may have.'),
+    max_stream_urls: z.number().int().min(1).default(10).describe('Stream URLs one egress may have at once (in its request, and after every UpdateStream).'),
+    max_webhooks: z.number().int().min(0).default(5).describe('Webhooks one request may name.'),
+    max_url_length: z.number().int().min(64).default(4096).describe('Longest URL a request may carry (pages, streams, webhooks, storage endpoints), characters.'),
   })
   .prefault({});
 
 const webhookSchema = z
   .strictObject({
     api_key: z.string().default('').describe('API key whose secret signs webhooks (as in livekit-server). Default: api_key.'),
+    allow_other_signing_keys: z.boolean().default(false).describe("Let a request's webhook `signing_key` name any configured API key; false: only the caller's own key (else one caller could make webhooks that verify as another key's)."),
     urls: z.array(z.url()).default([]).describe('URLs that receive egress_started, egress_updated and egress_ended.'),
     attempts: z.number().int().min(1).default(8).describe('Delivery attempts per webhook.'),
     backoff: z.number().int().min(0).default(1000).describe('First retry delay of a webhook delivery, ms, doubling each attempt.'),
@@ -210,7 +231,8 @@ export const configSchema = z
     ws_url: z.string().default('').describe('LiveKit server URL, for room-based egress (env LIVEKIT_URL or LIVEKIT_WS_URL).'),
     template_base: z.string().default('').describe('Base URL of the room composite templates when a request has no custom_base_url. Default: the built-in templates this service serves, http://127.0.0.1:<port>/templates/ (set it when workers do not run beside the API, e.g. http://api:8080/templates/).'),
     port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port of the API (env EGRESS_PORT).'),
-    host: z.string().default('0.0.0.0').describe('Address the API listens on (env EGRESS_HOST).'),
+    host: z.string().default('').describe('Address the API listens on (env EGRESS_HOST). Default: 127.0.0.1 for `npm start` with nothing configured, 0.0.0.0 otherwise. The development keys are refused on any address but loopback.'),
+    trust_proxy: z.union([z.boolean(), z.string()]).default(false).describe("Trust X-Forwarded-For from these proxies (Fastify's trustProxy: true, or addresses/CIDRs, comma-separated) to find the client address that failed-authentication throttling counts. Default false: the peer address."),
     redis: redisSchema,
     logging: z
       .strictObject({
@@ -236,6 +258,7 @@ export const configSchema = z
     cpu_cost: cpuCostSchema,
     url_policy: urlPolicySchema,
     rate_limits: rateLimitsSchema,
+    limits: limitsSchema,
     storage: storageSchema,
     backup: backupSchema,
     upload: uploadSchema,

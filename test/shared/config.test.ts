@@ -13,7 +13,7 @@ test('Config/Defaults: port 8080, every pool, 120 s start deadline, local record
   assert.equal(config.start_deadline, 120);
   assert.equal(config.egress_ttl, 86_400);
   assert.ok(config.storage.local.directory.endsWith('/recordings'));
-  assert.deepEqual(config.apiKeys, { key: 'secret-value' });
+  assert.deepEqual(Object.fromEntries(config.apiKeys), { key: 'secret-value' });
   assert.equal(config.usingDevKeys, false);
 });
 
@@ -33,7 +33,7 @@ test('Config/YAML then env: env wins, REDIS_URL parsed, EGRESS_POOLS split', () 
   assert.equal(config.redis.db, 2);
   assert.equal(config.concurrency['room-composite'], 3);
   assert.deepEqual(config.pools, ['room-composite', 'upload']);
-  assert.deepEqual(Object.keys(config.apiKeys).sort(), ['k2', 'key']);
+  assert.deepEqual([...config.apiKeys.keys()].sort(), ['k2', 'key']);
 });
 
 test('Config/Errors name the key', () => {
@@ -63,7 +63,7 @@ test('Config/LiveKit keys not used yet are accepted and listed', () => {
 test('Config/Dev keys only in the embedded default', () => {
   const config = loadConfig({ env: {}, embedded: true });
   assert.equal(config.usingDevKeys, true);
-  assert.deepEqual(Object.keys(config.apiKeys), [DEV_API_KEY]);
+  assert.deepEqual([...config.apiKeys.keys()], [DEV_API_KEY]);
   assert.equal(loadConfig({ env: KEYS, embedded: true }).usingDevKeys, false);
 });
 

@@ -10,7 +10,7 @@ import { signWebhook, WEBHOOK_CONTENT_TYPE } from '../../shared/webhook-signing.
 export function webhookProcessor(ctx: ServiceContext) {
   return async (job: Job<WebhookJobData>): Promise<{ status: number }> => {
     const { url, apiKey, body, egressId, event } = job.data;
-    const secret = ctx.config.apiKeys[apiKey];
+    const secret = ctx.config.apiKeys.get(apiKey);
     if (secret === undefined) throw new UnrecoverableError(`webhook signing key ${apiKey} is no longer configured`);
     const response = await fetch(url, {
       method: 'POST',

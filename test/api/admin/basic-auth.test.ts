@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAuthorized } from '../../../api/admin/basic-auth.ts';
 
-const keys = { APIkey1: 'secret:with:colons', other: 'x'.repeat(40) };
+const keys = new Map(Object.entries({ APIkey1: 'secret:with:colons', other: 'x'.repeat(40) }));
 const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
 
 test('a key with its own secret is accepted, whatever the secret contains', () => {
