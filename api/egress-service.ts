@@ -12,7 +12,6 @@ import {
   RoomCompositeEgressRequest,
   StartEgressRequest,
   StopEgressRequest,
-  StreamInfo,
   StreamInfo_Status,
   TrackCompositeEgressRequest,
   TrackEgressRequest,
@@ -32,10 +31,15 @@ import { removeWaitingJob } from '../shared/queued-job.ts';
 import type { EgressSecrets } from '../shared/egress-secrets.ts';
 import { redactRequest } from '../shared/redact.ts';
 import { secretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
+import { checkUpdateStreamBounds, planStreamUpdate, uniqueTargets, type StreamUpdate } from './validate/update-stream.ts';
+import { alignStreamResults } from '../shared/stream-results.ts';
+import { parseStreamUrl } from '../shared/stream-destination.ts';
 import type { Caller } from './auth.ts';
+import { checkStorageDestinations } from './storage-destinations.ts';
+import { webhookTargets } from './webhook-targets.ts';
 import { pushLayout } from './room-layout.ts';
 import { RateLimiter } from '../shared/rate-limit.ts';
-import { checkUrl, urlPolicyOf, type UrlPolicy } from '../shared/url-policy.ts';
+import { checkHost, checkUrl, urlPolicyOf, type UrlPolicy } from '../shared/url-policy.ts';
 
 export type StartRequest = AnyStartRequest;
 
@@ -84,11 +88,11 @@ export class EgressService {
     const egressId = newEgressId();
     const now = Date.now();
     const maxDurationSec = options.maxDurationSec ?? config.max_duration;
-    const plan = { ...validateRequest(request, { egressId, now }), ...(maxDurationSec ? { maxDurationSec } : {}) };
+    const plan = { ...validateRequest(request, { egressId, now, limits: config.limits }), ...(maxDurationSec ? { maxDurationSec } : {}) };
     const page = requestedPage(plan);
     if (page) await checkUrl(page.url, page.field, this.urlPolicy);
     const secrets = secretsOf(request, plan);
-    await this.checkStreamDestinations(secrets);
+    await this.checkStreamDestinations(secrets, request);
     await this.checkStorageDestinations(request);
     const targets = await this.webhookTargets(request.webhooks, caller);
     const info = new EgressInfo({
@@ -112,32 +116,23 @@ export class EgressService {
     return info;
   }
 
-  /** The stream and WebSocket URLs of a request, against url_policy. */
-  private async checkStreamDestinations(_secrets: EgressSecrets): Promise<void> {}
+  /**
+   * The stream and WebSocket URLs of a request, against url_policy: each host as ffmpeg or `ws` will read
+   * it (validation rebuilt the URLs from their parts). The worker checks again at every connection.
+   */
+  private async checkStreamDestinations(secrets: EgressSecrets, request: StartRequest): Promise<void> {
+    const field = request instanceof TrackEgressRequest ? 'websocket_url' : 'stream url';
+    for (const stream of secrets.streams ?? []) await checkHost(parseStreamUrl(stream.url).host, field, this.urlPolicy);
+  }
 
-  /** The storage endpoints and proxies a request names, against url_policy. */
-  private async checkStorageDestinations(_request: StartRequest): Promise<void> {}
+  /** The storage endpoints and proxies a request names, against url_policy (api/storage-destinations.ts). */
+  private async checkStorageDestinations(request: StartRequest): Promise<void> {
+    await checkStorageDestinations(request, { policy: this.urlPolicy, maxUrlLength: this.deps.config.limits.max_url_length });
+  }
 
-  /** Per-request webhooks. `signing_key` names one of our API keys, whose secret signs; empty = the caller's. */
+  /** Per-request webhooks, checked (api/webhook-targets.ts): `signing_key` is the caller's own key unless the config allows others. */
   private async webhookTargets(webhooks: WebhookConfig[], caller: Caller): Promise<WebhookTarget[]> {
-    return webhooks.map((hook, i) => {
-      let url: URL | undefined;
-      try {
-        url = new URL(hook.url);
-      } catch {
-        // reported below
-      }
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw invalidField(`webhooks[${i}].url`, 'must be an http(s) URL');
-      if (hook.signingKey && !this.deps.config.apiKeys.has(hook.signingKey)) {
-        throw invalidField(`webhooks[${i}].signing_key`, 'must name a configured API key');
-      }
-      return {
-        url: hook.url,
-        apiKey: hook.signingKey || caller.apiKey,
-        includeEvents: hook.filterParams?.includeEvents ?? [],
-        excludeEvents: hook.filterParams?.excludeEvents ?? [],
-      };
-    });
+    return webhookTargets(webhooks, caller.apiKey, { config: this.deps.config, policy: this.urlPolicy });
   }
 
   private async existing(egressId: string, verb: string): Promise<EgressInfo> {
@@ -180,29 +175,34 @@ export class EgressService {
    * Adds, then removes stream URLs (LiveKit's order). The API records the change — real URLs sealed,
    * StreamInfo entries added or FINISHED — and tells the worker, which connects or drops them; a URL the
    * worker cannot reach turns FAILED there. Removing the last stream of a stream-only egress ends it.
+   * Streams are found by their real URL (api/validate/update-stream.ts); StreamInfo entry i is sealed
+   * stream i (shared/stream-results.ts).
    */
   async updateStream(request: UpdateStreamRequest): Promise<EgressInfo> {
     const { egressId } = request;
+    const { config, secrets: store, events, log } = this.deps;
+    checkUpdateStreamBounds(request, config.limits);
     const info = await this.existing(egressId, 'updated');
-    const secrets = await this.deps.secrets.get(egressId);
-    const protocol = secrets.streamProtocol;
+    const protocol = (await store.get(egressId)).streamProtocol;
     if (!protocol) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateStream called on non-streaming egress');
-    const added = request.addOutputUrls.map((url) => updateStreamTarget(url, protocol)).filter((t) => !(t.redacted in secrets.streamUrls));
-    const removed = request.removeOutputUrls.map((url) => updateStreamTarget(url, protocol).redacted);
-    for (const redacted of removed) {
-      const known = info.streamResults.some((s) => s.url === redacted && s.status === StreamInfo_Status.ACTIVE);
-      if (!known && !added.some((t) => t.redacted === redacted)) throw notFound(`stream ${redacted} not found`);
-    }
-    await this.deps.secrets.update(egressId, (current) => {
-      for (const t of added) current.streamUrls[t.redacted] = t.url;
+    if (protocol === 'websocket') throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateStream cannot change a WebSocket output');
+    const add = uniqueTargets(request.addOutputUrls.map((url) => updateStreamTarget(url, protocol)));
+    const remove = request.removeOutputUrls.map((url) => updateStreamTarget(url, protocol));
+    for (const target of add) await checkHost(target.host, 'stream url', this.urlPolicy);
+    let change: StreamUpdate = { added: [], removed: [] };
+    // Compare-and-set: a concurrent UpdateStream's streams are counted, and positions stay in one order.
+    const sealed = await store.update(egressId, (current) => {
+      change = planStreamUpdate(current.streams, info.streamResults, add, remove, config.limits.max_stream_urls);
+      current.streams.push(...change.added);
     });
     const now = nowNanos();
-    const updated = await this.deps.events.update(
+    const updated = await events.update(
       egressId,
       (current) => {
-        for (const t of added) current.streamResults.push(new StreamInfo({ url: t.redacted, status: StreamInfo_Status.ACTIVE }));
-        for (const stream of current.streamResults) {
-          if (!removed.includes(stream.url) || stream.status !== StreamInfo_Status.ACTIVE) continue;
+        alignStreamResults(current, sealed.streams);
+        for (const position of change.removed) {
+          const stream = current.streamResults[position];
+          if (stream?.status !== StreamInfo_Status.ACTIVE) continue;
           stream.status = StreamInfo_Status.FINISHED;
           stream.endedAt = now;
           stream.duration = stream.startedAt > 0n ? now - stream.startedAt : 0n;
@@ -211,7 +211,8 @@ export class EgressService {
       { announce: true },
     );
     await this.deps.control.send(egressId, { type: 'update_stream' });
-    this.deps.log.info({ egressId, added: added.map((t) => t.redacted), removed }, 'streams updated');
+    const removed = change.removed.map((position) => sealed.streams[position]!.redacted);
+    log.info({ egressId, added: change.added.map((s) => s.redacted), removed }, 'streams updated');
     return updated ?? info;
   }
 

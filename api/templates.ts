@@ -11,18 +11,19 @@ import type { FastifyInstance } from 'fastify';
 const TEMPLATES_DIR = join(import.meta.dirname, '..', 'templates');
 const livekitClientDir = dirname(createRequire(import.meta.url).resolve('livekit-client'));
 
-const FILES: Record<string, { path: string; type: string }> = {
-  '': { path: join(TEMPLATES_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
-  'index.html': { path: join(TEMPLATES_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
-  'room.js': { path: join(TEMPLATES_DIR, 'room.js'), type: 'text/javascript; charset=utf-8' },
-  'room.css': { path: join(TEMPLATES_DIR, 'room.css'), type: 'text/css; charset=utf-8' },
-  'livekit-client.umd.js': { path: join(livekitClientDir, 'livekit-client.umd.js'), type: 'text/javascript; charset=utf-8' },
-};
+/** A Map: the name comes from the URL (`/templates/constructor` names no file). */
+const FILES: ReadonlyMap<string, { path: string; type: string }> = new Map([
+  ['', { path: join(TEMPLATES_DIR, 'index.html'), type: 'text/html; charset=utf-8' }],
+  ['index.html', { path: join(TEMPLATES_DIR, 'index.html'), type: 'text/html; charset=utf-8' }],
+  ['room.js', { path: join(TEMPLATES_DIR, 'room.js'), type: 'text/javascript; charset=utf-8' }],
+  ['room.css', { path: join(TEMPLATES_DIR, 'room.css'), type: 'text/css; charset=utf-8' }],
+  ['livekit-client.umd.js', { path: join(livekitClientDir, 'livekit-client.umd.js'), type: 'text/javascript; charset=utf-8' }],
+]);
 
 export async function templateRoutes(app: FastifyInstance): Promise<void> {
   const cache = new Map<string, Buffer>();
   const serve = async (name: string) => {
-    const file = FILES[name];
+    const file = FILES.get(name);
     if (!file) return undefined;
     let body = cache.get(name);
     if (!body) {

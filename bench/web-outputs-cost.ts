@@ -23,7 +23,7 @@ async function measure(options: PlanOptions, rtmpUrl?: string): Promise<{ cores:
   const workDir = await mkdtemp(join(tmpdir(), 'bench-outputs-'));
   const log = pino({ level: 'warn' });
   const supervisor = new Supervisor(log, {});
-  const fanout = rtmpUrl ? new StreamFanout({ ffmpegPath: 'ffmpeg', supervisor, log }) : undefined;
+  const fanout = rtmpUrl ? new StreamFanout({ ffmpegPath: 'ffmpeg', supervisor, log, urlPolicy: { allow: [], deny: [], denyPrivate: false } }) : undefined;
   let segments = 0;
   let images = 0;
   let sampler: ReturnType<typeof sampleTree> | undefined;
@@ -38,7 +38,8 @@ async function measure(options: PlanOptions, rtmpUrl?: string): Promise<{ cores:
     settings: TEST_RECORDER_SETTINGS,
     log,
     onActive: () => {
-      sampler = sampleTree(process.pid);
+      // With the root: the RTMP publisher runs in the worker's (here the bench's) own process.
+      sampler = sampleTree(process.pid, { withRoot: true });
       active();
     },
     onSegment: () => void (segments += 1),
@@ -47,7 +48,7 @@ async function measure(options: PlanOptions, rtmpUrl?: string): Promise<{ cores:
       ? {
           onStream: (ts) => {
             fanout.attach(ts);
-            fanout.add({ url: rtmpUrl, redactedUrl: 'rtmp://bench', protocol: 'rtmp' });
+            fanout.add({ id: 'bench', url: rtmpUrl, redactedUrl: 'rtmp://bench', protocol: 'rtmp' });
           },
         }
       : {}),
@@ -72,7 +73,7 @@ export async function benchWebOutputsCost(): Promise<string[]> {
     const fileOnly = await measure({ url: page.url });
     const all = await measure({ url: page.url, segments: { durationSec: 4 }, images: [{ width: 640, height: 360, intervalSec: 2 }], stream: true }, rtmp.url('good-bench'));
     return [
-      `(d) One 720p30 web egress, ${SECONDS} s, CPU cores of every process below the bench (Chromium, Xvfb, ffmpeg, stream copy, and the nginx-rtmp receiving it)`,
+      `(d) One 720p30 web egress, ${SECONDS} s, CPU cores of the bench process (the worker's part: the RTMP publisher) and every process below it (Chromium, Xvfb, ffmpeg, stream copy, and the nginx-rtmp receiving it)`,
       `    file only                      : ${fmt(fileOnly.cores)} cores`,
       `    file + HLS + RTMP + images     : ${fmt(all.cores)} cores (${all.segments} segments, ${all.images} images, RTMP to nginx-rtmp)`,
       `    ratio (all outputs / file only): ×${fmt(all.cores / fileOnly.cores)}`,

@@ -41,9 +41,9 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
   });
   const queues = new Queues(config, onError);
   const store = new EgressStore(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl });
-  const events = new EgressEvents({ store, queues, redis, config, log });
-  const control = new ControlChannel(redis, config.redis.prefix);
   const box = SecretBox.fromConfig(config.secrets_key, config.apiKeys.get(config.api_key) ?? config.apiKeys.values().next().value ?? '');
+  const events = new EgressEvents({ store, queues, redis, box, config, log });
+  const control = new ControlChannel(redis, config.redis.prefix);
   const secrets = new EgressSecretStore(redis, box, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
   const segments = new SegmentLog(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
   return {

@@ -2,7 +2,8 @@
  * Every status change of an egress goes through here: it is written to the store, and the change is
  * announced as LiveKit announces it — `egress_started` on creation, `egress_updated` on ACTIVE and ENDING
  * (and result updates while live), `egress_ended` on COMPLETE / FAILED / ABORTED / LIMIT_REACHED — to the
- * configured webhook URLs and the request's own, through the webhook queue (retries, backoff).
+ * configured webhook URLs and the request's own (sealed: shared/webhook-targets.ts), through the webhook
+ * queue (retries, backoff); job data names each destination by reference, never by its URL.
  */
 import { EgressInfo, EgressStatus, WebhookEvent } from '@livekit/protocol';
 import type { Logger } from 'pino';
@@ -12,16 +13,12 @@ import { EgressStore, isTerminal } from './egress-store.ts';
 import { newId, nowNanos } from './ids.ts';
 import type { Queues, WebhookJobData } from './queues.ts';
 import type { Redis } from './redis.ts';
+import type { SecretBox } from './secret-box.ts';
+import { displayUrl, wants, WebhookTargetStore, type WebhookEventName, type WebhookRef, type WebhookTarget } from './webhook-targets.ts';
 
-/** A per-request webhook destination (WebhookConfig), kept beside the record: never in job data. */
-export interface WebhookTarget {
-  url: string;
-  apiKey: string;
-  includeEvents: string[];
-  excludeEvents: string[];
-}
+export type { WebhookTarget } from './webhook-targets.ts';
 
-type EventName = WebhookJobData['event'];
+type EventName = WebhookEventName;
 
 /** The end of an egress, as a status with its reason. */
 export interface EgressEnd {
@@ -38,25 +35,23 @@ export function endWithError(status: EgressEnd['status'], err: EgressError, reas
 
 export class EgressEvents {
   readonly store: EgressStore;
+  /** The request's own webhook destinations, sealed. */
+  readonly webhooks: WebhookTargetStore;
   private readonly queues: Queues;
-  private readonly redis: Redis;
   private readonly config: LoadedConfig;
   private readonly log: Logger;
 
-  constructor(deps: { store: EgressStore; queues: Queues; redis: Redis; config: LoadedConfig; log: Logger }) {
+  constructor(deps: { store: EgressStore; queues: Queues; redis: Redis; box: SecretBox; config: LoadedConfig; log: Logger }) {
     this.store = deps.store;
     this.queues = deps.queues;
-    this.redis = deps.redis;
     this.config = deps.config;
     this.log = deps.log;
+    // As long as the key lived before it was sealed: webhook jobs may outlive the record.
+    this.webhooks = new WebhookTargetStore(deps.redis, deps.box, { prefix: deps.config.redis.prefix, ttlSeconds: deps.config.egress_ttl + 7 * 24 * 3600 });
   }
 
-  private targetsKey = (egressId: string) => `${this.config.redis.prefix}:store:webhooks:${egressId}`;
-
   async create(info: EgressInfo, targets: WebhookTarget[]): Promise<void> {
-    if (targets.length) {
-      await this.redis.set(this.targetsKey(info.egressId), JSON.stringify(targets), 'EX', Math.round(this.config.egress_ttl + 7 * 24 * 3600));
-    }
+    await this.webhooks.put(info.egressId, targets);
     await this.store.create(info);
     await this.announce(info, 'egress_started');
   }
@@ -105,18 +100,15 @@ export class EgressEvents {
     });
   }
 
-  private async targets(egressId: string): Promise<WebhookTarget[]> {
-    const signer = this.config.webhook.api_key || this.config.api_key || (this.config.apiKeys.keys().next().value ?? '');
-    const fromConfig: WebhookTarget[] = this.config.webhook.urls.map((url) => ({ url, apiKey: signer, includeEvents: [], excludeEvents: [] }));
-    const raw = await this.redis.get(this.targetsKey(egressId));
-    const fromRequest = raw ? (JSON.parse(raw) as WebhookTarget[]) : [];
-    return [...fromConfig, ...fromRequest.map((t) => ({ ...t, apiKey: t.apiKey || signer }))];
+  /** Every destination of the egress, by reference: the config's URLs, then the request's. */
+  private async targets(egressId: string): Promise<{ ref: WebhookRef; shown: string; target: Pick<WebhookTarget, 'includeEvents' | 'excludeEvents'> }[]> {
+    const fromConfig = this.config.webhook.urls.map((url, index) => ({ ref: { source: 'config' as const, index }, shown: displayUrl(url), target: { includeEvents: [], excludeEvents: [] } }));
+    const fromRequest = (await this.webhooks.get(egressId)).map((target, index) => ({ ref: { source: 'request' as const, index }, shown: displayUrl(target.url), target }));
+    return [...fromConfig, ...fromRequest];
   }
 
   private async announce(info: EgressInfo, event: EventName): Promise<void> {
-    const targets = (await this.targets(info.egressId)).filter(
-      (t) => (t.includeEvents.length === 0 || t.includeEvents.includes(event)) && !t.excludeEvents.includes(event),
-    );
+    const targets = (await this.targets(info.egressId)).filter((t) => wants(t.target, event));
     if (targets.length === 0) return;
     const body = new WebhookEvent({
       event,
@@ -128,7 +120,7 @@ export class EgressEvents {
     await this.queues.get('webhook').addBulk(
       targets.map((t) => ({
         name: event,
-        data: { egressId: info.egressId, event, url: t.url, apiKey: t.apiKey, body } satisfies WebhookJobData,
+        data: { egressId: info.egressId, event, target: t.ref, url: t.shown, body } satisfies WebhookJobData,
         opts: { attempts: this.config.webhook.attempts, backoff: { type: 'exponential', delay: this.config.webhook.backoff } },
       })),
     );

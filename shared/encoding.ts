@@ -6,6 +6,7 @@
 import { AudioCodec, EncodedFileType, EncodingOptionsPreset, VideoCodec, type EncodingOptions } from '@livekit/protocol';
 import type { AudioCodecName, EncodingPlan, FileType, VideoProfile } from './egress-plan.ts';
 import { EgressError, invalidField } from './errors.ts';
+import { MIN_SIDE, SCREEN_DEPTHS, sizeProblem, type Limits } from './limits.ts';
 
 /** The service's starting point: LiveKit starts from 720p30 values, not the proto comments' 1080p/4500. */
 export const DEFAULT_ENCODING: Readonly<EncodingPlan> = Object.freeze({
@@ -65,32 +66,58 @@ const VIDEO_PROFILE_OF: ReadonlyMap<VideoCodec, VideoProfile> = new Map([
   [VideoCodec.H264_HIGH, 'high'],
 ]);
 
-const VALID_DEPTHS: ReadonlySet<number> = new Set([8, 16, 24]);
+/**
+ * Sample rates ffmpeg's encoders take (`ffmpeg -h encoder=aac`, `encoder=libmp3lame`), from 8 kHz up;
+ * AAC's 7350 is left out (no player expects it). Opus and raw PCM always run at 48 kHz.
+ */
+const MP3_FREQUENCIES: readonly number[] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
+const AAC_FREQUENCIES: ReadonlySet<number> = new Set([...MP3_FREQUENCIES, 64000, 88200, 96000]);
+const MP3_FREQUENCY_SET: ReadonlySet<number> = new Set(MP3_FREQUENCIES);
 
-const sizeIsValid = (v: number): boolean => v >= 16 && v % 2 === 0;
+const POSITIVE = 'must be a positive number';
+
+const sizeIsValid = (v: number): boolean => v >= MIN_SIDE && v % 2 === 0;
 
 /**
  * The advanced fields a request may set: non-zero overrides the default. LiveKit ignores a negative
- * number; we refuse it, since ffmpeg would.
+ * number; we refuse it, since ffmpeg would. How large each may be is `limits`' business (encodingProblem).
  */
 const ADVANCED_NUMBERS: ReadonlyArray<{
   field: string;
   get: (o: EncodingOptions) => number;
   key: 'width' | 'height' | 'depth' | 'framerate' | 'videoBitrateKbps' | 'audioBitrateKbps' | 'audioFrequency' | 'keyFrameIntervalSec';
   valid: (v: number) => boolean;
+  detail?: string;
 }> = [
-  { field: 'width', get: (o) => o.width, key: 'width', valid: sizeIsValid },
-  { field: 'height', get: (o) => o.height, key: 'height', valid: sizeIsValid },
-  { field: 'depth', get: (o) => o.depth, key: 'depth', valid: (v) => VALID_DEPTHS.has(v) },
-  { field: 'framerate', get: (o) => o.framerate, key: 'framerate', valid: (v) => v > 0 },
-  { field: 'video_bitrate', get: (o) => o.videoBitrate, key: 'videoBitrateKbps', valid: (v) => v > 0 },
-  { field: 'audio_bitrate', get: (o) => o.audioBitrate, key: 'audioBitrateKbps', valid: (v) => v > 0 },
-  { field: 'audio_frequency', get: (o) => o.audioFrequency, key: 'audioFrequency', valid: (v) => v > 0 },
-  { field: 'key_frame_interval', get: (o) => o.keyFrameInterval, key: 'keyFrameIntervalSec', valid: (v) => v > 0 && Number.isFinite(v) },
+  { field: 'width', get: (o) => o.width, key: 'width', valid: sizeIsValid, detail: `must be even and at least ${MIN_SIDE}` },
+  { field: 'height', get: (o) => o.height, key: 'height', valid: sizeIsValid, detail: `must be even and at least ${MIN_SIDE}` },
+  { field: 'depth', get: (o) => o.depth, key: 'depth', valid: (v) => SCREEN_DEPTHS.has(v), detail: 'must be 8, 16 or 24' },
+  { field: 'framerate', get: (o) => o.framerate, key: 'framerate', valid: (v) => v > 0, detail: POSITIVE },
+  { field: 'video_bitrate', get: (o) => o.videoBitrate, key: 'videoBitrateKbps', valid: (v) => v > 0, detail: POSITIVE },
+  { field: 'audio_bitrate', get: (o) => o.audioBitrate, key: 'audioBitrateKbps', valid: (v) => v > 0, detail: POSITIVE },
+  { field: 'audio_frequency', get: (o) => o.audioFrequency, key: 'audioFrequency', valid: (v) => AAC_FREQUENCIES.has(v), detail: `must be one of ${[...AAC_FREQUENCIES].join(', ')}` },
+  // A double: NaN and Infinity arrive as JSON strings.
+  { field: 'key_frame_interval', get: (o) => o.keyFrameInterval, key: 'keyFrameIntervalSec', valid: (v) => v > 0 && Number.isFinite(v), detail: POSITIVE },
 ];
 
+/**
+ * The first number of `encoding` beyond `limits`, by its advanced field name. Defaults are checked too: an
+ * operator may set limits below LiveKit's 720p30.
+ */
+function encodingProblem(encoding: EncodingPlan, limits: Limits): { field: string; detail: string } | undefined {
+  const size = sizeProblem(limits, encoding.width, encoding.height, true);
+  if (size) return { field: size.side, detail: size.detail };
+  const atMost = (field: string, value: number, max: number, unit: string) => (value > max ? { field, detail: `must be at most ${max}${unit}` } : undefined);
+  return (
+    atMost('framerate', encoding.framerate, limits.max_framerate, '') ??
+    atMost('video_bitrate', encoding.videoBitrateKbps, limits.max_video_bitrate, ' kbps') ??
+    atMost('audio_bitrate', encoding.audioBitrateKbps, limits.max_audio_bitrate, ' kbps') ??
+    atMost('key_frame_interval', encoding.keyFrameIntervalSec, limits.max_key_frame_interval, ' s')
+  );
+}
+
 /** Preset or advanced options → encoding. PASSTHROUGH is refused (`preset`): only v2 media may remux. */
-export function resolveEncoding(options: EncodingOptionsChoice): ResolvedEncoding {
+function encodingOf(options: EncodingOptionsChoice): ResolvedEncoding {
   const encoding: EncodingPlan = { ...DEFAULT_ENCODING };
   if (options.case === 'preset') {
     const values = PRESETS.get(options.value);
@@ -100,16 +127,30 @@ export function resolveEncoding(options: EncodingOptionsChoice): ResolvedEncodin
   if (options.case !== 'advanced') return { encoding, videoCodecRequested: false };
 
   const advanced = options.value;
-  for (const { field, get, key, valid } of ADVANCED_NUMBERS) {
+  for (const { field, get, key, valid, detail } of ADVANCED_NUMBERS) {
     const value = get(advanced);
     if (value === 0) continue;
-    if (!valid(value)) throw invalidField(field);
+    if (!valid(value)) throw invalidField(field, detail);
     encoding[key] = value;
   }
   const profile = VIDEO_PROFILE_OF.get(advanced.videoCodec);
   if (profile) encoding.videoProfile = profile;
   const audioCodec = AUDIO_CODEC_OF.get(advanced.audioCodec);
   return { encoding, videoCodecRequested: profile !== undefined, ...(audioCodec ? { audioCodec } : {}) };
+}
+
+/**
+ * The encoding a request asks for, within `limits`. Beyond them, advanced options name their field; a
+ * preset (or the default one, when the request names none) is refused as `preset`.
+ */
+export function resolveEncoding(options: EncodingOptionsChoice, limits: Limits): ResolvedEncoding {
+  const resolved = encodingOf(options);
+  const problem = encodingProblem(resolved.encoding, limits);
+  if (problem) {
+    if (options.case === 'advanced') throw invalidField(problem.field, problem.detail);
+    throw invalidField('preset', `its ${problem.field} ${problem.detail}`);
+  }
+  return resolved;
 }
 
 // ---- containers and codecs ----
@@ -184,18 +225,18 @@ export function fileTypeOfPath(path: string): FileType | undefined {
 }
 
 /** Track egress remuxes: the container follows the codec (LiveKit `TrackOutputTypes`). */
-const TRACK_FILE_TYPE: Readonly<Record<string, FileType>> = {
-  'audio/opus': 'ogg',
-  'audio/pcmu': 'ogg',
-  'audio/pcma': 'ogg',
-  'video/h264': 'mp4',
-  'video/vp8': 'webm',
-  'video/vp9': 'webm',
-};
+const TRACK_FILE_TYPE: ReadonlyMap<string, FileType> = new Map<string, FileType>([
+  ['audio/opus', 'ogg'],
+  ['audio/pcmu', 'ogg'],
+  ['audio/pcma', 'ogg'],
+  ['video/h264', 'mp4'],
+  ['video/vp8', 'webm'],
+  ['video/vp9', 'webm'],
+]);
 
-/** File type for a track's MIME type (case-insensitive), or undefined when it cannot be remuxed. */
+/** File type for a track's MIME type (case-insensitive), or undefined when it cannot be remuxed. A Map: the type is the publisher's. */
 export function fileTypeOfTrackCodec(mimeType: string): FileType | undefined {
-  return TRACK_FILE_TYPE[mimeType.toLowerCase()];
+  return TRACK_FILE_TYPE.get(mimeType.toLowerCase());
 }
 
 export interface CodecRequest {
@@ -267,7 +308,12 @@ export function negotiateCodecs(request: CodecRequest): CodecChoice {
   return fileType ? { audioCodec, fileType } : { audioCodec };
 }
 
-/** Opus and raw PCM run at 48 kHz whatever audio_frequency says; AAC and MP3 use it. */
+/**
+ * The sample rate the chosen encoder runs at: Opus and raw PCM at 48 kHz whatever audio_frequency says (as
+ * LiveKit), AAC and MP3 at the requested one. MP3 stops at 48 kHz: above, `audio_frequency` is refused.
+ */
 export function audioFrequencyFor(codec: AudioCodecName, requested: number): number {
-  return codec === 'opus' || codec === 'pcm' ? 48000 : requested;
+  if (codec === 'opus' || codec === 'pcm') return 48000;
+  if (codec === 'mp3' && !MP3_FREQUENCY_SET.has(requested)) throw invalidField('audio_frequency', `MP3 takes one of ${MP3_FREQUENCIES.join(', ')}`);
+  return requested;
 }

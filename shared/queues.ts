@@ -110,12 +110,17 @@ export interface SalvageJobData {
   plan: EgressPlan;
 }
 
+/**
+ * One webhook delivery. The destination is named by reference, never by its URL (a webhook URL's userinfo
+ * and query are credentials, and Bull Board shows job data): the config's `webhook.urls[index]` or the
+ * request's `webhooks[index]`, sealed beside the record (shared/webhook-targets.ts).
+ */
 export interface WebhookJobData {
   egressId: string;
   event: 'egress_started' | 'egress_updated' | 'egress_ended';
+  target: { source: 'config' | 'request'; index: number };
+  /** The destination as it may be shown: userinfo, query values and fragment hidden. */
   url: string;
-  /** Name of the API key whose secret signs this delivery; the secret is looked up at delivery time. */
-  apiKey: string;
   /** The WebhookEvent, as JSON, exactly as it will be posted. */
   body: string;
 }

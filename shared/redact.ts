@@ -33,6 +33,37 @@ export function redactUrlQueryValues(url: string): string {
   return `${url.slice(0, q)}?${params.join('&')}`;
 }
 
+/**
+ * A URL's credentials hidden: userinfo becomes `{...}`, every query value `{...}` (names kept) and a fragment
+ * `{...}`, e.g. `https://{...}@hooks.example.com/in?token={...}`. For webhook, endpoint and proxy URLs, whose
+ * host and path say where things go and whose userinfo and query are how they get in.
+ */
+export function redactUrlCredentials(url: string): string {
+  let out = url;
+  const hash = out.indexOf('#');
+  if (hash >= 0) out = `${out.slice(0, hash)}${hash < out.length - 1 ? '#{...}' : '#'}`;
+  const scheme = out.indexOf('://');
+  if (scheme >= 0) {
+    const start = scheme + 3;
+    const rest = out.slice(start);
+    const authorityEnd = rest.search(/[/\\?#]/);
+    const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+    const at = authority.lastIndexOf('@');
+    if (at >= 0) out = `${out.slice(0, start)}{...}${out.slice(start + at)}`;
+  }
+  const q = out.indexOf('?');
+  if (q < 0) return out;
+  const end = out.indexOf('#', q);
+  const query = out.slice(q + 1, end < 0 ? undefined : end);
+  // A bare `?abc123` is as much a token as `?token=abc123`: only empty parts stay as they are.
+  const params = query.split('&').map((param) => {
+    const eq = param.indexOf('=');
+    if (eq >= 0) return eq < param.length - 1 ? `${param.slice(0, eq)}={...}` : param;
+    return param === '' ? param : '{...}';
+  });
+  return `${out.slice(0, q)}?${params.join('&')}${end < 0 ? '' : out.slice(end)}`;
+}
+
 /** A stream URL fit to show: the RTMP / mux / twitch key shortened, query values hidden, anything else as is. */
 export function redactStreamUrl(url: string): string {
   const shorthand = SHORTHAND_URL.exec(url);
@@ -52,7 +83,8 @@ const placeholder =
 
 /**
  * Secret-bearing string fields, by message type and field (a oneof member counts as a field). LiveKit's
- * list, plus the proxy password and the webhook signing key.
+ * list, plus the proxy password, the webhook signing key, and the userinfo and query of webhook, endpoint
+ * and proxy URLs.
  */
 const SECRET_FIELDS: Readonly<Record<string, Readonly<Record<string, Redactor>>>> = {
   'livekit.S3Upload': {
@@ -60,12 +92,13 @@ const SECRET_FIELDS: Readonly<Record<string, Readonly<Record<string, Redactor>>>
     secret: placeholder('{secret}'),
     sessionToken: placeholder('{session_token}'),
     assumeRoleExternalId: placeholder('{external_id}'),
+    endpoint: redactUrlCredentials,
   },
   'livekit.GCPUpload': { credentials: placeholder('{credentials}') },
   'livekit.AzureBlobUpload': { accountName: placeholder('{account_name}'), accountKey: placeholder('{account_key}') },
-  'livekit.AliOSSUpload': { accessKey: placeholder('{access_key}'), secret: placeholder('{secret}') },
-  'livekit.ProxyConfig': { password: placeholder('{password}') },
-  'livekit.WebhookConfig': { signingKey: placeholder('{signing_key}') },
+  'livekit.AliOSSUpload': { accessKey: placeholder('{access_key}'), secret: placeholder('{secret}'), endpoint: redactUrlCredentials },
+  'livekit.ProxyConfig': { url: redactUrlCredentials, password: placeholder('{password}') },
+  'livekit.WebhookConfig': { url: redactUrlCredentials, signingKey: placeholder('{signing_key}') },
   'livekit.StreamOutput': { urls: redactStreamUrl },
   'livekit.TrackEgressRequest': { websocketUrl: redactStreamUrl },
   'livekit.UpdateStreamRequest': { addOutputUrls: redactStreamUrl, removeOutputUrls: redactStreamUrl },

@@ -136,12 +136,14 @@ function compile(policy: UrlPolicy): Compiled {
   const denied = new NetTable();
   const denyNames: string[] = [];
   for (const entry of policy.deny) if (!denied.add(entry.trim(), 'in url_policy.deny')) denyNames.push(normalizeName(entry));
-  let allowNets: NetTable | undefined;
+  const nets = new NetTable();
   const allowNames: string[] = [];
+  let hasNets = false;
   for (const entry of policy.allow) {
-    allowNets ??= new NetTable();
-    if (!allowNets.add(entry.trim(), 'allowed')) allowNames.push(normalizeName(entry));
+    if (nets.add(entry.trim(), 'allowed')) hasNets = true;
+    else allowNames.push(normalizeName(entry));
   }
+  const allowNets = hasNets ? nets : undefined;
   return { always, private: privateNets, denied, denyNames, allowNets, allowNames };
 }
 
@@ -265,12 +267,17 @@ function nameMatches(pattern: string, host: string): boolean {
 
 const isExempt = (host: string, options: HostCheckOptions) => (options.exemptHosts ?? []).some((h) => normalizeHost(h) === host);
 
-/** Why the name itself is refused, before any resolution. */
+/**
+ * Why the name itself is refused, before any resolution. An allow list of names only (no CIDRs) decides here
+ * too, so a page cannot make the worker look up names the policy would refuse anyway (DNS as a side channel).
+ */
 function nameDenial(host: string, policy: UrlPolicy, exempt: boolean): string | undefined {
   if (ALWAYS_DENIED_NAMES.includes(host)) return 'a cloud metadata name';
   if (exempt || isIP(host)) return undefined;
   if (policy.denyPrivate && PRIVATE_NAMES.some((name) => nameMatches(name, host))) return 'a name of this host';
-  if (compiled(policy).denyNames.some((name) => nameMatches(name, host))) return 'a denied host';
+  const c = compiled(policy);
+  if (c.denyNames.some((name) => nameMatches(name, host))) return 'a denied host';
+  if (c.allowNames.length > 0 && !c.allowNets && !c.allowNames.some((name) => nameMatches(name, host))) return 'not in url_policy.allow';
   return undefined;
 }
 
@@ -358,20 +365,30 @@ export async function resolveForConnect(host: string, field: string, policy: Url
 }
 
 /**
- * A `lookup` for net.connect, tls.connect and http(s) agents: resolves through resolveForConnect, so a
- * socket only ever connects to a checked address. A refusal reaches the socket as its error (an EgressError).
+ * A `lookup` (net, tls, http(s), ws) that answers with these already-checked addresses only, whatever is
+ * asked: the socket connects to what resolveForConnect returned, never to a second resolution of the name.
+ * Node does not call `lookup` for an IP-literal host, so check a literal with resolveForConnect first.
+ */
+export function pinnedLookup(addresses: readonly string[]): LookupFunction {
+  return (hostname, options, callback) => {
+    const wanted = typeof options === 'object' ? options : {};
+    const family = wanted.family === 'IPv4' || wanted.family === 4 ? 4 : wanted.family === 'IPv6' || wanted.family === 6 ? 6 : 0;
+    const usable = addresses.map((address) => ({ address, family: isIP(address) })).filter((a) => family === 0 || a.family === family);
+    if (usable.length === 0) return callback(Object.assign(new Error(`no IPv${family} address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+    if (wanted.all) return (callback as unknown as (err: null, all: typeof usable) => void)(null, usable);
+    callback(null, usable[0]!.address, usable[0]!.family);
+  };
+}
+
+/**
+ * A `lookup` that resolves each name through resolveForConnect, for clients that connect by name: a socket
+ * only ever connects to a checked address. A refusal reaches the socket as its error (an EgressError). Node
+ * skips `lookup` for IP literals: a client whose host may be a literal needs the check before it connects.
  */
 export function policyLookup(field: string, policy: UrlPolicy, options: HostCheckOptions = {}): LookupFunction {
   return (hostname, lookupOptions, callback) => {
-    const wanted = typeof lookupOptions === 'object' ? lookupOptions : {};
     resolveForConnect(hostname, field, policy, options).then(
-      (addresses) => {
-        const family = wanted.family === 'IPv4' || wanted.family === 4 ? 4 : wanted.family === 'IPv6' || wanted.family === 6 ? 6 : 0;
-        const usable = addresses.map((address) => ({ address, family: isIP(address) })).filter((a) => family === 0 || a.family === family);
-        if (usable.length === 0) return callback(Object.assign(new Error(`no IPv${family} address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
-        if (wanted.all) return (callback as unknown as (err: null, all: typeof usable) => void)(null, usable);
-        callback(null, usable[0]!.address, usable[0]!.family);
-      },
+      (addresses) => pinnedLookup(addresses)(hostname, lookupOptions, callback),
       (err: Error) => callback(err as NodeJS.ErrnoException, '', 0),
     );
   };

@@ -10,7 +10,9 @@
   const token = params.get('token');
   let layout = params.get('layout') || 'grid';
   const stage = document.getElementById('stage');
-  const OUTPUT_LAG_MS = Number(params.get('audio_output_lag_ms') ?? 30);
+  // Not a number or out of range (0–4000 ms), it would make every jitterBufferTarget assignment throw.
+  const lagParam = Number(params.get('audio_output_lag_ms') ?? 30);
+  const OUTPUT_LAG_MS = Number.isFinite(lagParam) ? Math.min(Math.max(lagParam, 0), 2000) : 30;
 
   let started = false;
   const startRecording = () => {

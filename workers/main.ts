@@ -93,14 +93,15 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   if (recordPoolNames.length) admission.start();
   ctx.warmPool?.start();
   if (delivery) {
-    const byName: Record<string, (job: Job, token?: string) => Promise<unknown>> = {
-      upload: uploadProcessor(ctx, delivery),
-      playlist: playlistProcessor(ctx, delivery),
-      finalize: finalizeProcessor(ctx, delivery),
-      salvage: salvageProcessor(ctx, delivery),
-    };
+    // A Map: a job's name is data from Redis (a job named `constructor` must be unknown, not Object()).
+    const byName = new Map<string, (job: Job, token?: string) => Promise<unknown>>([
+      ['upload', uploadProcessor(ctx, delivery)],
+      ['playlist', playlistProcessor(ctx, delivery)],
+      ['finalize', finalizeProcessor(ctx, delivery)],
+      ['salvage', salvageProcessor(ctx, delivery)],
+    ]);
     const upload = (job: Job, token?: string) => {
-      const processor = byName[job.name];
+      const processor = byName.get(job.name);
       if (!processor) throw new UnrecoverableError(`unknown upload job ${job.name}`);
       return processor(job, token);
     };

@@ -34,6 +34,8 @@ export function recorderSettings(ctx: WorkerContext): RecorderSettings {
     templateBase: config.template_base || `http://127.0.0.1:${config.port}/templates/`,
     liveKit: { wsUrl: config.ws_url, apiKey: config.api_key, apiSecret: config.api_secret },
     urlPolicy: urlPolicyOf(config),
+    webrtcUdp: config.url_policy.webrtc_udp,
+    screenLimits: config.limits,
   };
 }
 
@@ -60,7 +62,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   const keyAfterRecording = plan.source.kind === 'track';
   let file = plan.file && !keyAfterRecording ? fileOutputTarget(plan, ctx.config.storage.prefix) : undefined;
   const filePath = plan.file && (file ? join(workDir, basename(file.key)) : join(workDir, 'track-recording'));
-  const websocketUrl = plan.stream?.protocol === 'websocket' ? Object.values((await ctx.secrets.get(egressId)).streamUrls)[0] : undefined;
+  const websocketUrl = plan.stream?.protocol === 'websocket' ? (await ctx.secrets.get(egressId)).streams[0]?.url : undefined;
   const segments = plan.segments ? new SegmentsOutput(ctx, plan, log) : undefined;
   const images = plan.images.length ? new ImagesOutput(ctx, plan, log) : undefined;
   const streamSupervisor = new Supervisor(log, { EGRESS_ID: egressId });
@@ -136,6 +138,8 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
 
   if (!result.started) {
     await rm(workDir, { recursive: true, force: true });
+    // Every stream of a stream-only egress failed (a refused key fails in milliseconds): that is its end.
+    if (streamsFailure && !otherOutputs) throw streamsFailure;
     if (result.end === 'end_signal') {
       await ctx.events.end(egressId, aborted('Source closed before the recording started', 'Source closed'));
       return 'source closed before start';

@@ -4,6 +4,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { AuthThrottle } from '../../shared/auth-throttle.ts';
+import { EgressError } from '../../shared/errors.ts';
+import { settleAttempt } from '../failed-auth.ts';
 
 export const REALM = 'egress-queue';
 
@@ -25,10 +28,27 @@ export function isAuthorized(header: string | undefined, apiKeys: ReadonlyMap<st
 /** Hashing first gives both sides the same length, which timingSafeEqual requires, without leaking it. */
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
-/** An onRequest hook answering 401 with a Basic challenge unless the request is authorized. */
-export function requireBasicAuth(apiKeys: ReadonlyMap<string, string>): onRequestAsyncHookHandler {
+/**
+ * An onRequest hook answering 401 with a Basic challenge unless the request is authorized, and 429 with
+ * Retry-After to every request of a client address that failed too often (shared/auth-throttle.ts). A request
+ * without credentials (a browser's first, before it asks for them) is not counted as a failure.
+ */
+export function requireBasicAuth(apiKeys: ReadonlyMap<string, string>, throttle: AuthThrottle): onRequestAsyncHookHandler {
+  const tooMany = (reply: FastifyReply, retryAfterSec: string) =>
+    reply.code(429).header('Retry-After', retryAfterSec).send({ error: 'too_many_requests', message: `too many failed sign-ins from this address: retry in ${retryAfterSec} s` });
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (isAuthorized(request.headers.authorization, apiKeys)) return;
+    const retryAfterSec = await throttle.retryAfter(request.ip);
+    if (retryAfterSec !== undefined) return tooMany(reply, String(retryAfterSec));
+    if (request.headers.authorization) {
+      const ok = isAuthorized(request.headers.authorization, apiKeys);
+      try {
+        await settleAttempt(throttle, request, ok);
+      } catch (err) {
+        if (err instanceof EgressError && err.meta.retry_after !== undefined) return tooMany(reply, err.meta.retry_after);
+        throw err;
+      }
+      if (ok) return;
+    }
     return reply
       .code(401)
       .header('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`)

@@ -8,6 +8,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
+import type { AuthThrottle } from '../../shared/auth-throttle.ts';
 import { requireBasicAuth } from './basic-auth.ts';
 
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -15,11 +16,12 @@ export const BULL_BOARD_PATH = '/admin/queues';
 export interface BullBoardOptions {
   queues: Queue[];
   apiKeys: ReadonlyMap<string, string>;
+  throttle: AuthThrottle;
 }
 
 /** Register with `{ prefix: BULL_BOARD_PATH }`. */
 export async function bullBoardRoutes(app: FastifyInstance, options: BullBoardOptions): Promise<void> {
-  app.addHook('onRequest', requireBasicAuth(options.apiKeys));
+  app.addHook('onRequest', requireBasicAuth(options.apiKeys, options.throttle));
   const serverAdapter = new FastifyAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
     queues: options.queues.map((queue) => new BullMQAdapter(queue)),

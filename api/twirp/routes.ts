@@ -18,9 +18,13 @@ import {
 } from '@livekit/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
-import { authenticate, tokenFrom, type Caller } from '../auth.ts';
+import type { AuthThrottle } from '../../shared/auth-throttle.ts';
+import { authenticate, presentsCredentials, tokenFrom, type Caller } from '../auth.ts';
+import { settleAttempt } from '../failed-auth.ts';
 import type { EgressService, StartOptions } from '../egress-service.ts';
 import { decode, encode, encodingOf } from './codec.ts';
+import { checkStringLengths } from '../validate/string-lengths.ts';
+import type { Limits } from '../../shared/limits.ts';
 import { sendTwirpError } from './errors.ts';
 
 export const TWIRP_PREFIX = '/twirp/livekit.Egress/';
@@ -34,19 +38,19 @@ interface Method<T extends Message<T>> {
 const method = <T extends Message<T>>(type: MessageType<T>, handle: Method<T>['handle']): Method<T> => ({ type, handle });
 const start = <T extends Message<T>>(type: MessageType<T>) => method(type, (s, r, caller, options) => s.start(r as never, caller, options));
 
-/** Every RPC of livekit.Egress, by method name. */
-export const METHODS: Record<string, Method<any>> = {
-  StartRoomCompositeEgress: start(RoomCompositeEgressRequest),
-  StartWebEgress: start(WebEgressRequest),
-  StartParticipantEgress: start(ParticipantEgressRequest),
-  StartTrackCompositeEgress: start(TrackCompositeEgressRequest),
-  StartTrackEgress: start(TrackEgressRequest),
-  StartEgress: start(StartEgressRequest),
-  UpdateLayout: method(UpdateLayoutRequest, (s, r) => s.updateLayout(r)),
-  UpdateStream: method(UpdateStreamRequest, (s, r) => s.updateStream(r)),
-  ListEgress: method(ListEgressRequest, (s, r) => s.list(r)),
-  StopEgress: method(StopEgressRequest, (s, r) => s.stop(r)),
-};
+/** Every RPC of livekit.Egress, by method name. A Map: the name comes from the URL (`constructor` is no RPC). */
+export const METHODS: ReadonlyMap<string, Method<any>> = new Map<string, Method<any>>([
+  ['StartRoomCompositeEgress', start(RoomCompositeEgressRequest)],
+  ['StartWebEgress', start(WebEgressRequest)],
+  ['StartParticipantEgress', start(ParticipantEgressRequest)],
+  ['StartTrackCompositeEgress', start(TrackCompositeEgressRequest)],
+  ['StartTrackEgress', start(TrackEgressRequest)],
+  ['StartEgress', start(StartEgressRequest)],
+  ['UpdateLayout', method(UpdateLayoutRequest, (s, r) => s.updateLayout(r))],
+  ['UpdateStream', method(UpdateStreamRequest, (s, r) => s.updateStream(r))],
+  ['ListEgress', method(ListEgressRequest, (s, r) => s.list(r))],
+  ['StopEgress', method(StopEgressRequest, (s, r) => s.stop(r))],
+]);
 
 /** Header for a per-egress maximum duration in seconds (not in LiveKit's protocol; livekit/egress#358). */
 export const MAX_DURATION_HEADER = 'x-egress-max-duration';
@@ -64,6 +68,30 @@ function startOptions(headers: FastifyRequest['headers']): StartOptions {
 export interface TwirpOptions {
   service: EgressService;
   apiKeys: ReadonlyMap<string, string>;
+  /** Failed authentications per client address; a throttled address gets resource_exhausted for every request. */
+  throttle: AuthThrottle;
+  /** Every string of every request is bounded by these (config limits) before a handler sees it. */
+  limits: Limits;
+}
+
+/**
+ * The caller, or unauthenticated / permission_denied, or resource_exhausted when the address is throttled by
+ * the time the outcome is settled (shared/auth-throttle.ts). A request with no credential at all guesses nothing
+ * and is not counted; a wrong one is; a right one without the grant is no failed authentication.
+ */
+async function authenticateSettled(request: FastifyRequest, options: TwirpOptions): Promise<Caller> {
+  const token = tokenFrom(request.headers, request.query);
+  if (!presentsCredentials(request.headers, request.query)) return authenticate(token, options.apiKeys);
+  let outcome: { caller: Caller } | { err: unknown };
+  try {
+    outcome = { caller: await authenticate(token, options.apiKeys) };
+  } catch (err) {
+    outcome = { err };
+  }
+  const failed = 'err' in outcome && outcome.err instanceof EgressError && outcome.err.code === 'EGR_ERR_UNAUTHENTICATED';
+  await settleAttempt(options.throttle, request, !failed);
+  if ('err' in outcome) throw outcome.err;
+  return outcome.caller;
 }
 
 export async function twirpRoutes(app: FastifyInstance, options: TwirpOptions): Promise<void> {
@@ -78,13 +106,17 @@ export async function twirpRoutes(app: FastifyInstance, options: TwirpOptions): 
     return sendTwirpError(reply, asEgressError(err));
   });
 
+  // A throttled address gets nothing else, whatever it sends (shared/auth-throttle.ts).
+  app.addHook('onRequest', async (request) => options.throttle.check(request.ip));
+
   app.post('/twirp/livekit.Egress/:method', async (request: FastifyRequest<{ Params: { method: string } }>, reply: FastifyReply) => {
-    const rpc = METHODS[request.params.method];
+    const rpc = METHODS.get(request.params.method);
     if (!rpc) throw new EgressError('EGR_ERR_BAD_ROUTE', `no handler for path "${request.url.split('?')[0]}"`);
     const encoding = encodingOf(request.headers['content-type']);
-    const caller = await authenticate(tokenFrom(request.headers, request.query), options.apiKeys);
+    const caller = await authenticateSettled(request, options);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const message = decode(rpc.type, body, encoding);
+    checkStringLengths(message, options.limits);
     const response = await rpc.handle(options.service, message, caller, startOptions(request.headers));
     const { contentType, body: out } = encode(response, encoding);
     return reply.header('content-type', contentType).send(out);

@@ -4,12 +4,15 @@
  */
 import type { SourcePlan } from '../../shared/egress-plan.ts';
 import { invalidField } from '../../shared/errors.ts';
+import type { Limits } from '../../shared/limits.ts';
 
 export interface ValidateContext {
   /** Server-assigned `EG_…` id. */
   egressId: string;
   /** Unix ms the request arrived: `{time}`/`{utc}` in names and `requestedAt`. */
   now: number;
+  /** The config's `limits`: what a worker will be asked to do at most. */
+  limits: Limits;
 }
 
 /** What a request records, before encoding and outputs. */

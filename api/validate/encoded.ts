@@ -7,6 +7,7 @@ import { FILE_EXTENSION, audioFrequencyFor, negotiateCodecs, resolveEncoding, ty
 import { namingVarsOf, resolveOutputPath, type NamingVars } from '../../shared/naming.ts';
 import type { SourceParts, ValidateContext } from './common.ts';
 import { checkOutputs, type CheckedOutputs, type DraftFile, type RequestedOutputs } from './outputs.ts';
+import { checkStorageKey } from './storage-keys.ts';
 
 export interface EncodedRequest extends SourceParts {
   requestKind: RequestKind;
@@ -42,7 +43,8 @@ function keyframes(intervalSec: number, outputs: CheckedOutputs): { keyFrameInte
 function filePlan(file: DraftFile, chosen: FileType | undefined, vars: NamingVars): FileOutputPlan {
   const fileType = file.fileType === 'default' ? chosen! : file.fileType;
   // Again with the real extension: the generated name is only now complete.
-  resolveOutputPath(file.filepath, vars, FILE_EXTENSION[fileType], pathPolicyOf(file.storage));
+  const key = resolveOutputPath(file.filepath, vars, FILE_EXTENSION[fileType], pathPolicyOf(file.storage));
+  checkStorageKey(key, 0, file.storage, 'filepath');
   return { fileType, filepath: file.filepath, disableManifest: file.disableManifest, storage: file.storage };
 }
 
@@ -53,7 +55,7 @@ function streamPlan(outputs: CheckedOutputs): StreamOutputPlan | undefined {
 
 export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): EgressPlan {
   const { requestKind, roomName, source } = request;
-  const resolved = resolveEncoding(request.options);
+  const resolved = resolveEncoding(request.options, ctx.limits);
   const vars = namingVarsOf({ source, roomName, requestedAt: ctx.now });
   const outputs = checkOutputs(request.outputs, {
     audio: request.audio,
@@ -61,6 +63,7 @@ export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): Egre
     encoding: resolved.encoding,
     vars,
     allowWebsocket: request.allowWebsocket,
+    limits: ctx.limits,
   });
   const codecs = negotiateCodecs({
     audio: outputs.audio,

@@ -11,8 +11,9 @@ import {
   WebEgressRequest,
 } from '@livekit/protocol';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
-import type { EgressSecrets } from '../../shared/egress-secrets.ts';
+import { sealStream, type EgressSecrets } from '../../shared/egress-secrets.ts';
 import { invalidField } from '../../shared/errors.ts';
+import { checkStringLengths } from './string-lengths.ts';
 import type { ValidateContext } from './common.ts';
 import { checkStream, collectV1Outputs, collectV2Outputs, sealUploads, type UploadChoice } from './outputs.ts';
 import { validateParticipant } from './participant.ts';
@@ -35,6 +36,8 @@ export type AnyStartRequest =
 
 export function validateRequest(request: AnyStartRequest, ctx: ValidateContext): EgressPlan {
   if (!ctx.egressId) throw invalidField('egressID');
+  // Sizes first: no rule below should have to parse a megabyte-long URL.
+  checkStringLengths(request, ctx.limits);
   if (request instanceof RoomCompositeEgressRequest) return validateRoomComposite(request, ctx);
   if (request instanceof WebEgressRequest) return validateWeb(request, ctx);
   if (request instanceof ParticipantEgressRequest) return validateParticipant(request, ctx);
@@ -45,9 +48,9 @@ export function validateRequest(request: AnyStartRequest, ctx: ValidateContext):
 }
 
 /**
- * The secrets of a validated request that its worker needs: the real stream URLs (keys included), by
- * their redacted form, and the request's upload configs (credentials included), by ref. They go to the
- * sealed secret store, never into the plan.
+ * The secrets of a validated request that its worker needs: the real stream URLs (keys included, rebuilt
+ * from their checked parts, each with its identity), in request order, and the request's upload configs
+ * (credentials included), by ref. They go to the sealed secret store, never into the plan.
  */
 export function secretsOf(request: AnyStartRequest, plan: EgressPlan): EgressSecrets {
   let targets: StreamTarget[];
@@ -60,16 +63,18 @@ export function secretsOf(request: AnyStartRequest, plan: EgressPlan): EgressSec
     targets = outputs.streams.flatMap((stream) => checkStream(stream, true).targets);
     uploads = [...outputs.files, ...outputs.segments, ...outputs.images].map((o) => o.upload);
   }
+  // The same URL twice is one stream (LiveKit keys its streams by URL).
+  const unique = targets.filter((t, i) => targets.findIndex((other) => other.id === t.id) === i);
   return {
     ...(plan.stream ? { streamProtocol: plan.stream.protocol } : {}),
-    streamUrls: Object.fromEntries(targets.map((t) => [t.redacted, t.url])),
+    streams: unique.map(sealStream),
     uploads: sealUploads(uploads),
   };
 }
 
 /** A URL given to UpdateStream, checked against the egress's stream protocol. */
 export function updateStreamTarget(url: string, protocol: StreamProtocolName): StreamTarget {
-  const target = resolveStreamUrl(url, protocolOfUrl(url));
-  if (protocolOfUrl(url) !== protocol) throw invalidUrl(target.redacted, 'invalid scheme');
-  return target;
+  const own = protocolOfUrl(url);
+  if (own !== protocol) throw invalidUrl(url, 'invalid scheme');
+  return resolveStreamUrl(url, own);
 }

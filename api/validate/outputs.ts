@@ -25,7 +25,9 @@ import { pathPolicyOf, type EncodingPlan, type FileType, type ImageOutputPlan, t
 import type { SealedUpload } from '../../shared/egress-secrets.ts';
 import { noCompatibleCodec, fileTypeOf } from '../../shared/encoding.ts';
 import { EgressError, invalidField } from '../../shared/errors.ts';
+import { sizeProblem, type Limits } from '../../shared/limits.ts';
 import { resolveImagePrefix, resolveOutputPath, resolveSegmentNames, type NamingVars } from '../../shared/naming.ts';
+import { IMAGE_SUFFIX_LENGTH, SEGMENT_SUFFIX_LENGTH, checkStorageKey } from './storage-keys.ts';
 import { protocolOfUrl, resolveStreamUrl, type StreamProtocolName, type StreamTarget } from './stream-url.ts';
 
 // ---- storage ----
@@ -179,6 +181,7 @@ export interface OutputContext {
   vars: NamingVars;
   /** Only v2 StartEgress streams to a WebSocket (v1 has TrackEgress.websocket_url for that). */
   allowWebsocket: boolean;
+  limits: Limits;
 }
 
 export interface DraftFile {
@@ -245,16 +248,26 @@ const HLS_PROTOCOLS: ReadonlySet<SegmentedFileProtocol> = new Set([SegmentedFile
 
 export const DEFAULT_SEGMENT_DURATION_SEC = 4;
 
-function checkSegments({ output, storage }: Stored<SegmentedFileOutput>, vars: NamingVars): SegmentsOutputPlan {
+/** A uint32 count of seconds: 0 is the default, anything else at most `max` (2^32-1 s would be 136 years). */
+function seconds(value: number, max: number, fallback: number, field: string): number {
+  if (value > max) throw invalidField(field, `must be at most ${max} s`);
+  return value || fallback;
+}
+
+function checkSegments({ output, storage }: Stored<SegmentedFileOutput>, ctx: OutputContext): SegmentsOutputPlan {
   if (!HLS_PROTOCOLS.has(output.protocol)) throw invalidField('protocol');
   const filenameSuffix = SEGMENT_SUFFIX.get(output.filenameSuffix);
   if (!filenameSuffix) throw invalidField('filename_suffix');
-  resolveSegmentNames(output, vars, pathPolicyOf(storage));
+  const segmentDurationSec = seconds(output.segmentDuration, ctx.limits.max_segment_duration, DEFAULT_SEGMENT_DURATION_SEC, 'segment_duration');
+  const names = resolveSegmentNames(output, ctx.vars, pathPolicyOf(storage));
+  checkStorageKey(names.dir + names.playlist, 0, storage, 'playlist_name');
+  checkStorageKey(names.dir + names.livePlaylist, 0, storage, 'live_playlist_name');
+  checkStorageKey(names.dir + names.segmentPrefix, SEGMENT_SUFFIX_LENGTH, storage, 'filename_prefix');
   return {
     filenamePrefix: output.filenamePrefix,
     playlistName: output.playlistName,
     livePlaylistName: output.livePlaylistName,
-    segmentDurationSec: output.segmentDuration || DEFAULT_SEGMENT_DURATION_SEC,
+    segmentDurationSec,
     filenameSuffix,
     disableManifest: output.disableManifest,
     storage,
@@ -271,16 +284,31 @@ const JPEG_CODECS: ReadonlySet<ImageCodec> = new Set([ImageCodec.IC_DEFAULT, Ima
 
 export const DEFAULT_CAPTURE_INTERVAL_SEC = 10;
 
+/**
+ * An image side: 0 takes the encoding's (LiveKit sizes SDK-source images from the track; we use the
+ * encoding size for every source); a negative one is refused, as ffmpeg would.
+ */
+function imageSide(value: number, fallback: number, field: string): number {
+  if (value < 0) throw invalidField(field, 'must not be negative');
+  return value || fallback;
+}
+
 function checkImages({ output, storage }: Stored<ImageOutput>, ctx: OutputContext): ImageOutputPlan {
   if (!JPEG_CODECS.has(output.imageCodec)) throw noCompatibleCodec();
   const filenameSuffix = IMAGE_SUFFIX.get(output.filenameSuffix);
   if (!filenameSuffix) throw invalidField('filename_suffix');
-  resolveImagePrefix(output.filenamePrefix, ctx.vars, pathPolicyOf(storage));
+  const captureIntervalSec = seconds(output.captureInterval, ctx.limits.max_capture_interval, DEFAULT_CAPTURE_INTERVAL_SEC, 'capture_interval');
+  const width = imageSide(output.width, ctx.encoding.width, 'image width');
+  const height = imageSide(output.height, ctx.encoding.height, 'image height');
+  // The screen's bounds, but odd sides are fine: a JPEG has no 4:2:0 constraint.
+  const size = sizeProblem(ctx.limits, width, height, false);
+  if (size) throw invalidField(`image ${size.side}`, size.detail);
+  const names = resolveImagePrefix(output.filenamePrefix, ctx.vars, pathPolicyOf(storage));
+  checkStorageKey(names.dir + names.prefix, IMAGE_SUFFIX_LENGTH, storage, 'filename_prefix');
   return {
-    captureIntervalSec: output.captureInterval || DEFAULT_CAPTURE_INTERVAL_SEC,
-    // LiveKit sizes SDK-source images from the track; we use the encoding size for every source.
-    width: output.width > 0 ? output.width : ctx.encoding.width,
-    height: output.height > 0 ? output.height : ctx.encoding.height,
+    captureIntervalSec,
+    width,
+    height,
     filenamePrefix: output.filenamePrefix,
     filenameSuffix,
     disableManifest: output.disableManifest,
@@ -294,9 +322,12 @@ export function checkOutputs(requested: RequestedOutputs, ctx: OutputContext): C
   const streamRequest = single(requested.streams, 'multiple stream outputs');
   const segmentsRequest = single(requested.segments, 'multiple segmented file outputs');
 
+  if (requested.images.length > ctx.limits.max_image_outputs) throw invalidField('image outputs', `at most ${ctx.limits.max_image_outputs}`);
+  if (streamRequest && streamRequest.urls.length > ctx.limits.max_stream_urls) throw invalidField('stream urls', `at most ${ctx.limits.max_stream_urls}`);
+
   const file = fileRequest && checkFile(fileRequest, ctx.vars);
   const stream = streamRequest && checkStream(streamRequest, ctx.allowWebsocket);
-  const segments = segmentsRequest && checkSegments(segmentsRequest, ctx.vars);
+  const segments = segmentsRequest && checkSegments(segmentsRequest, ctx);
   // An empty stream output only makes sense next to others (URLs come later through UpdateStream).
   if (stream && stream.targets.length === 0 && !file && !segments && requested.images.length === 0) throw invalidField('stream url');
 

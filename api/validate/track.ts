@@ -9,6 +9,7 @@ import { invalidField } from '../../shared/errors.ts';
 import { namingVarsOf, resolveOutputPath } from '../../shared/naming.ts';
 import { requireField, type ValidateContext } from './common.ts';
 import { storageTarget } from './outputs.ts';
+import { TRACK_EXTENSION_LENGTH, checkStorageKey } from './storage-keys.ts';
 import { resolveStreamUrl } from './stream-url.ts';
 
 /** Containers a remux can produce; another extension in the path (say .mp3) leaves the choice to the codec. */
@@ -43,8 +44,10 @@ export function remuxPlan(request: RemuxRequest, ctx: ValidateContext): EgressPl
     return { ...base, video: false, encoding: { ...base.encoding, audioCodec: 'pcm', audioFrequency: 48000 }, stream };
   }
   const { file, storage } = output;
-  // The extension is not known yet: only the directory part and escapes can be checked now.
-  resolveOutputPath(file.filepath, namingVarsOf({ ...base }), '', pathPolicyOf(storage));
+  // The extension is not known yet: only the directory part and escapes can be checked now, and the
+  // length with room for the longest extension.
+  const key = resolveOutputPath(file.filepath, namingVarsOf({ ...base }), '', pathPolicyOf(storage));
+  checkStorageKey(key, TRACK_EXTENSION_LENGTH, storage, 'filepath');
   const hinted = fileTypeOfPath(file.filepath);
   const fileType: FileOutputPlan['fileType'] = hinted && REMUX_TYPES.has(hinted) ? hinted : 'auto';
   return { ...base, file: { fileType, filepath: file.filepath, disableManifest: file.disableManifest, storage } };

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { bindingProblem } from './binding.ts';
 import { configSchema, POOL_NAMES, type Config } from './schema.ts';
+import { trustProxyProblem } from './trust-proxy.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -166,6 +168,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     usingDevKeys = true;
   }
   if (!config.host) config.host = options.embedded ? '127.0.0.1' : '0.0.0.0';
+  const problem = bindingProblem(config.host, apiKeys, DEV_API_SECRET) ?? trustProxyProblem(config.trust_proxy);
+  if (problem) throw new ConfigError(problem);
   if (config.webhook.api_key && !apiKeys.has(config.webhook.api_key)) {
     throw new ConfigError(`config key webhook.api_key: "${config.webhook.api_key}" is not a configured API key`);
   }

@@ -126,7 +126,7 @@ const urlPolicySchema = z
     allow: z.array(z.string()).default([]).describe('When not empty, the only hosts a request may make this service connect to (pages and everything they load, stream, WebSocket, webhook and storage URLs): host names (`*.example.com` for subdomains) or CIDRs. The LiveKit server (`ws_url`) and the built-in templates are always allowed to the room composite recorder.'),
     deny: z.array(z.string()).default([]).describe('Hosts denied besides the defaults (link-local 169.254.0.0/16 and fe80::/10, unspecified 0.0.0.0/8 and ::, the cloud metadata addresses and names are always denied): names or CIDRs.'),
     deny_private: z.boolean().default(false).describe('Also deny this host and non-public networks: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7, fec0::/10), CGNAT 100.64/10, multicast, reserved, documentation and benchmarking ranges, `localhost` names, and every IPv6 form that embeds such an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo).'),
-    webrtc_udp: z.boolean().default(true).describe("Let pages recorded in Chromium send WebRTC over UDP. UDP does not go through the policy proxy: a page's WebRTC can reach any address the worker's network lets it reach. false: WebRTC only over TCP through the proxy, where url_policy applies (a LiveKit server then needs ICE/TCP or TURN/TLS)."),
+    webrtc_udp: z.boolean().default(true).describe("Let pages recorded in Chromium send WebRTC over UDP. UDP does not go through the policy proxy, so url_policy does not apply to it: a page's WebRTC (STUN, TURN over UDP, media to any ICE candidate) can reach every address and port the worker's network lets it reach, loopback, private and denied ones included; limit that with a firewall or network policy for the workers. false: Chromium runs with --webrtc-ip-handling-policy=disable_non_proxied_udp and sends no UDP; WebRTC goes over TCP only (ICE/TCP, TURN over TCP or TLS), through the proxy, where url_policy applies. Room composite with the built-in templates still records (the LiveKit server's ICE/TCP port, rtc.tcp_port, must be reachable)."),
   })
   .prefault({});
 
@@ -160,21 +160,27 @@ const rateLimitsSchema = z
   })
   .prefault({});
 
-const limitsSchema = z
+/**
+ * What a Start request may ask of a worker, checked at the RPC (`invalid_argument` naming the field) so that
+ * nothing a worker cannot honour is queued. Each key's own maximum is what the parts take: libopus refuses
+ * more than 512 kbps; screens stop at 8K.
+ */
+export const limitsSchema = z
   .strictObject({
     max_width: z.number().int().min(16).max(7680).default(3840).describe('Widest screen or image a request may ask for, pixels.'),
     max_height: z.number().int().min(16).max(7680).default(3840).describe('Tallest screen or image a request may ask for, pixels.'),
-    max_pixels: z.number().int().min(256).default(3840 * 2160).describe('Largest width x height a request may ask for (default: 4K UHD).'),
+    max_pixels: z.number().int().min(256).max(7680 * 4320).default(3840 * 2160).describe('Largest width x height a request may ask for, screen or image (default: 4K UHD).'),
     max_framerate: z.number().int().min(1).max(240).default(60).describe('Highest frame rate a request may ask for.'),
     max_video_bitrate: z.number().int().min(1).default(20_000).describe('Highest video bitrate a request may ask for, kbps.'),
-    max_audio_bitrate: z.number().int().min(1).default(512).describe('Highest audio bitrate a request may ask for, kbps.'),
+    max_audio_bitrate: z.number().int().min(1).max(512).default(512).describe('Highest audio bitrate a request may ask for, kbps (at most 512: libopus takes no more).'),
     max_key_frame_interval: z.number().positive().default(60).describe('Longest key frame interval a request may ask for, seconds.'),
     max_segment_duration: z.number().int().min(1).default(600).describe('Longest HLS segment a request may ask for, seconds.'),
     max_capture_interval: z.number().int().min(1).default(3600).describe('Longest image capture interval a request may ask for, seconds.'),
     max_image_outputs: z.number().int().min(1).default(4).describe('Image outputs one request may have.'),
     max_stream_urls: z.number().int().min(1).default(10).describe('Stream URLs one egress may have at once (in its request, and after every UpdateStream).'),
     max_webhooks: z.number().int().min(0).default(5).describe('Webhooks one request may name.'),
-    max_url_length: z.number().int().min(64).default(4096).describe('Longest URL a request may carry (pages, streams, webhooks, storage endpoints), characters.'),
+    max_url_length: z.number().int().min(64).default(4096).describe('Longest URL a request may carry (pages, templates, streams, WebSockets, webhooks, storage endpoints and proxies), characters.'),
+    max_name_length: z.number().int().min(64).default(1024).describe('Longest other text a request may carry (room name, layout, identities, track ids, file paths and prefixes, playlist names, buckets…), characters. Credentials (keys, tokens, service-account JSON) may have up to 64 KiB. Storage keys these resolve to are also held to 1024 bytes (the S3, GCS and Azure limit) and, on the service storage, 255 bytes per path part (the file system\'s).'),
   })
   .prefault({});
 
@@ -231,7 +237,7 @@ export const configSchema = z
     ws_url: z.string().default('').describe('LiveKit server URL, for room-based egress (env LIVEKIT_URL or LIVEKIT_WS_URL).'),
     template_base: z.string().default('').describe('Base URL of the room composite templates when a request has no custom_base_url. Default: the built-in templates this service serves, http://127.0.0.1:<port>/templates/ (set it when workers do not run beside the API, e.g. http://api:8080/templates/).'),
     port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port of the API (env EGRESS_PORT).'),
-    host: z.string().default('').describe('Address the API listens on (env EGRESS_HOST). Default: 127.0.0.1 for `npm start` with nothing configured, 0.0.0.0 otherwise. The development keys are refused on any address but loopback.'),
+    host: z.string().default('').describe('Address the API listens on (env EGRESS_HOST). Default: 127.0.0.1 for `npm start` with nothing configured, 0.0.0.0 otherwise. The development secret (`secret`, under any key name) is refused on any address but loopback: the service does not start.'),
     trust_proxy: z.union([z.boolean(), z.string()]).default(false).describe("Trust X-Forwarded-For from these proxies (Fastify's trustProxy: true, or addresses/CIDRs, comma-separated) to find the client address that failed-authentication throttling counts. Default false: the peer address."),
     redis: redisSchema,
     logging: z

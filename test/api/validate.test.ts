@@ -34,11 +34,12 @@ import { describe, test } from 'node:test';
 import { secretsOf, validateRequest, type AnyStartRequest } from '../../api/validate/index.ts';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError, type ErrorCode } from '../../shared/errors.ts';
+import { DEFAULT_LIMITS, type Limits } from '../../shared/limits.ts';
 
 /** A number no enum of the protocol knows, as a client could send. */
 const UNKNOWN_ENUM = 99 as never;
 
-const ctx = { egressId: 'EG_test', now: Date.UTC(2026, 10, 24, 8, 32, 0, 7) };
+const ctx = { egressId: 'EG_test', now: Date.UTC(2026, 10, 24, 8, 32, 0, 7), limits: DEFAULT_LIMITS };
 
 const mp4 = (filepath = 'rec.mp4') => new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath });
 const file = (filepath = 'rec', fileType = EncodedFileType.DEFAULT_FILETYPE) => new EncodedFileOutput({ fileType, filepath });
@@ -59,6 +60,8 @@ interface Rejection {
   message?: string;
   code?: ErrorCode;
   egressId?: string;
+  /** Config limits other than the defaults. */
+  limits?: Partial<Limits>;
 }
 
 const REJECTED: Rejection[] = [
@@ -219,11 +222,32 @@ const REJECTED: Rejection[] = [
   { name: 'Passthrough/TwoOutputs', request: () => v2({ media: { video_track_id: 'TR_V' }, preset: 'PASSTHROUGH', outputs: [{ file: {} }, { file: {} }] }), field: 'passthrough outputs' },
   { name: 'Passthrough/NotFile', request: () => v2({ media: { video_track_id: 'TR_V' }, preset: 'PASSTHROUGH', outputs: [{ segments: {} }] }), field: 'passthrough output' },
   { name: 'Passthrough/FileType', request: () => v2({ media: { video_track_id: 'TR_V' }, preset: 'PASSTHROUGH', outputs: [{ file: { file_type: 'MP4' } }] }), field: 'passthrough file_type' },
+
+  // Bounds (test/security/bounds.test.ts has them all, through the API).
+  { name: 'Bounds/WidthOverMax', request: () => room({ options: advanced({ width: 3842 }) }), field: 'width' },
+  { name: 'Bounds/PixelsOverMax', request: () => room({ options: advanced({ width: 3840, height: 3840 }) }), field: 'width and height' },
+  { name: 'Bounds/AudioFrequencyNotARate', request: () => room({ options: advanced({ audioFrequency: 2 ** 31 - 1 }) }), field: 'audio_frequency' },
+  {
+    name: 'Bounds/MP3Over48k',
+    request: () => room({ audioOnly: true, fileOutputs: [file('a', EncodedFileType.MP3)], options: advanced({ audioFrequency: 88200 }) }),
+    field: 'audio_frequency',
+  },
+  { name: 'Bounds/SegmentDuration', request: () => room({ segmentOutputs: [new SegmentedFileOutput({ segmentDuration: 2 ** 32 - 1 })] }), field: 'segment_duration' },
+  { name: 'Bounds/CaptureInterval', request: () => room({ imageOutputs: [new ImageOutput({ captureInterval: 3601 })] }), field: 'capture_interval' },
+  { name: 'Bounds/ImageNegative', request: () => room({ imageOutputs: [new ImageOutput({ height: -1 })] }), field: 'image height' },
+  { name: 'Bounds/ImageOutputs', request: () => room({ imageOutputs: Array.from({ length: 5 }, () => new ImageOutput()) }), field: 'image outputs' },
+  { name: 'Bounds/StreamUrls', request: () => room({ streamOutputs: [rtmp(...Array.from({ length: 11 }, (_, i) => `rtmp://live.example.com/app/k${i}`))] }), field: 'stream urls' },
+  { name: 'Bounds/RoomName', request: () => room({ roomName: 'r'.repeat(1025) }), field: 'room_name' },
+  { name: 'Bounds/LegacyFilepath', request: () => room({ output: { case: 'file', value: mp4('x'.repeat(1025)) } }), field: 'file.filepath' },
+  { name: 'Bounds/GeneratedNameTooLong', request: () => room({ roomName: 'r'.repeat(250), fileOutputs: [file('')] }), field: 'filepath' },
+  { name: 'Bounds/PresetOverConfiguredFramerate', request: () => room({ options: preset(EncodingOptionsPreset.H264_720P_60) }), field: 'preset', limits: { max_framerate: 30 } },
+  { name: 'Bounds/DefaultOverConfiguredWidth', request: () => room(), field: 'preset', limits: { max_width: 640 } },
+  { name: 'Bounds/DefaultBitrateOverConfigured', request: () => room({ options: advanced({ width: 640 }) }), field: 'video_bitrate', limits: { max_video_bitrate: 1000 } },
 ];
 
-function rejectionOf(request: AnyStartRequest, egressId = ctx.egressId): EgressError {
+function rejectionOf(request: AnyStartRequest, egressId = ctx.egressId, limits: Partial<Limits> = {}): EgressError {
   try {
-    validateRequest(request, { ...ctx, egressId });
+    validateRequest(request, { ...ctx, egressId, limits: { ...DEFAULT_LIMITS, ...limits } });
   } catch (err) {
     assert.ok(err instanceof EgressError, `not an EgressError: ${String(err)}`);
     return err;
@@ -234,7 +258,7 @@ function rejectionOf(request: AnyStartRequest, egressId = ctx.egressId): EgressE
 describe('validateRequest rejects', () => {
   for (const c of REJECTED) {
     test(c.name, () => {
-      const err = rejectionOf(c.request(), c.egressId);
+      const err = rejectionOf(c.request(), c.egressId, c.limits);
       const code = c.code ?? 'EGR_ERR_INVALID_ARGUMENT';
       assert.equal(err.code, code);
       if (code === 'EGR_ERR_INVALID_ARGUMENT') {
@@ -341,6 +365,11 @@ const ACCEPTED: Acceptance[] = [
     plan: { encoding: { audioCodec: 'opus', audioFrequency: 48000 }, file: { fileType: 'mp4' } },
   },
   {
+    name: 'Bounds/ImageOddSidesAndLimits',
+    request: () => room({ imageOutputs: [new ImageOutput({ width: 321, height: 181, captureInterval: 3600 })], options: advanced({ width: 3840, height: 2160, framerate: 60 }) }),
+    plan: { encoding: { width: 3840, height: 2160, framerate: 60 }, images: [{ width: 321, height: 181, captureIntervalSec: 3600 }] },
+  },
+  {
     name: 'FileType/AudioOnlyDefaultIsOGG',
     request: () => room({ audioOnly: true, fileOutputs: [file('audio/')] }),
     plan: { audio: true, video: false, file: { fileType: 'ogg', filepath: 'audio/' }, encoding: { audioCodec: 'opus', audioFrequency: 48000 } },
@@ -378,7 +407,7 @@ const ACCEPTED: Acceptance[] = [
   },
   {
     name: 'Stream/SRT',
-    request: () => room({ fileOutputs: [], streamOutputs: [rtmp('srt://srt.example.com:9000?streamid=abc&passphrase=hunter22')] }),
+    request: () => room({ fileOutputs: [], streamOutputs: [rtmp('srt://srt.example.com:9000?streamid=abc&passphrase=hunter22-long')] }),
     plan: { stream: { protocol: 'srt', redactedUrls: ['srt://srt.example.com:9000?streamid={...}&passphrase={...}'] }, encoding: { audioCodec: 'aac' } },
   },
   {

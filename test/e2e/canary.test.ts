@@ -1,10 +1,11 @@
 /**
  * Canary: known secrets planted in real requests (S3 keys and session token, an Azure account key, GCP
- * service-account credentials, proxy passwords, RTMP stream keys, the API secret), every output made to fail
+ * service-account credentials, proxy passwords, RTMP stream keys, a webhook URL's query token and userinfo,
+ * the API secret), every output made to fail
  * so that error paths log and report as much as they can; then none of the secrets may appear in the logs
  * (at debug level), anywhere in Redis, in Bull Board's API, in ListEgress or in the webhooks.
  */
-import { AzureBlobUpload, EgressStatus, EncodedFileOutput, GCPUpload, ImageOutput, ProxyConfig, S3Upload, SegmentedFileOutput, StreamOutput, StreamProtocol } from '@livekit/protocol';
+import { AzureBlobUpload, EgressStatus, EncodedFileOutput, GCPUpload, ImageOutput, ProxyConfig, S3Upload, SegmentedFileOutput, StreamOutput, StreamProtocol, WebhookConfig } from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -15,6 +16,7 @@ import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../
 import { dumpRedis } from '../support/redis-dump.ts';
 import { startTestPage } from '../support/test-page.ts';
 import { startWebhookSink, type WebhookSink } from '../support/webhook-sink.ts';
+import { startHttpTrap, type HttpTrap } from '../support/http-trap.ts';
 
 const CANARIES = {
   s3Access: 'AKIACANARY0ACCESS0KEY',
@@ -25,6 +27,8 @@ const CANARIES = {
   gcpKey: 'canary-gcp-private-key-body-5Tq',
   streamKey: 'canary-stream-key-aa71',
   addedStreamKey: 'canary-added-key-bb82',
+  webhookToken: 'canary-webhook-token-cc93',
+  webhookPassword: 'canary-webhook-pass-dd04',
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,12 +37,14 @@ describe('canary', { concurrency: false }, () => {
   let service: TestService;
   let page: Awaited<ReturnType<typeof startTestPage>>;
   let sink: WebhookSink;
+  /** The request's own webhook, whose URL carries a token and userinfo. */
+  let hook: HttpTrap;
   let client: EgressClient;
   let logs = '';
   let dead: number;
 
   before(async () => {
-    [page, sink, dead] = await Promise.all([startTestPage(), startWebhookSink(E2E_API_KEY, E2E_API_SECRET), freePort()]);
+    [page, sink, dead, hook] = await Promise.all([startTestPage(), startWebhookSink(E2E_API_KEY, E2E_API_SECRET), freePort(), startHttpTrap('127.0.0.2', { receiver: { apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET } })]);
     const destination = new PassThrough();
     destination.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     service = await startService(
@@ -54,7 +60,7 @@ describe('canary', { concurrency: false }, () => {
   });
   after(async () => {
     await service?.stop();
-    await Promise.all([page?.close(), sink?.close()]);
+    await Promise.all([page?.close(), sink?.close(), hook?.close()]);
   });
 
   test('planted secrets appear nowhere: logs, Redis, Bull Board, ListEgress, webhooks', async () => {
@@ -84,7 +90,7 @@ describe('canary', { concurrency: false }, () => {
       segments: new SegmentedFileOutput({ filenamePrefix: 'canary/seg', segmentDuration: 2, output: { case: 'gcp', value: new GCPUpload({ credentials: gcpCredentials, bucket: 'g' }) } }),
       images: new ImageOutput({ captureInterval: 10, width: 160, height: 90, filenamePrefix: 'canary/img', output: { case: 'azure', value: new AzureBlobUpload({ accountName: 'canaryacct', accountKey: CANARIES.azureKey, containerName: 'c' }) } }),
       stream: new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [`rtmp://127.0.0.1:${dead}/live/${CANARIES.streamKey}`] }),
-    });
+    }, { webhooks: [new WebhookConfig({ url: `http://hookuser:${CANARIES.webhookPassword}@127.0.0.2:${hook.port}/hooks?token=${CANARIES.webhookToken}` })] });
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_FAILED], 60_000);
     await client.updateStream(started.egressId, [`rtmp://127.0.0.1:${dead}/live/${CANARIES.addedStreamKey}`]).catch(() => undefined);
     await sleep(5000);
@@ -97,13 +103,19 @@ describe('canary', { concurrency: false }, () => {
     const redisDump = await dumpRedis(service.workers.ctx.redis);
     const basic = `Basic ${Buffer.from(`${E2E_API_KEY}:${E2E_API_SECRET}`).toString('base64')}`;
     const bullBoard: string[] = [];
-    for (const status of ['latest', 'active', 'waiting', 'completed', 'failed', 'delayed']) {
-      const res = await fetch(`${service.url}/admin/queues/api/queues?activeQueue=upload&status=${status}&page=1&jobsPerPage=100`, { headers: { authorization: basic } });
-      assert.equal(res.status, 200);
-      bullBoard.push(await res.text());
+    for (const queue of ['upload', 'webhook']) {
+      for (const status of ['latest', 'active', 'waiting', 'completed', 'failed', 'delayed']) {
+        const res = await fetch(`${service.url}/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=100`, { headers: { authorization: basic } });
+        assert.equal(res.status, 200);
+        bullBoard.push(await res.text());
+      }
     }
     const listed = JSON.stringify((await client.listEgress({})).map((info) => info.toJson()));
-    const webhooks = JSON.stringify(sink.events.map((event) => event.toJson()));
+    const webhooks = JSON.stringify([...sink.events, ...hook.events].map((event) => event.toJson()));
+    // The request's webhook reached its receiver at the real URL, token and all (the userinfo cannot travel:
+    // the signature takes the Authorization header, as in livekit-server).
+    assert.ok(hook.events.some((event) => event.egressInfo?.egressId === started.egressId && event.event === 'egress_ended'), "the request's webhook was delivered");
+    assert.ok(hook.requests.every((r) => r.url === `/hooks?token=${CANARIES.webhookToken}`), 'at its real URL');
     assert.ok(sink.events.some((event) => event.event === 'egress_ended'), 'webhooks were delivered');
     assert.ok(logs.includes(started.egressId) && logs.length > 10_000, 'the logs were captured');
     assert.ok(bullBoard.some((text) => text.includes(started.egressId)), "Bull Board shows the egress's jobs");

@@ -16,6 +16,7 @@ import {
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { redactIdentifier, redactRequest, redactStreamUrl } from '../../shared/redact.ts';
+import { resolveStreamUrl } from '../../api/validate/stream-url.ts';
 
 describe('redactStreamUrl (LiveKit TestRedactStreamOutput)', () => {
   const CASES: [string, string][] = [
@@ -29,6 +30,22 @@ describe('redactStreamUrl (LiveKit TestRedactStreamOutput)', () => {
     ['rtmp://host/path/app/stream', 'rtmp://host/path/app/{st...am}'],
   ];
   for (const [url, expected] of CASES) test(url, () => assert.equal(redactStreamUrl(url), expected));
+
+  test('URLs as validation rebuilds them (api/validate/stream-url.ts): no key, passphrase, stream id or token shows', () => {
+    const canonical: [string, string, string][] = [
+      ['RTMP://Live.Example.COM./app/key_abcdef123 live=1', 'rtmp://live.example.com/app/{key...123}', 'key_abcdef123'],
+      ['rtmps://a.b:443/app/FB-1234567?s_bl=1&s_sc=9', 'rtmps://a.b:443/app/{FB-...c=9}', 'FB-1234567'],
+      ['srt://h:9000?streamid=#!::r=live/k3y,m=publish&passphrase=hunter2hunter2', 'srt://h:9000?streamid={...}&passphrase={...}', 'hunter2'],
+      ['wss://H.example.com?token=t0k3n', 'wss://h.example.com/?token={...}', 't0k3n'],
+    ];
+    for (const [given, shown, secret] of canonical) {
+      const protocol = given.startsWith('srt') ? 'srt' : given.startsWith('ws') ? 'websocket' : 'rtmp';
+      const { url, redacted } = resolveStreamUrl(given, protocol);
+      assert.equal(redacted, shown);
+      assert.equal(redactStreamUrl(url), shown);
+      assert.ok(!redacted.includes(secret) && !redacted.includes('k3y'));
+    }
+  });
 });
 
 describe('redactIdentifier', () => {

@@ -1,6 +1,7 @@
 /** Plans and recorder settings for tests and benchmarks that run a recorder directly, without the API. */
 import type { EgressPlan, FileType, ImageOutputPlan } from '../../shared/egress-plan.ts';
 import type { RecorderSettings } from '../../workers/media/recording.ts';
+import { DEFAULT_LIMITS } from '../../shared/limits.ts';
 
 export const TEST_RECORDER_SETTINGS: RecorderSettings = {
   chromePath: '/usr/bin/chromium',
@@ -12,6 +13,8 @@ export const TEST_RECORDER_SETTINGS: RecorderSettings = {
   templateBase: 'http://127.0.0.1:1/templates/',
   liveKit: { wsUrl: '', apiKey: '', apiSecret: '' },
   urlPolicy: { allow: [], deny: [], denyPrivate: false },
+  webrtcUdp: true,
+  screenLimits: DEFAULT_LIMITS,
 };
 
 let egressCount = 0;

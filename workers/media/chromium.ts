@@ -1,15 +1,20 @@
 /**
  * Chromium showing the recorded page full-screen on a virtual display, as LiveKit egress runs it:
  * kiosk window the size of the screen, autoplay allowed, audio into the recording's PulseAudio sink,
- * and the page's console as the start/end signal channel (START_RECORDING / END_RECORDING).
+ * and the page's console as the start/end signal channel (START_RECORDING / END_RECORDING). Every connection it
+ * makes goes through its policy proxy (policy-proxy.ts), which applies url_policy; a main-document load the
+ * proxy refused ends the recording (refused-navigation.ts).
  */
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import puppeteer, { TimeoutError, type Browser, type Page } from 'puppeteer-core';
 import type { Logger } from 'pino';
 import { EgressError } from '../../shared/errors.ts';
+import type { PolicyProxy } from './policy-proxy.ts';
+import { POLICY_HEADER, PROXY_ERROR_HEADER } from './proxy-wire.ts';
 import { describeExit, type Supervisor } from './processes.ts';
 import type { RecorderSettings } from './recording.ts';
+import { watchNavigation, type NavigationWatch } from './refused-navigation.ts';
 
 const LAUNCH_TIMEOUT_MS = 30_000;
 const NAVIGATION_TIMEOUT_MS = 30_000;
@@ -27,6 +32,8 @@ export interface ChromiumOptions {
   workDir: string;
   /** PulseAudio routing (PULSE_SERVER, PULSE_SINK); absent for a recording without audio. */
   audioEnv?: Record<string, string>;
+  /** The proxy every connection of this Chromium goes through; its owner closes it once Chromium is gone. */
+  proxy: PolicyProxy;
   log: Logger;
 }
 
@@ -39,6 +46,11 @@ export interface ChromiumSession {
   readonly endSignal: Promise<void>;
   /** Resolves (never rejects) with EGR_ERR_BROWSER_CRASHED if Chromium or the page dies. */
   readonly crashed: Promise<EgressError>;
+  /**
+   * Resolves (never rejects) with EGR_ERR_PERMISSION_DENIED when url_policy refused a main-document load: the
+   * first page, a redirect hop, or a later navigation of the page.
+   */
+  readonly blocked: Promise<EgressError>;
   /** Logs from now on go to `log` (a warm Chromium, launched before its egress was known, joins the egress's log). */
   useLog(log: Logger): void;
 }
@@ -70,6 +82,7 @@ export async function launchChromium(options: ChromiumOptions): Promise<Chromium
   }
   const chromium = supervisor.adopt('chromium', browser.process()!);
   const page = (await browser.pages())[0] ?? (await browser.newPage());
+  const watch = watchNavigation(page, options.proxy);
 
   const consoleMessage = (text: string) =>
     new Promise<void>((resolve) => {
@@ -90,18 +103,23 @@ export async function launchChromium(options: ChromiumOptions): Promise<Chromium
   });
 
   return {
-    navigate: (url) => navigate(browser, page, url, log),
+    navigate: (url) => navigate(browser, page, url, log, watch),
     startSignal: consoleMessage('START_RECORDING'),
     endSignal: consoleMessage('END_RECORDING'),
     crashed,
+    blocked: watch.blocked,
     useLog: (next) => (log = next),
   };
 }
 
-async function navigate(browser: Browser, page: Page, url: string, log: Logger): Promise<void> {
+async function navigate(browser: Browser, page: Page, url: string, log: Logger, watch: NavigationWatch): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       const response = await page.goto(url, { waitUntil: 'load', timeout: NAVIGATION_TIMEOUT_MS });
+      const proxied = response?.headers()[POLICY_HEADER];
+      if (proxied === 'refused') throw watch.refusalAt(response!.url());
+      // The proxy could not reach the page: the error Chromium would have shown without a proxy, retried alike.
+      if (proxied === 'unreachable') throw new Error(`net::${response!.headers()[PROXY_ERROR_HEADER]} at ${response!.url()}`);
       if (response && response.status() >= 400) {
         throw new EgressError('EGR_ERR_PAGE_LOAD', `page load error: HTTP ${response.status()} ${response.statusText()}`.trim());
       }
@@ -109,7 +127,10 @@ async function navigate(browser: Browser, page: Page, url: string, log: Logger):
     } catch (err) {
       if (err instanceof EgressError) throw err;
       if (!browser.connected) throw new EgressError('EGR_ERR_BROWSER_CRASHED', 'Chromium crashed while loading the page', { cause: err });
-      const message = (err as Error).message;
+      const failure = watch.lastDocumentFailure();
+      if (failure && 'refused' in failure) throw failure.refused;
+      // A tunnel (https) the proxy could not open: Chromium only knows that much; the proxy knows why.
+      const message = failure ? (err as Error).message.replace('ERR_TUNNEL_CONNECTION_FAILED', failure.unreachable) : (err as Error).message;
       const retryable = err instanceof TimeoutError || RETRYABLE_NAVIGATION.test(message);
       if (!retryable || attempt === NAVIGATION_ATTEMPTS) throw new EgressError('EGR_ERR_PAGE_LOAD', `page load error: ${message}`, { cause: err });
       log.warn({ attempt, err: message }, 'page load failed, retrying');
@@ -117,8 +138,20 @@ async function navigate(browser: Browser, page: Page, url: string, log: Logger):
   }
 }
 
-/** LiveKit's Chrome flags, then the configured chrome_flags, which win. */
-function chromiumFlags({ settings, width, height }: ChromiumOptions): string[] {
+/**
+ * chrome_flags that would take connections around the policy proxy: ignored, with a warning. Chromium's
+ * --no-proxy-server, --proxy-pac-url and --proxy-auto-detect win over --proxy-server wherever they stand.
+ */
+const ROUTING_FLAGS = new Set([
+  'proxy-server', 'proxy-bypass-list', 'no-proxy-server', 'proxy-pac-url', 'proxy-auto-detect', 'winhttp-proxy-resolver',
+  'host-rules', 'host-resolver-rules', 'enable-quic', 'origin-to-force-quic-on',
+]);
+
+/**
+ * LiveKit's Chrome flags, then the configured chrome_flags, which win; then url_policy's enforcement, last, so
+ * that no chrome_flags entry replaces it (Chromium takes the last value of a flag).
+ */
+function chromiumFlags({ settings, width, height, proxy, log }: ChromiumOptions): string[] {
   const flags: Record<string, string | number | boolean> = {
     kiosk: true,
     'window-size': `${width},${height}`,
@@ -139,7 +172,25 @@ function chromiumFlags({ settings, width, height }: ChromiumOptions): string[] {
     'allow-running-insecure-content': settings.insecure,
     'ignore-certificate-errors': settings.insecure,
   };
-  for (const [name, value] of Object.entries(settings.chromeFlags)) flags[name.replace(/^-+/, '')] = value;
+  for (const [flag, value] of Object.entries(settings.chromeFlags)) {
+    const name = flag.replace(/^-+/, '');
+    if (ROUTING_FLAGS.has(name)) log.warn({ flag: name }, 'chrome_flags: ignored, it would take connections around url_policy');
+    else flags[name] = value;
+  }
+  const enforcement: Record<string, string | boolean> = {
+    'proxy-server': proxy.url,
+    // Without it Chromium goes direct to localhost, 127/8, [::1] and link-local (the cloud metadata service).
+    'proxy-bypass-list': '<-loopback>',
+    // QUIC is UDP: it would not go through the proxy.
+    'disable-quic': true,
+    // WebRTC over TCP through the proxy only, no UDP at all (url_policy.webrtc_udp: false).
+    ...(settings.webrtcUdp ? {} : { 'webrtc-ip-handling-policy': 'disable_non_proxied_udp' }),
+  };
+  for (const [name, value] of Object.entries(enforcement)) {
+    if (name in flags && flags[name] !== value) log.warn({ flag: name }, 'chrome_flags: replaced by url_policy enforcement');
+    delete flags[name];
+    flags[name] = value;
+  }
   return Object.entries(flags)
     .filter(([, value]) => value !== false)
     .map(([name, value]) => (value === true ? `--${name}` : `--${name}=${value}`));

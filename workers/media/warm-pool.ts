@@ -10,7 +10,11 @@
  *   its launch does not compete with the page load of the recording that took it.
  * - Fits: the same screen (width, height, depth) as the plan, or any screen for a recording without video.
  *   Stations are made at LiveKit's default size (1280x720x24) until a recording asks for another: then the
- *   pool follows it (an idle station of the old size is retired for one of the new).
+ *   pool follows it (an idle station of the old size is retired for one of the new) if that size is within the
+ *   configured limits (limits.max_width, max_height, max_pixels; depth 8, 16 or 24): a request must not make
+ *   the pool keep huge displays about. No station is made while the size to make is beyond them.
+ * - Each station has its own policy proxy (policy-proxy.ts), which refuses every connection until an egress
+ *   takes the station and applies its url_policy, exemptions and log (about:blank needs no network).
  * - A station whose Xvfb, Chromium or sink reader ends while it waits is discarded and replaced; one that
  *   cannot be made is retried with a growing delay.
  * - Costs: an idle station's processes carry EGRESS_WARM_STATION=<station id>, not EGRESS_ID, so no
@@ -30,9 +34,11 @@ import type { Logger } from 'pino';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { DEFAULT_ENCODING } from '../../shared/encoding.ts';
 import { launchChromium, type ChromiumSession } from './chromium.ts';
+import { startPolicyProxy, type PolicyProxy } from './policy-proxy.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
 import type { RecorderSettings } from './recording.ts';
+import { screenWithinLimits, type Limits } from '../../shared/limits.ts';
 import { startXvfb, type ScreenSize, type VirtualDisplay } from './xvfb.ts';
 
 /** The environment variable naming the station on each of its processes (Chromium's helpers inherit it). */
@@ -49,6 +55,8 @@ export interface Station {
   readonly sink: AudioSink;
   /** On about:blank until the recording navigates. */
   readonly chromium: ChromiumSession;
+  /** Chromium's policy proxy: refuses everything until the recording that took the station applies its rules. */
+  readonly proxy: PolicyProxy;
   /** Every process of the station still runs (none is known to have ended). */
   alive(): boolean;
   /** Ends every process of the station, unloads its sink and deletes its profile; resolves when all is gone. Idempotent. */
@@ -77,6 +85,9 @@ interface Idle {
 }
 
 const sameScreen = (a: ScreenSize, b: ScreenSize) => a.width === b.width && a.height === b.height && a.depth === b.depth;
+
+/** Whether a station of this screen may be made: the checks the API applies to requests (config limits). */
+const stationScreenAllowed = (screen: ScreenSize, limits: Limits) => screenWithinLimits(limits, screen.width, screen.height, screen.depth);
 
 export class WarmPool implements StationSource {
   /** Station id → the egress that took it, until the station is destroyed (cost attribution). */
@@ -122,7 +133,7 @@ export class WarmPool implements StationSource {
     // A station whose process has just ended is not handed out (its watcher discards it).
     const index = this.#idle.findIndex(({ station }) => station.alive() && (!plan.video || sameScreen(station.screen, wanted)));
     if (index < 0) {
-      if (plan.video && !sameScreen(wanted, this.#screen)) this.#follow(wanted, log);
+      if (plan.video && !sameScreen(wanted, this.#screen) && stationScreenAllowed(wanted, this.#options.settings.screenLimits)) this.#follow(wanted, log);
       log.info({ idle: this.#idle.length, preparing: this.#preparing.size }, 'no warm station fits; starting cold');
       return undefined;
     }
@@ -138,6 +149,7 @@ export class WarmPool implements StationSource {
   /** Resolves once `size` stations are ready (or the pool is closed); for tests and the bench. */
   async ready(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    if (!stationScreenAllowed(this.#screen, this.#options.settings.screenLimits)) throw new Error('the warm pool makes no station: its screen is beyond the configured limits');
     while (!this.#closed && this.#idle.length < this.#options.size) {
       if (Date.now() > deadline) throw new Error(`the warm pool has ${this.#idle.length} of ${this.#options.size} stations ready after ${timeoutMs} ms`);
       this.#fill();
@@ -176,7 +188,7 @@ export class WarmPool implements StationSource {
   }
 
   #fill(): void {
-    if (this.#closed) return;
+    if (this.#closed || !stationScreenAllowed(this.#screen, this.#options.settings.screenLimits)) return;
     const wait = this.#retryAt - Date.now();
     if (wait > 0) {
       if (!this.#retryScheduled) {
@@ -268,7 +280,7 @@ export class WarmPool implements StationSource {
 
 }
 
-/** Makes one station: Xvfb at `screen`, a primed sink, Chromium on about:blank with a fresh profile. */
+/** Makes one station: Xvfb at `screen`, a primed sink, Chromium on about:blank with a fresh profile behind a proxy that refuses everything. */
 export async function prepareStation(options: { screen: ScreenSize; settings: RecorderSettings; dir: string; log: Logger; onDestroyed?: (id: string) => void }): Promise<Station> {
   const { screen, settings, log } = options;
   const id = `ws_${randomBytes(6).toString('hex')}`;
@@ -276,10 +288,12 @@ export async function prepareStation(options: { screen: ScreenSize; settings: Re
   const supervisor = new Supervisor(stationLog, { [STATION_TAG]: id });
   const profileDir = join(options.dir, id);
   let sink: AudioSink | undefined;
+  let proxy: PolicyProxy | undefined;
   let destroyed: Promise<void> | undefined;
   const destroy = () =>
     (destroyed ??= (async () => {
       await supervisor.killAll();
+      await proxy?.close();
       await sink?.remove();
       await rm(profileDir, { recursive: true, force: true }).catch(() => undefined);
       options.onDestroyed?.(id);
@@ -288,6 +302,8 @@ export async function prepareStation(options: { screen: ScreenSize; settings: Re
     await mkdir(profileDir, { recursive: true });
     const display = await startXvfb(supervisor, screen);
     sink = await createSink(id, stationLog, supervisor);
+    // No rules yet: nothing is reached until an egress takes the station.
+    proxy = await startPolicyProxy({ log: stationLog });
     const chromium = await launchChromium({
       settings,
       supervisor,
@@ -296,9 +312,10 @@ export async function prepareStation(options: { screen: ScreenSize; settings: Re
       height: screen.height,
       workDir: profileDir,
       audioEnv: sink.clientEnv,
+      proxy,
       log: stationLog,
     });
-    return { id, screen, display, sink, chromium, alive: () => destroyed === undefined && supervisor.allRunning(), destroy };
+    return { id, screen, display, sink, chromium, proxy, alive: () => destroyed === undefined && supervisor.allRunning(), destroy };
   } catch (err) {
     await destroy();
     throw err;

@@ -4,12 +4,15 @@
  * every output of the plan (file, segments, images, stream). Whatever ends the recording (stop, END_RECORDING, a failure),
  * every process it started is gone when `done` settles. With a warm pool (RecordingStart.warmPool) it takes a
  * ready display, sink and Chromium if one fits, and destroys it at the end like its own (warm-pool.ts).
+ * Every connection the page makes goes through a policy proxy (policy-proxy.ts) that applies url_policy with
+ * this egress's exemptions and logs its refusals on this egress's log; a refused main document fails the egress.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
 import { launchChromium, type ChromiumSession } from './chromium.ts';
 import { captureLayout } from './ffmpeg-args.ts';
 import { startCapture } from './ffmpeg-capture.ts';
+import { startPolicyProxy, type PolicyProxy, type ProxyRules } from './policy-proxy.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
 import type { Station } from './warm-pool.ts';
@@ -27,11 +30,14 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
   /** A sink of this recording's own (cold start); a station's goes with the station. */
   let ownSink: AudioSink | undefined;
+  /** Likewise the proxy. */
+  let ownProxy: PolicyProxy | undefined;
   let station: Station | undefined;
   try {
     const source = await pageSourceOf(plan, settings);
     // Outputs this recorder cannot write fail now, before anything is started.
     captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
+    const rules: ProxyRules = { ...source.access, policy: settings.urlPolicy, log };
     station = start.warmPool?.take(plan, log);
     let display: VirtualDisplay;
     let sink: AudioSink | undefined;
@@ -39,10 +45,13 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     if (station) {
       ({ display, chromium } = station);
       sink = plan.audio ? station.sink : undefined;
+      // Until now the station's proxy refused everything; from now on it is this egress's.
+      station.proxy.apply(rules);
       chromium.useLog(log);
     } else {
       display = await startXvfb(supervisor, plan.encoding);
       sink = ownSink = plan.audio ? await createSink(plan.egressId, log, supervisor) : undefined;
+      ownProxy = await startPolicyProxy({ rules, log });
       chromium = await launchChromium({
         settings,
         supervisor,
@@ -51,10 +60,11 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
         height: plan.encoding.height,
         workDir,
         audioEnv: sink?.clientEnv,
+        proxy: ownProxy,
         log,
       });
     }
-    const failures = [display.lost, chromium.crashed];
+    const failures = [display.lost, chromium.crashed, chromium.blocked];
     /** Waits for `step` unless the recording is stopped first (→ STOPPED) or a process it needs dies (→ throws). */
     const until = <T>(step: Promise<T>) => untilStoppedOrFailed(step, stopSignal, failures);
 
@@ -102,6 +112,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     throw error;
   } finally {
     await supervisor.killAll();
+    await ownProxy?.close();
     await ownSink?.remove();
     await station?.destroy();
   }

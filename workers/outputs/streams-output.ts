@@ -2,27 +2,34 @@
  * The stream output of a running recording: a StreamFanout fed by the encode, its URLs from the sealed
  * secrets, StreamInfo in the store kept current (LiveKit's fields: status, started/ended, duration,
  * error, retries, last_retry_at), and UpdateStream applied as the API recorded it.
+ *
+ * Sealed stream i is StreamInfo entry i (shared/stream-results.ts): two URLs may redact alike, so entries
+ * are found by position, never by their URL text. Everything is read again from Redis at each apply(), so
+ * whichever worker runs the egress sees the same mapping.
  */
 import { StreamInfo, StreamInfo_Status } from '@livekit/protocol';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ServiceContext } from '../../shared/context.ts';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
+import type { SealedStream } from '../../shared/egress-secrets.ts';
 import { msToNanos } from '../../shared/ids.ts';
+import { alignStreamResults, streamEnded } from '../../shared/stream-results.ts';
+import { urlPolicyOf } from '../../shared/url-policy.ts';
 import type { Supervisor } from '../media/processes.ts';
 import { StreamFanout, type StreamProtocol, type StreamsStopped, type StreamState } from '../media/sinks/stream-fanout.ts';
 
-const STATUS: Record<StreamState['status'], StreamInfo_Status> = {
-  active: StreamInfo_Status.ACTIVE,
-  finished: StreamInfo_Status.FINISHED,
-  failed: StreamInfo_Status.FAILED,
-};
+const STATUS: ReadonlyMap<StreamState['status'], StreamInfo_Status> = new Map([
+  ['active', StreamInfo_Status.ACTIVE],
+  ['finished', StreamInfo_Status.FINISHED],
+  ['failed', StreamInfo_Status.FAILED],
+]);
 
 function streamInfo(state: StreamState): StreamInfo {
   const ended = state.endedAtMs ?? 0;
   return new StreamInfo({
     url: state.url,
-    status: STATUS[state.status],
+    status: STATUS.get(state.status)!,
     startedAt: msToNanos(state.startedAtMs ?? 0),
     endedAt: msToNanos(ended),
     duration: state.startedAtMs && ended ? msToNanos(ended - state.startedAtMs) : 0n,
@@ -32,19 +39,33 @@ function streamInfo(state: StreamState): StreamInfo {
   });
 }
 
+/** The fanout id of sealed stream `position`: the position itself (never the URL, real or redacted). */
+const idOf = (position: number) => `stream-${position}`;
+const positionOf = (id: string) => Number(id.slice('stream-'.length));
+
 export class StreamsOutput {
   readonly fanout: StreamFanout;
   private readonly ctx: ServiceContext;
   private readonly plan: EgressPlan;
   private readonly log: Logger;
   private readonly protocol: StreamProtocol;
+  /** The sealed list as last read: StreamInfo entries are made for it before any is written. */
+  private streams: readonly SealedStream[] = [];
+  /** StreamInfo writes under way: stop() waits for them, so the final states are stored. */
+  private readonly writes = new Set<Promise<void>>();
 
   constructor(ctx: ServiceContext, plan: EgressPlan, supervisor: Supervisor, log: Logger) {
     this.ctx = ctx;
     this.plan = plan;
     this.log = log;
     this.protocol = plan.stream!.protocol === 'srt' ? 'srt' : 'rtmp';
-    this.fanout = new StreamFanout({ ffmpegPath: ctx.config.ffmpeg_path, supervisor, log, onChange: (state) => void this.record(state) });
+    this.fanout = new StreamFanout({
+      ffmpegPath: ctx.config.ffmpeg_path,
+      supervisor,
+      log,
+      urlPolicy: urlPolicyOf(ctx.config),
+      onChange: (state) => void this.recordTracked(state),
+    });
   }
 
   /** How the last URL stopped, if they all did while recording. */
@@ -59,31 +80,52 @@ export class StreamsOutput {
   }
 
   /**
-   * Brings the running URLs in line with what the API recorded: sealed URLs not running yet are added;
-   * running ones whose StreamInfo the API marked FINISHED are removed.
+   * Brings the running streams in line with what the API recorded: sealed streams whose entry is still
+   * ACTIVE and that do not run yet are started; running ones whose entry the API marked FINISHED stop.
    */
   async apply(): Promise<void> {
     const { egressId } = this.plan;
     const [secrets, info] = await Promise.all([this.ctx.secrets.get(egressId), this.ctx.events.store.get(egressId)]);
-    const running = new Map(this.fanout.states().map((s) => [s.url, s]));
-    for (const [redacted, url] of Object.entries(secrets.streamUrls)) {
-      const finished = info?.streamResults.some((s) => s.url === redacted && s.status === StreamInfo_Status.FINISHED);
-      const state = running.get(redacted);
-      if (!state && !finished) await this.record(this.fanout.add({ url, redactedUrl: redacted, protocol: this.protocol }));
-      if (state?.status === 'active' && finished) await this.fanout.remove(url).catch((err: Error) => this.log.warn({ err: err.message }, 'stream not removed'));
+    this.streams = secrets.streams;
+    const results = info?.streamResults ?? [];
+    if (results.length < this.streams.length) await this.ctx.events.update(egressId, (current) => alignStreamResults(current, this.streams));
+    const running = new Map(this.fanout.states().map((s) => [s.id, s]));
+    const added: StreamState[] = [];
+    const removed: number[] = [];
+    for (const [position, stream] of this.streams.entries()) {
+      const id = idOf(position);
+      const state = running.get(id);
+      const entry = results[position];
+      // Added in one go, with no await in between: a stream refused at once must not find itself the
+      // last one live (and end a stream-only egress) while the others are still to be added.
+      if (!state && !streamEnded(entry)) added.push(this.fanout.add({ id, url: stream.url, redactedUrl: stream.redacted, protocol: this.protocol }));
+      if (state?.status === 'active' && entry?.status === StreamInfo_Status.FINISHED) removed.push(position);
+    }
+    for (const state of added) await this.record(state);
+    for (const position of removed) {
+      await this.fanout.remove(idOf(position)).catch((err: Error) => this.log.warn({ err: err.message, stream: this.streams[position]!.redacted }, 'stream not removed'));
     }
   }
 
+  private recordTracked(state: StreamState): void {
+    const write = this.record(state);
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+  }
+
   private async record(state: StreamState): Promise<void> {
+    const position = positionOf(state.id);
     const updated = await this.ctx.events
       .update(
         this.plan.egressId,
         (info) => {
-          const next = streamInfo(state);
-          const i = info.streamResults.findIndex((s) => s.url === state.url);
-          // The API marks a removed URL FINISHED itself; keep its times from the sink.
-          if (i < 0) info.streamResults.push(next);
-          else info.streamResults[i] = next;
+          alignStreamResults(info, this.streams);
+          const stored = info.streamResults[position];
+          if (!stored) return false;
+          // The API marks a removed stream FINISHED itself: a late report from its sink must not make it
+          // ACTIVE again (the removal would be lost); its final report brings the sink's times.
+          if (streamEnded(stored) && state.status !== 'finished') return false;
+          info.streamResults[position] = streamInfo(state);
         },
         { announce: state.status !== 'active' || state.retries > 0 },
       )
@@ -91,7 +133,9 @@ export class StreamsOutput {
     if (updated) this.log.info({ url: state.url, status: state.status, retries: state.retries, error: state.error }, 'stream state');
   }
 
-  stop(): Promise<StreamState[]> {
-    return this.fanout.stop();
+  async stop(): Promise<StreamState[]> {
+    const states = await this.fanout.stop();
+    await Promise.all(this.writes);
+    return states;
   }
 }

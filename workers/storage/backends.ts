@@ -9,6 +9,8 @@ import type { CloudStorageConfig } from '../../shared/config/schema.ts';
 import type { StorageTarget } from '../../shared/egress-plan.ts';
 import type { EgressSecretStore, SealedUpload } from '../../shared/egress-secrets.ts';
 import { EgressError } from '../../shared/errors.ts';
+import { azureAccountNameProblem, gcpCredentialsProblem } from '../../shared/request-storage.ts';
+import { urlPolicyOf } from '../../shared/url-policy.ts';
 import { createAzureBackend } from './azure.ts';
 import type { StorageBackend } from './backend.ts';
 import { createGcsBackend } from './gcs.ts';
@@ -75,8 +77,18 @@ export function configuredBackend(cloud: CloudStorageConfig): StorageBackend | u
   return undefined;
 }
 
-/** A request's own upload config. GCS and Azure have no endpoint in the request: the service config's is used. */
+/** A request's config the rules of shared/request-storage.ts refuse: the upload fails, naming the field. */
+function refused(kind: string, field: string, problem: string | undefined): void {
+  if (problem) throw new EgressError('EGR_ERR_UPLOAD_FAILED', `${kind} upload failed: ${field}: ${problem}`);
+}
+
+/**
+ * A request's own upload config. GCS and Azure have no endpoint in the request: the service config's is used.
+ * What it connects to on the request's say (an S3 endpoint, a proxy) is checked against url_policy on every
+ * connection (the API checked it too, but names resolve anew and the worker's policy is its own).
+ */
 function requestBackend(sealed: SealedUpload, config: LoadedConfig): StorageBackend {
+  const policy = urlPolicyOf(config);
   switch (sealed.kind) {
     case 's3': {
       const s3 = S3Upload.fromJsonString(sealed.json);
@@ -95,16 +107,19 @@ function requestBackend(sealed: SealedUpload, config: LoadedConfig): StorageBack
         contentDisposition: s3.contentDisposition,
         proxy: s3Proxy(s3.proxy),
         ...s3Retries(config),
+        policy,
       });
     }
     case 'gcp': {
       const gcp = GCPUpload.fromJsonString(sealed.json);
+      refused('GCP', 'gcp.credentials', gcpCredentialsProblem(gcp.credentials));
       const proxy = proxyUrl(gcp.proxy);
       const endpoint = config.storage.gcp?.endpoint;
-      return createGcsBackend({ credentials: gcp.credentials, bucket: gcp.bucket, ...(endpoint ? { apiEndpoint: endpoint } : {}), ...(proxy ? { proxy } : {}) });
+      return createGcsBackend({ credentials: gcp.credentials, bucket: gcp.bucket, ...(endpoint ? { apiEndpoint: endpoint } : {}), ...(proxy ? { proxy } : {}), policy });
     }
     case 'azure': {
       const azure = AzureBlobUpload.fromJsonString(sealed.json);
+      refused('Azure', 'azure.account_name', azureAccountNameProblem(azure.accountName));
       const endpoint = config.storage.azure?.endpoint;
       return createAzureBackend({ accountName: azure.accountName, accountKey: azure.accountKey, containerName: azure.containerName, ...(endpoint ? { endpoint } : {}) });
     }
@@ -137,7 +152,9 @@ export class StorageBackends {
     if (target.kind === 'service') return this.service;
     const cached = this.byRef.get(target.ref);
     if (cached) return cached;
-    const sealed = (await this.secrets.get(egressId)).uploads?.[target.ref];
+    const uploads = (await this.secrets.get(egressId)).uploads ?? {};
+    // Decoded JSON: only its own keys count (a ref is our digest, but job data is editable in Bull Board).
+    const sealed = Object.hasOwn(uploads, target.ref) ? uploads[target.ref] : undefined;
     if (!sealed) throw new EgressError('EGR_ERR_UPLOAD_FAILED', `${target.kind} upload failed: the request's upload config is gone (expired with the egress's secrets)`);
     const backend = requestBackend(sealed, this.config);
     if (this.byRef.size >= MAX_CACHED) this.byRef.delete(this.byRef.keys().next().value!);

@@ -3,11 +3,13 @@
  * to its storage and its local copy is deleted only once it is there. When the primary storage keeps failing
  * (the job's last attempt fails too) and a `backup` storage is configured, the file goes there instead and
  * so does everything the egress uploads afterwards (`backup_storage_used`, as LiveKit). With no backup the
- * error stands and the file stays on local disk, where a retried job finds it.
+ * error stands and the file stays on local disk, where a retried job finds it. A request's storage that
+ * url_policy refuses goes to the backup at once (a retry cannot change the answer).
  */
 import { rm, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { ServiceContext } from '../../shared/context.ts';
+import { policyRefusal } from '../../shared/guarded-agents.ts';
 import type { StorageTarget } from '../../shared/egress-plan.ts';
 import type { StorageBackend, UploadProgress } from './backend.ts';
 import { StorageBackends } from './backends.ts';
@@ -53,8 +55,10 @@ export class Delivery {
       try {
         return await this.put(await this.backends.primary(egressId, request.storage), request, false);
       } catch (err) {
-        if (!backup || !request.lastAttempt) throw err;
-        this.deps.log.warn({ egressId, key: request.key, err: (err as Error).message }, 'primary storage keeps failing; using the backup storage');
+        // A url_policy refusal will not change on a retry: the backup takes it now.
+        const refused = policyRefusal(err) !== undefined;
+        if (!backup || !(request.lastAttempt || refused)) throw err;
+        this.deps.log.warn({ egressId, key: request.key, err: (err as Error).message }, refused ? 'primary storage refused by url_policy; using the backup storage' : 'primary storage keeps failing; using the backup storage');
       }
     }
     const delivered = await this.put(backup.backend, { ...request, key: posix.join(backup.prefix, request.key) }, true);

@@ -10,10 +10,13 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { Agent } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Storage } from '@google-cloud/storage';
 import { EgressError } from '../../shared/errors.ts';
+import { GuardedForwardProxyAgent, GuardedTunnelAgent, policyRefusal } from '../../shared/guarded-agents.ts';
+import { policyLookup, resolveForConnect, type UrlPolicy } from '../../shared/url-policy.ts';
 import type { StorageBackend } from './backend.ts';
 
 export interface GcsBackendOptions {
@@ -24,6 +27,12 @@ export interface GcsBackendOptions {
   apiEndpoint?: string;
   /** Proxy URL (ProxyConfig.url, user and password already embedded if any). */
   proxy?: string;
+  /**
+   * A request's own config: its proxy is connected to only where url_policy allows (`gcp.proxy.url`),
+   * checked on every connection. The storage host itself is the operator's (`storage.gcp.endpoint`) or
+   * Google's. Unset: the operator's config.
+   */
+  policy?: UrlPolicy;
   /** Time limit of one HTTP request (a 16 MiB chunk) before it is abandoned and retried; default 60 s. */
   requestTimeoutMs?: number;
   /** Upload chunk size; a multiple of 256 KiB; default 16 MiB (the Go client's default). */
@@ -52,9 +61,10 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
     retryOptions: { autoRetry: false, maxRetries: 0 },
   });
   // Every request (resumable session, chunks, status checks, simple uploads) gets the time limit and proxy.
+  const guard = options.proxy && options.policy ? proxyGuard(options.proxy, options.policy) : undefined;
   storage.interceptors.push({
     request: (reqOpts) => {
-      const extra: Record<string, unknown> = { timeout: requestTimeoutMs };
+      const extra: Record<string, unknown> = { timeout: requestTimeoutMs, ...(guard?.requestOptions ?? {}) };
       if (options.proxy) extra.proxy = options.proxy;
       // The SDK types the interceptor's result as its own request type; it is passed on to gaxios as is.
       return Object.assign(reqOpts, extra) as never;
@@ -68,6 +78,7 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
     async uploadFile(localPath, key, { contentType, onProgress, signal }) {
       try {
         signal?.throwIfAborted();
+        await guard?.check();
         const size = (await stat(localPath)).size;
         const file = bucket.file(key);
         let reported = 0;
@@ -125,6 +136,7 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
 
     async uploadText(text, key, contentType) {
       try {
+        await guard?.check();
         await withRetries(() => bucket.file(key).save(text, { resumable: false, contentType, metadata: { contentType }, validation: false }), undefined, () => false);
         return { location: locationOf(key) };
       } catch (err) {
@@ -189,9 +201,32 @@ interface RetryableError {
   response?: { status?: number };
 }
 
-/** LiveKit retries every failure; only an HTTP answer that cannot change (400, 401, 403, 404, …) is final. */
+/**
+ * A request's proxy, connected to only where url_policy allows (`gcp.proxy.url`). The client sends through
+ * one of two HTTP stacks and every request carries what each needs: gaxios (authenticated requests) takes an
+ * `agent`, here the guarded proxy agents; teeny-request (unauthenticated, a custom endpoint) builds its own
+ * proxy agent from `proxy` and hands `pool` to its socket, here a `lookup` that checks every name it
+ * connects to. A lookup is not asked about an IP literal: `check()`, run before every upload, refuses a
+ * denied literal (which cannot change) and any denied name up front.
+ */
+function proxyGuard(proxy: string, policy: UrlPolicy): { requestOptions: Record<string, unknown>; check(): Promise<void> } {
+  const guard = { field: 'gcp.proxy.url', policy };
+  const forward = new GuardedForwardProxyAgent(proxy, guard, { keepAlive: true });
+  const tunnel = new GuardedTunnelAgent(proxy, guard, { keepAlive: true });
+  const agent = (url: URL): Agent => (url.protocol === 'https:' ? tunnel : forward);
+  const host = new URL(proxy).hostname;
+  return {
+    requestOptions: { agent, pool: { lookup: policyLookup(guard.field, policy) } },
+    check: async () => void (await resolveForConnect(host, guard.field, policy)),
+  };
+}
+
+/**
+ * LiveKit retries every failure; only an HTTP answer that cannot change (400, 401, 403, 404, …) is final,
+ * and so is a url_policy refusal.
+ */
 function isRetryable(err: RetryableError | undefined): boolean {
-  if (!err) return false;
+  if (!err || policyRefusal(err)) return false;
   const status = statusOf(err);
   if (status !== undefined && status >= 400 && status < 500) return status === 408 || status === 429;
   return true;
@@ -214,6 +249,8 @@ function encodeKey(key: string): string {
 
 /** `GCP upload failed: <reason>`, without credentials (the SDK's messages never include the key itself). */
 function uploadFailed(err: unknown, signal?: AbortSignal): EgressError {
+  const refusal = policyRefusal(err);
+  if (refusal) return new EgressError('EGR_ERR_UPLOAD_FAILED', `GCP upload failed: refused by url_policy: ${refusal.message}`, { cause: refusal });
   if (err instanceof EgressError) return err;
   const e = err as { message?: unknown; code?: unknown } | undefined;
   const reason = signal?.aborted ? 'aborted' : typeof e?.message === 'string' ? [typeof e.code === 'number' ? e.code : '', e.message].join(' ').trim() : String(err);

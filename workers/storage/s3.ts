@@ -12,6 +12,9 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { EgressError } from '../../shared/errors.ts';
+import { GuardedForwardProxyAgent, GuardedHttpAgent, GuardedHttpsAgent, GuardedTunnelAgent, policyRefusal } from '../../shared/guarded-agents.ts';
+import { normalizedS3Endpoint } from '../../shared/request-storage.ts';
+import type { UrlPolicy } from '../../shared/url-policy.ts';
 import type { StorageBackend, UploadFileOptions, Uploaded } from './backend.ts';
 
 export interface S3ProxyOptions {
@@ -53,6 +56,11 @@ export interface S3Options {
   connectionTimeoutMs?: number;
   /** Called before each retry of a request (for logs and metrics); `attempt` counts from 1. */
   onRetry?: (attempt: number, delayMs: number) => void;
+  /**
+   * A request's own config: its endpoint (or its proxy, which is then all this client connects to) is
+   * connected to only where url_policy allows, checked on every connection. Unset: the operator's config.
+   */
+  policy?: UrlPolicy;
 }
 
 export const S3_DEFAULTS = {
@@ -83,7 +91,7 @@ export function partSizeFor(sizeBytes: number): number {
 
 /** LiveKit's location: virtual-hosted `https://<bucket>.<endpoint host|s3.amazonaws.com>/<key>`, or path-style `<endpoint>/<bucket>/<key>`. */
 export function s3Location(options: Pick<S3Options, 'endpoint' | 'bucket' | 'forcePathStyle'>, key: string): string {
-  const endpoint = normalizedEndpoint(options.endpoint);
+  const endpoint = normalizedS3Endpoint(options.endpoint);
   if (options.forcePathStyle) return `${endpoint ?? 'https://s3.amazonaws.com'}/${options.bucket}/${key}`;
   const host = endpoint === undefined ? 's3.amazonaws.com' : new URL(endpoint).host;
   return `https://${options.bucket}.${host}/${key}`;
@@ -169,7 +177,7 @@ export function createS3Backend(options: S3Options): StorageBackend {
 /** The URL a presigned GET addresses: the location's, with AWS's regional host (a signature is bound to its host). */
 function presignLocation(options: S3Options, region: string, key: string): string {
   const path = key.split('/').map(encodeURIComponent).join('/');
-  if (normalizedEndpoint(options.endpoint) !== undefined) return s3Location(options, path);
+  if (normalizedS3Endpoint(options.endpoint) !== undefined) return s3Location(options, path);
   return options.forcePathStyle ? `https://s3.${region}.amazonaws.com/${options.bucket}/${path}` : `https://${options.bucket}.s3.${region}.amazonaws.com/${path}`;
 }
 
@@ -197,7 +205,7 @@ function clientConfig(options: S3Options): S3ClientConfig {
   const maxAttempts = Math.max(1, options.maxRetries || S3_DEFAULTS.maxRetries);
   const maxDelay = options.maxRetryDelayMs ?? S3_DEFAULTS.maxRetryDelayMs;
   const minDelay = options.minRetryDelayMs ?? S3_DEFAULTS.minRetryDelayMs;
-  const endpoint = normalizedEndpoint(options.endpoint);
+  const endpoint = normalizedS3Endpoint(options.endpoint);
   const config: S3ClientConfig = {
     region: options.region || 'us-east-1',
     forcePathStyle: !!options.forcePathStyle,
@@ -214,7 +222,7 @@ function clientConfig(options: S3Options): S3ClientConfig {
       // An idle timeout, not a total one: a big part on a slow link may take long, but never silently.
       socketTimeout: options.idleTimeoutMs ?? S3_DEFAULTS.idleTimeoutMs,
       connectionTimeout: options.connectionTimeoutMs ?? S3_DEFAULTS.connectionTimeoutMs,
-      ...proxyAgents(options.proxy),
+      ...(options.policy ? guardedAgents(options, options.policy) : proxyAgents(options.proxy)),
     },
   };
   if (endpoint !== undefined) config.endpoint = endpoint;
@@ -235,23 +243,41 @@ function clientConfig(options: S3Options): S3ClientConfig {
  */
 function proxyAgents(proxy: S3ProxyOptions | undefined): { httpAgent?: HttpAgent; httpsAgent?: HttpsAgent } {
   if (!proxy?.url) return {};
+  const href = proxyHref(proxy);
+  const proxyEnv = { HTTP_PROXY: href, HTTPS_PROXY: href };
+  const agentOptions = { keepAlive: true, proxyEnv } as ConstructorParameters<typeof HttpAgent>[0];
+  return { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) };
+}
+
+/** The proxy URL with its credentials in it, as proxies take them. */
+function proxyHref(proxy: S3ProxyOptions): string {
   const url = new URL(proxy.url);
   if (proxy.username) {
     url.username = proxy.username;
     url.password = proxy.password ?? '';
   }
-  const proxyEnv = { HTTP_PROXY: url.href, HTTPS_PROXY: url.href };
-  const agentOptions = { keepAlive: true, proxyEnv } as ConstructorParameters<typeof HttpAgent>[0];
-  return { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) };
+  return url.href;
 }
 
-function normalizedEndpoint(endpoint: string | undefined): string | undefined {
-  if (!endpoint) return undefined;
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `https://${endpoint}`;
-  return withScheme.replace(/\/+$/, '');
+/**
+ * Agents for a request's own config: through its proxy, the proxy is checked (`s3.proxy.url`); else its
+ * endpoint, on every host the client connects to (`s3.endpoint`, a virtual-hosted bucket name included).
+ * Without either, the client goes to AWS's own names, which are not the request's to choose.
+ */
+function guardedAgents(options: S3Options, policy: UrlPolicy): { httpAgent?: HttpAgent; httpsAgent?: HttpsAgent } {
+  if (options.proxy?.url) {
+    const guard = { field: 's3.proxy.url', policy };
+    const href = proxyHref(options.proxy);
+    return { httpAgent: new GuardedForwardProxyAgent(href, guard, { keepAlive: true }), httpsAgent: new GuardedTunnelAgent(href, guard, { keepAlive: true }) };
+  }
+  if (!normalizedS3Endpoint(options.endpoint)) return {};
+  const guard = { field: 's3.endpoint', policy };
+  return { httpAgent: new GuardedHttpAgent(guard, { keepAlive: true }), httpsAgent: new GuardedHttpsAgent(guard, { keepAlive: true }) };
 }
 
 function describe(err: unknown): string {
+  const refusal = policyRefusal(err);
+  if (refusal) return `refused by url_policy: ${refusal.message}`;
   if (err instanceof Error) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     const code = (err as { code?: string }).code;

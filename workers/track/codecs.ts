@@ -16,10 +16,18 @@ export interface CodecInfo {
   clockRate: number;
 }
 
+/** A Map: the MIME type is the publisher's (`constructor` is no codec). */
+const PASSTHROUGH_CODEC: ReadonlyMap<string, PassthroughCodec> = new Map<string, PassthroughCodec>([
+  ['video/h264', 'avc'],
+  ['video/vp8', 'vp8'],
+  ['video/vp9', 'vp9'],
+  ['audio/opus', 'opus'],
+]);
+
 /** The passthrough codec of a negotiated MIME type, or undefined (PCMU, PCMA: transcoded, see g711Law; AV1, H.265: not supported). */
 export function codecInfo(mimeType: string, clockRate: number): CodecInfo | undefined {
   const fileType = fileTypeOfTrackCodec(mimeType);
-  const codec = ({ 'video/h264': 'avc', 'video/vp8': 'vp8', 'video/vp9': 'vp9', 'audio/opus': 'opus' } as const)[mimeType.toLowerCase()];
+  const codec = PASSTHROUGH_CODEC.get(mimeType.toLowerCase());
   if (!fileType || !codec) return undefined;
   return { codec, kind: codec === 'opus' ? 'audio' : 'video', fileType, clockRate };
 }

@@ -14,6 +14,7 @@ import { notStarted, recordingOf } from '../media/recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
 import { TRACK_WAIT_MS } from './track-subscriber.ts';
+import { dialWebSocket } from './websocket-dial.ts';
 
 const SAMPLE_RATE = 48_000;
 const CHANNELS = 2;
@@ -23,7 +24,6 @@ const CHUNK_BYTES = BYTES_PER_SEC / 100;
 const PING_INTERVAL_MS = 30_000;
 /** No decoded audio for this long: silence fills in up to the wall clock. */
 const SILENCE_AFTER_MS = 60;
-const CONNECT_TIMEOUT_MS = 10_000;
 
 export const recordTrackWebSocket: Recorder = (start) => recordingOf(start.log, 'WebSocket track egress', (stopSignal) => record(start, stopSignal));
 
@@ -64,7 +64,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     if (typeof track === 'string') return notStarted(track);
     if (track instanceof Error) throw track;
 
-    socket = await dial(start.websocketUrl);
+    socket = await dialWebSocket(start.websocketUrl, settings.urlPolicy);
     log.info({ url: redactStreamUrl(start.websocketUrl) }, 'WebSocket connected');
     socket.on('close', () => ended(new EgressError('EGR_ERR_UPLOAD_FAILED', 'the WebSocket closed')));
     socket.on('error', (err) => ended(new EgressError('EGR_ERR_UPLOAD_FAILED', `WebSocket write failed: ${err.message}`)));
@@ -116,25 +116,6 @@ function findPublication(room: Room, trackId: string): Promise<RemoteTrackPublic
       resolve(publication);
     };
     room.on(RoomEvent.TrackPublished, onPublished);
-  });
-}
-
-function dial(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers: { 'Content-Type': 'audio/x-raw' }, handshakeTimeout: CONNECT_TIMEOUT_MS });
-    const fail = (why: string) => {
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      socket.terminate();
-      reject(new EgressError('EGR_ERR_INVALID_ARGUMENT', `cannot connect to the WebSocket ${redactStreamUrl(url)}: ${why}`));
-    };
-    socket.once('unexpected-response', (_req, res) => fail(`HTTP ${res.statusCode}`));
-    socket.once('error', (err) => fail(err.message));
-    socket.once('open', () => {
-      socket.removeAllListeners();
-      // LiveKit answers the receiver's pings with "pong"; `ws` answers them itself.
-      resolve(socket);
-    });
   });
 }
 

@@ -1,6 +1,6 @@
 /**
  * Webhook delivery through the queue: signed so WebhookReceiver accepts it, retried with backoff when the
- * receiver fails, filtered per request target.
+ * receiver fails, filtered per request target; request targets sealed at rest, job data naming them by reference.
  */
 import { EgressInfo, EgressStatus } from '@livekit/protocol';
 import assert from 'node:assert/strict';
@@ -74,4 +74,24 @@ test('Webhook/RequestTargets: signed with the named key, include/exclude filters
   assert.deepEqual(mine(otherSink), ['egress_ended']);
   assert.deepEqual(new Set(mine(sink)), new Set(['egress_started', 'egress_updated', 'egress_ended']));
   assert.deepEqual(otherSink.rejected, []);
+});
+
+test('Webhook/Sealed: job data names the destination by reference and shows it redacted; the targets are sealed at rest', async () => {
+  const url = `${otherSink.url}?token=sealed-token-0042`;
+  const info = new EgressInfo({ egressId: 'EG_hooksealed001', status: EgressStatus.EGRESS_STARTING, startedAt: nowNanos() });
+  await workers.ctx.events.create(info, [{ url, apiKey: OTHER_KEY, includeEvents: [], excludeEvents: [] }]);
+  const mine = () => otherSink.events.filter((e) => e.egressInfo?.egressId === info.egressId);
+  await until(() => mine().length === 1);
+  const jobs = (await workers.ctx.queues.get('webhook').getJobs(['completed'])).filter((job) => job.data.egressId === info.egressId);
+  assert.deepEqual(
+    jobs.map((job) => [job.data.target, job.data.url]).sort(),
+    [
+      [{ source: 'config', index: 0 }, sink.url],
+      [{ source: 'request', index: 0 }, `${otherSink.url}?token={...}`],
+    ].sort(),
+  );
+  const stored = (await workers.ctx.redis.get(`${workers.ctx.config.redis.prefix}:store:webhooks:${info.egressId}`))!;
+  assert.match(stored, /^v1\./);
+  assert.ok(!stored.includes('sealed-token-0042') && !stored.includes(otherSink.url));
+  assert.equal((await workers.ctx.events.webhooks.get(info.egressId))[0]?.url, url);
 });

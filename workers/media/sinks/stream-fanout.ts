@@ -8,13 +8,12 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { EgressError, failedPrecondition, notFound } from '../../../shared/errors.ts';
-import { redactStreamUrl } from '../../../shared/redact.ts';
 import type { Supervisor } from '../processes.ts';
-import { StreamSink, type StreamSinkSettings, type StreamState, type StreamTarget } from './stream-sink.ts';
+import { StreamSink, type StreamPolicy, type StreamSinkSettings, type StreamState, type StreamTarget } from './stream-sink.ts';
 
-export type { StreamProtocol, StreamSinkSettings, StreamState, StreamStatus, StreamTarget } from './stream-sink.ts';
+export type { StreamPolicy, StreamProtocol, StreamSinkSettings, StreamState, StreamStatus, StreamTarget } from './stream-sink.ts';
 
-export interface StreamFanoutOptions extends StreamSinkSettings {
+export interface StreamFanoutOptions extends StreamSinkSettings, StreamPolicy {
   ffmpegPath: string;
   supervisor: Supervisor;
   log: Logger;
@@ -54,17 +53,17 @@ export class StreamFanout {
   /** Starts streaming to one more URL; it joins the encode where it is. */
   add(target: StreamTarget): StreamState {
     if (this.#stopping) throw failedPrecondition('the egress is stopping; no stream can be added');
-    if (this.#liveSink(target.url)) throw new EgressError('EGR_ERR_ALREADY_EXISTS', `stream ${target.redactedUrl} already exists`);
+    if (this.#liveSink(target.id)) throw new EgressError('EGR_ERR_ALREADY_EXISTS', `stream ${target.redactedUrl} already exists`);
     const { onChange: _, ...settings } = this.#options;
     const sink = new StreamSink({ ...settings, target, onChange: (state) => this.#changed(state) });
     this.#sinks.push(sink);
     return sink.state;
   }
 
-  /** Ends one URL gracefully → FINISHED. `url` is the real URL, as UpdateStream names it. */
-  async remove(url: string): Promise<void> {
-    const sink = this.#liveSink(url);
-    if (!sink) throw notFound(`stream ${redactStreamUrl(url)} not found`);
+  /** Ends one stream gracefully → FINISHED. `id` is its target's. */
+  async remove(id: string): Promise<void> {
+    const sink = this.#liveSink(id);
+    if (!sink) throw notFound('stream not found');
     await sink.end();
   }
 
@@ -78,8 +77,8 @@ export class StreamFanout {
     return this.#sinks.map((sink) => sink.state);
   }
 
-  #liveSink(url: string): StreamSink | undefined {
-    return this.#sinks.find((sink) => sink.live && sink.target.url === url);
+  #liveSink(id: string): StreamSink | undefined {
+    return this.#sinks.find((sink) => sink.live && sink.target.id === id);
   }
 
   #changed(state: StreamState): void {

@@ -1,23 +1,37 @@
 /**
  * One stream output (one RTMP/RTMPS or SRT URL), fed from the egress's single MPEG-TS encode by a light
- * `ffmpeg -c copy` of its own, so URLs can come and go while live without touching the encoder.
+ * `ffmpeg -c copy` of its own, so URLs can come and go while live without touching the encoder. RTMP(S)
+ * goes out through our own publisher (rtmp-run.ts), SRT through ffmpeg's libsrt (srt-run.ts).
  *
  * Behaviour follows LiveKit (egress `pkg/pipeline/builder/stream.go`, `watch.go`): a first attempt that
  * ends before anything was sent (DNS, refused connection, refused publish) fails at once; a stream that
  * dies after it was up, or sends less than 4 KiB in the liveness window, is restarted with a doubling
  * backoff, counting StreamInfo.retries / last_retry_at, until it has failed too often in a row; SRT is
  * never retried. Only the redacted URL ever reaches a message or a log line.
+ *
+ * Every attempt (the first and each retry) parses the URL again, resolves its host once and checks every
+ * address against url_policy (pinned-destination.ts), and connects to a checked address: a refusal fails
+ * the stream at once, whenever it comes.
  */
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { describeExit, type ProcessExit, type SupervisedProcess, type Supervisor } from '../processes.ts';
+import { EgressError } from '../../../shared/errors.ts';
+import { parseSrtQuery } from '../../../shared/srt-options.ts';
+import { parseStreamUrl } from '../../../shared/stream-destination.ts';
+import { UnresolvedHostError, type Resolver, type UrlPolicy } from '../../../shared/url-policy.ts';
+import type { Supervisor } from '../processes.ts';
+import type { CopyRun } from './copy-run.ts';
+import { pinDestination, type PinnedDestination } from './pinned-destination.ts';
+import { startRtmpRun } from './rtmp-run.ts';
+import { startSrtRun } from './srt-run.ts';
 import { TsJoinPoint } from './ts-join-point.ts';
 
 export type StreamProtocol = 'rtmp' | 'srt';
 
 export interface StreamTarget {
-  /** The URL as given, stream key and all: handed to ffmpeg and nowhere else. */
+  /** Names this stream in its fanout (`remove(id)`); never shown. */
+  id: string;
+  /** The URL as validation rebuilt it, stream key and all: parsed again at each attempt, never handed on as is. */
   url: string;
   /** The URL fit to show (`redactStreamUrl`): for StreamInfo, logs and error messages. */
   redactedUrl: string;
@@ -29,6 +43,8 @@ export type StreamStatus = 'active' | 'finished' | 'failed';
 
 /** What StreamInfo says about one URL; times in Unix ms. */
 export interface StreamState {
+  /** The target's id. */
+  id: string;
   /** The redacted URL. */
   url: string;
   /** 'active' from the start until the stream ends, as LiveKit's StreamInfo (ACTIVE is its zero value). */
@@ -56,14 +72,17 @@ export interface StreamSinkSettings {
   maxBufferBytes?: number;
   /** How long a sink may take to finish once its input ended, before it is killed. @defaultValue 5 000 */
   stopTimeoutMs?: number;
-  /**
-   * RTMP: a fixed TCP send buffer (bytes) instead of the kernel's autotuned one (up to 4 MiB), which
-   * can hide a stall for many seconds. Smaller limits throughput on long paths. @defaultValue kernel's
-   */
-  sendBufferBytes?: number;
 }
 
-export interface StreamSinkOptions extends StreamSinkSettings {
+/** Where streams may connect: url_policy, and the resolver and RTMPS trust (tests inject their own). */
+export interface StreamPolicy {
+  urlPolicy: UrlPolicy;
+  resolve?: Resolver;
+  /** Certificates to trust for RTMPS instead of Node's CA list. */
+  tlsCa?: readonly string[];
+}
+
+export interface StreamSinkOptions extends StreamSinkSettings, StreamPolicy {
   target: StreamTarget;
   ffmpegPath: string;
   supervisor: Supervisor;
@@ -75,15 +94,10 @@ export interface StreamSinkOptions extends StreamSinkSettings {
 /** LiveKit's liveness threshold: a stream must move at least this much per window. */
 const PROGRESS_BYTES = 4096;
 const FIRST_BACKOFF_MS = 1_000;
-/**
- * How much of its input (µs of stream time) the copy's ffmpeg analyses before it connects. Its input
- * starts at a keyframe with the codec headers, so little is needed; 1 s leaves room for the audio.
- */
-const ANALYZE_DURATION_US = 1_000_000;
 /** A stuck ffmpeg being replaced gets no time to say goodbye to a server that does not listen. */
 const RESTART_KILL_GRACE_MS = 1_000;
 
-type Settings = Required<Omit<StreamSinkSettings, 'sendBufferBytes'>> & Pick<StreamSinkSettings, 'sendBufferBytes'>;
+type Settings = Required<StreamSinkSettings>;
 
 function settingsOf(options: StreamSinkSettings): Settings {
   return {
@@ -92,14 +106,13 @@ function settingsOf(options: StreamSinkSettings): Settings {
     maxBackoffMs: options.maxBackoffMs ?? 30_000,
     maxBufferBytes: options.maxBufferBytes ?? 4 * 1024 * 1024,
     stopTimeoutMs: options.stopTimeoutMs ?? 5_000,
-    sendBufferBytes: options.sendBufferBytes,
   };
 }
 
 /** One run of the copy process. */
 interface Attempt {
-  ffmpeg: SupervisedProcess;
-  /** Bytes ffmpeg has written out (its `total_size`). */
+  run: CopyRun;
+  /** Bytes the destination has taken (RTMP: acknowledged; SRT: ffmpeg's `total_size`). */
   sentBytes: number;
   /** sentBytes when it last moved PROGRESS_BYTES, and when that was. */
   progressBytes: number;
@@ -129,8 +142,8 @@ export class StreamSink {
     this.#settings = settingsOf(options);
     this.target = options.target;
     this.#log = options.log.child({ stream: this.target.redactedUrl });
-    this.#state = { url: this.target.redactedUrl, status: 'active', retries: 0, connected: false };
-    this.#spawn();
+    this.#state = { id: this.target.id, url: this.target.redactedUrl, status: 'active', retries: 0, connected: false };
+    void this.#startAttempt();
   }
 
   get state(): StreamState {
@@ -148,7 +161,7 @@ export class StreamSink {
    */
   write(chunk: Buffer): void {
     const attempt = this.#attempt;
-    const stdin = attempt?.ffmpeg.child.stdin;
+    const stdin = attempt?.run.input;
     if (!attempt || !stdin?.writable || !this.live) return;
     if (stdin.writableLength > this.#settings.maxBufferBytes) {
       this.#attemptFailed(attempt, `fell more than ${Math.round(this.#settings.maxBufferBytes / 1024)} KiB behind`);
@@ -176,11 +189,11 @@ export class StreamSink {
     this.#endRequested.abort();
     const attempt = this.#attempt;
     if (attempt) {
-      attempt.ffmpeg.child.stdin?.end();
-      const exit = await Promise.race([attempt.ffmpeg.exited, delay(this.#settings.stopTimeoutMs, undefined, { ref: false })]);
+      attempt.run.input.end();
+      const exit = await Promise.race([attempt.run.ended, delay(this.#settings.stopTimeoutMs, undefined, { ref: false })]);
       if (!exit) {
         this.#log.warn(`stream did not finish within ${this.#settings.stopTimeoutMs} ms; killing it`);
-        await attempt.ffmpeg.kill();
+        await attempt.run.kill();
       }
       clearInterval(attempt.watchdog);
     }
@@ -191,11 +204,27 @@ export class StreamSink {
     }
   }
 
-  #spawn(): void {
+  /** Checks where to connect, then starts the copy; a refusal fails the stream, a name that does not resolve is a failed attempt. */
+  async #startAttempt(): Promise<void> {
     this.#attempts += 1;
-    const ffmpeg = this.#options.supervisor.spawn('ffmpeg-stream', this.#options.ffmpegPath, copyArgs(this.target, this.#settings.sendBufferBytes));
+    let pinned: PinnedDestination;
+    try {
+      pinned = await pinDestination(this.target.url, this.#options.urlPolicy, this.#options.resolve);
+    } catch (err) {
+      if (!this.live) return;
+      if (err instanceof UnresolvedHostError) return this.#attemptFailed(undefined, err.message);
+      // Refused by url_policy, or a URL that does not parse: no retry changes that.
+      return this.#fail(err instanceof EgressError ? err.message : `unusable URL: ${(err as Error).message}`);
+    }
+    if (!this.live) return;
+    this.#spawn(pinned);
+  }
+
+  #spawn(pinned: PinnedDestination): void {
+    const { supervisor, ffmpegPath, tlsCa } = this.#options;
+    const run = this.target.protocol === 'srt' ? startSrtRun(pinned, supervisor, ffmpegPath) : startRtmpRun({ pinned, supervisor, ffmpegPath, ...(tlsCa ? { tlsCa } : {}) });
     const attempt: Attempt = {
-      ffmpeg,
+      run,
       sentBytes: 0,
       progressBytes: 0,
       progressAtMs: Date.now(),
@@ -204,8 +233,8 @@ export class StreamSink {
     };
     attempt.watchdog.unref();
     this.#attempt = attempt;
-    followSentBytes(ffmpeg, (sentBytes) => this.#onProgress(attempt, sentBytes));
-    void ffmpeg.exited.then((exit) => this.#onExit(attempt, exit));
+    run.onProgress((sentBytes) => this.#onProgress(attempt, sentBytes));
+    void run.ended.then((why) => this.#onEnd(attempt, why));
   }
 
   #onProgress(attempt: Attempt, sentBytes: number): void {
@@ -216,7 +245,7 @@ export class StreamSink {
       attempt.progressBytes = sentBytes;
       attempt.progressAtMs = now;
     }
-    // ffmpeg writes its first byte only once the server took the stream (RTMP publish answered).
+    // Nothing counts before the server took the stream (RTMP publish answered, SRT connected).
     if (sentBytes > 0 && attempt.connectedAtMs === undefined) {
       attempt.connectedAtMs = now;
       this.#log.info({ retries: this.#state.retries }, 'stream connected');
@@ -238,20 +267,21 @@ export class StreamSink {
     }
   }
 
-  #onExit(attempt: Attempt, exit: ProcessExit): void {
+  #onEnd(attempt: Attempt, why: string): void {
     clearInterval(attempt.watchdog);
-    // ffmpeg's last two error lines, on one line as StreamInfo.error is shown.
-    if (attempt === this.#attempt && this.live) this.#attemptFailed(attempt, this.#scrub(describeExit(exit, attempt.ffmpeg, 2).replaceAll('\n', '; ')));
+    if (attempt === this.#attempt && this.live) this.#attemptFailed(attempt, this.#scrub(why));
   }
 
-  /** The attempt died or stalled: fail at once, retry after a backoff, or give up. */
-  #attemptFailed(attempt: Attempt, reason: string): void {
+  /** The attempt died, stalled, or (none) found no address: fail at once, retry after a backoff, or give up. */
+  #attemptFailed(attempt: Attempt | undefined, reason: string): void {
     if (attempt !== this.#attempt || !this.live) return;
     this.#attempt = undefined;
-    clearInterval(attempt.watchdog);
-    this.#killing = attempt.ffmpeg.kill(RESTART_KILL_GRACE_MS);
+    if (attempt) {
+      clearInterval(attempt.watchdog);
+      this.#killing = attempt.run.kill(RESTART_KILL_GRACE_MS);
+    }
     const { maxRetries, maxBackoffMs } = this.#settings;
-    if (this.#attempts === 1 && attempt.sentBytes === 0) return this.#fail(reason);
+    if (this.#attempts === 1 && (attempt?.sentBytes ?? 0) === 0) return this.#fail(reason);
     if (this.target.protocol === 'srt') return this.#fail(reason);
     if (this.#failuresInRow >= maxRetries) return this.#fail(`${reason} (gave up after ${maxRetries} retries in a row)`);
     this.#failuresInRow += 1;
@@ -269,8 +299,8 @@ export class StreamSink {
       return; // ended while waiting
     }
     if (this.#endRequested.signal.aborted) return;
-    this.#spawn();
     this.#update({ retries: this.#state.retries + 1, lastRetryAtMs: Date.now() });
+    await this.#startAttempt();
   }
 
   #fail(reason: string): void {
@@ -284,36 +314,25 @@ export class StreamSink {
     this.#options.onChange(this.state);
   }
 
-  /** `text` (ffmpeg's words) with the real URL, and every part of it the redacted form hides, replaced. */
+  /** `text` (ffmpeg's or the server's words) with the real URL, every part of it the redacted form hides, and its decoded SRT options replaced. */
   #scrub(text: string): string {
     const { url, redactedUrl } = this.target;
     const shown = new Set(redactedUrl.split(URL_SEPARATORS));
-    const hidden = url.split(URL_SEPARATORS).filter((part) => part !== '' && !shown.has(part));
+    const hidden = [...url.split(URL_SEPARATORS), ...srtSecretsOf(url)].filter((part) => part !== '' && !shown.has(part));
     return hidden.reduce((scrubbed, part) => scrubbed.replaceAll(part, '{...}'), text.replaceAll(url, redactedUrl));
   }
 }
 
+/** The SRT option values of `url` as ffmpeg was given them (decoded): they may show in its messages. */
+function srtSecretsOf(url: string): string[] {
+  try {
+    const destination = parseStreamUrl(url);
+    if (destination.scheme !== 'srt') return [];
+    const { streamid, passphrase } = parseSrtQuery(destination.query);
+    return [streamid, passphrase].filter((v): v is string => v !== undefined);
+  } catch {
+    return [];
+  }
+}
+
 const URL_SEPARATORS = /[/?&=:@\s]+/;
-
-function copyArgs(target: StreamTarget, sendBufferBytes: number | undefined): string[] {
-  // The input starts at a keyframe with its codec headers (TsJoinPoint), so a short analysis finds
-  // everything; ffmpeg's mpegts demuxer waits out the whole window whatever it finds.
-  const input = ['-hide_banner', '-nostats', '-loglevel', 'error', '-progress', 'pipe:1', '-f', 'mpegts', '-analyzeduration', String(ANALYZE_DURATION_US), '-i', 'pipe:0'];
-  // FLV carries one video and one audio stream, and nothing else the encode might add.
-  const copy = ['-map', '0:v:0?', '-map', '0:a:0?', '-c', 'copy'];
-  if (target.protocol === 'srt') return [...input, ...copy, '-f', 'mpegts', target.url];
-  const sendBuffer = sendBufferBytes ? ['-send_buffer_size', String(sendBufferBytes)] : [];
-  // ` live=1` is librtmp syntax LiveKit accepts; ffmpeg's own RTMP client always publishes live.
-  const url = target.url.replace(/ live=1$/, '');
-  // no_duration_filesize: a live connection cannot be seeked back to patch the header at the end.
-  return [...input, ...copy, ...sendBuffer, '-f', 'flv', '-flvflags', 'no_duration_filesize', url];
-}
-
-/** Calls back with ffmpeg's `total_size` (bytes written out) at each `-progress` report. */
-function followSentBytes(ffmpeg: SupervisedProcess, onReport: (sentBytes: number) => void): void {
-  let totalSize = 0;
-  createInterface({ input: ffmpeg.child.stdout! }).on('line', (line) => {
-    if (line.startsWith('total_size=')) totalSize = Number(line.slice('total_size='.length)) || 0;
-    else if (line.startsWith('progress=')) onReport(totalSize);
-  });
-}
