@@ -44,6 +44,26 @@ export interface HostCheckOptions {
    * `allow`, `deny` and `deny_private`, never from what is always denied.
    */
   exemptHosts?: readonly string[];
+  /** Request time only: how long to wait for the resolver (default REQUEST_TIME_RESOLVE_MS). */
+  resolveTimeoutMs?: number;
+}
+
+/**
+ * How long a request-time check waits for DNS. A slow or unreachable resolver must not hold every Start RPC
+ * (a resolver timing out takes 5 s a try); a name not resolved by then is treated as unresolvable, which the
+ * connect-time check, waiting as long as the connection would, then decides for good.
+ */
+export const REQUEST_TIME_RESOLVE_MS = 2_000;
+
+/** The addresses `resolve` gives within `timeoutMs`, or none. */
+async function resolveWithin(resolve: Resolver, host: string, timeoutMs: number): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string[]>((done) => (timer = setTimeout(() => done([]), timeoutMs)));
+  try {
+    return await Promise.race([resolve(host).catch(() => []), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type Net = readonly [cidr: string, what: string];
@@ -305,23 +325,15 @@ function checkAddresses(host: string, addresses: readonly string[], field: strin
 
 /**
  * Request-time check of a host: refused when its name, or any address it resolves to now, is refused. A
- * name that does not resolve is let through (the connect-time check refuses to connect to it), unless an
- * allow list leaves it out.
+ * name that does not resolve (or not within REQUEST_TIME_RESOLVE_MS) is let through (the connect-time check
+ * refuses to connect to it), unless an allow list leaves it out.
  */
 export async function checkHost(host: string, field: string, policy: UrlPolicy, options: HostCheckOptions = {}): Promise<void> {
   const normalized = normalizeHost(host);
   const exempt = isExempt(normalized, options);
   const named = nameDenial(normalized, policy, exempt);
   if (named) throw policyDenied(field, normalized, named);
-  let addresses: string[];
-  if (isIP(normalized)) addresses = [normalized];
-  else {
-    try {
-      addresses = await (options.resolve ?? systemResolver)(normalized);
-    } catch {
-      addresses = [];
-    }
-  }
+  const addresses = isIP(normalized) ? [normalized] : await resolveWithin(options.resolve ?? systemResolver, normalized, options.resolveTimeoutMs ?? REQUEST_TIME_RESOLVE_MS);
   checkAddresses(normalized, addresses, field, policy, exempt);
 }
 

@@ -106,8 +106,12 @@ export async function twirpRoutes(app: FastifyInstance, options: TwirpOptions): 
     return sendTwirpError(reply, asEgressError(err));
   });
 
-  // A throttled address gets nothing else, whatever it sends (shared/auth-throttle.ts).
-  app.addHook('onRequest', async (request) => options.throttle.check(request.ip));
+  // A throttled address gets nothing else, whatever it sends (shared/auth-throttle.ts). A request with a
+  // credential is checked when its outcome is settled (one Redis call, atomic with the count), so only the
+  // others need a look now.
+  app.addHook('onRequest', async (request) => {
+    if (!presentsCredentials(request.headers, request.query)) await options.throttle.check(request.ip);
+  });
 
   app.post('/twirp/livekit.Egress/:method', async (request: FastifyRequest<{ Params: { method: string } }>, reply: FastifyReply) => {
     const rpc = METHODS.get(request.params.method);

@@ -261,3 +261,13 @@ describe('allow lists', () => {
     assert.deepEqual(asked, ['app.example.com', 'other.test']);
   });
 });
+
+describe('a slow resolver', () => {
+  test('does not hold a request-time check: an unanswered name is let through to the connect-time check, unless an allow list needs its addresses', async () => {
+    const never = () => new Promise<string[]>(() => undefined);
+    await checkUrl('https://slow.example/', 'url', OPEN, { resolve: never, resolveTimeoutMs: 50 });
+    await assert.rejects(checkUrl('https://slow.example/', 'url', { ...OPEN, allow: ['93.184.215.0/24'] }, { resolve: never, resolveTimeoutMs: 50 }), /not in url_policy\.allow/);
+    // A name refused as a name needs no answer at all.
+    await assert.rejects(checkUrl('https://metadata.google.internal/', 'url', OPEN, { resolve: never, resolveTimeoutMs: 60_000 }), /metadata/);
+  });
+});
