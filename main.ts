@@ -1,6 +1,7 @@
 /**
  * `npm start`: the API and every worker pool in one process, for a single machine. In production run
- * `api/main.ts` and `workers/main.ts` in separate containers (see docker/compose.yml).
+ * `api/main.ts` and `workers/main.ts` in separate containers (see docker/compose.yml). Ctrl-C (SIGINT) stops
+ * running recordings now and finalizes them; SIGTERM drains (shared/run-main.ts, README "Signals").
  */
 import { startApi } from './api/main.ts';
 import { isLoopbackHost } from './shared/config/binding.ts';
@@ -26,10 +27,10 @@ await runMain('egress-queue', async (config, log) => {
     ].join('\n') + '\n',
   );
   return {
-    async close() {
-      await api.close();
-      await workers.close();
+    async close({ graceSec, finishSec }) {
+      await Promise.all([api.close(), workers.close(graceSec, finishSec)]);
     },
-    interrupt: () => workers.stopAll('Server shutting down'),
+    interrupt: (finishSec) => workers.stopAll('Server shutting down', finishSec),
   };
-});
+  // Ctrl-C at the terminal stops the recordings now (finalized), rather than draining for shutdown_grace.
+}, { sigint: 'stop' });

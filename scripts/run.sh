@@ -13,14 +13,28 @@ export NODE_ENV="${NODE_ENV:-production}"
 case "$command" in
   start)
     if [ -z "${REDIS_URL:-}" ] && [ -z "${EGRESS_CONFIG_FILE:-}${EGRESS_CONFIG_BODY:-}" ]; then
-      eval "$(bash scripts/embedded-redis.sh)"
+      # Signals (README "Signals"): the service and its Redis each run in a session of their own, so a
+      # terminal's Ctrl-C (SIGINT to the whole foreground process group) or a `kill -<signal> -<pgid>`
+      # reaches them only through here: the service gets each signal once (a hang-up as a SIGINT: nobody is
+      # left to watch a drain), and Redis is stopped after the service has exited, so that it can still
+      # finalize its recordings. Should this script be killed, the service gets SIGINT from the kernel.
+      source scripts/embedded-redis.sh
+      embedded_redis_start
+      trap embedded_redis_stop EXIT
       export EGRESS_EMBEDDED=1
-      trap 'kill "$EMBEDDED_REDIS_PID" 2>/dev/null || true' EXIT
-      trap 'kill -TERM "$app" 2>/dev/null || true' TERM INT
-      node main.ts "$@" &
+      app=''
+      forward() { [ -z "$app" ] || kill -"$1" "$app" 2>/dev/null || true; }
+      trap 'forward INT' INT HUP
+      trap 'forward TERM' TERM
+      # dying_with_us: embedded-redis.sh.
+      setsid $(dying_with_us INT) node main.ts "$@" &
       app=$!
-      # wait returns early when a trapped signal arrives; keep waiting until the service has drained.
-      while kill -0 "$app" 2>/dev/null; do wait "$app" || true; done
+      # wait returns early when a trapped signal arrives; keep waiting until the service has exited.
+      while :; do
+        wait "$app" && status=0 || status=$?
+        kill -0 "$app" 2>/dev/null || break
+      done
+      exit "$status"
     else
       exec node main.ts "$@"
     fi

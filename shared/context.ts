@@ -9,7 +9,7 @@ import { EgressEvents } from './egress-events.ts';
 import { EgressSecretStore } from './egress-secrets.ts';
 import { EgressStore } from './egress-store.ts';
 import { Queues } from './queues.ts';
-import { createRedis, type Redis } from './redis.ts';
+import { createRedis, unavailable, type Redis } from './redis.ts';
 import { SecretBox } from './secret-box.ts';
 import { SegmentLog } from './segment-log.ts';
 
@@ -56,8 +56,9 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
     segments,
     control,
     async close() {
-      // With Redis down, a graceful close would wait for QUIT forever: drop the connections instead.
-      await queues.close(redis.status !== 'ready');
+      // With Redis down, a graceful close would wait for QUIT forever: drop the connections instead (and
+      // stop waiting if Redis goes while they close).
+      await Promise.race([queues.close(redis.status !== 'ready'), unavailable(redis)]);
       redis.disconnect();
     },
   };

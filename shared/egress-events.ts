@@ -70,11 +70,13 @@ export class EgressEvents {
     return info;
   }
 
-  markActive(egressId: string, startedAtMs: number): Promise<EgressInfo | undefined> {
+  /** ACTIVE from the first recorded frame; `roomId`: the room's sid, when the egress records a room. */
+  markActive(egressId: string, startedAtMs: number, roomId = ''): Promise<EgressInfo | undefined> {
     return this.update(egressId, (info) => {
       if (info.status !== EgressStatus.EGRESS_STARTING) return false;
       info.status = EgressStatus.EGRESS_ACTIVE;
       info.startedAt = BigInt(startedAtMs) * 1_000_000n;
+      if (roomId) info.roomId = roomId;
     });
   }
 

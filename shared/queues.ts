@@ -5,6 +5,7 @@
 import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Config, PoolName } from './config/schema.ts';
 import type { EgressPlan, RecordPoolName, StorageTarget } from './egress-plan.ts';
+import type { NamingVars } from './naming.ts';
 import { redisOptions } from './redis.ts';
 
 export type RecordQueueName = RecordPoolName;
@@ -67,6 +68,8 @@ export interface FinalizeJobData {
   error?: { message: string; code: number };
   /** What the recorder reported, filled into the results once the upload locations are known. */
   file?: { filename: string; localPath: string; startedAtMs: number; endedAtMs: number; sizeBytes: number };
+  /** What the recorder learnt in the room (a track egress: its publisher, kind and source), for the manifest. */
+  learnt?: Partial<NamingVars>;
   segments?: SegmentsSummary;
   images?: ImagesSummary[];
 }

@@ -2,6 +2,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config/schema.ts';
 
+/** At shutdown, how long a command may wait for its answer from a Redis that is there but does not answer. */
+const SHUTDOWN_COMMAND_TIMEOUT_MS = 3000;
+
 export function redisOptions(config: Pick<Config, 'redis'>): RedisOptions {
   const [host, port] = splitAddress(config.redis.address || '127.0.0.1:6379');
   return {
@@ -25,6 +28,35 @@ function splitAddress(address: string): [string, number] {
 
 export function createRedis(config: Pick<Config, 'redis'>, connectionName: string): Redis {
   return new Redis({ ...redisOptions(config), connectionName });
+}
+
+/**
+ * From now on (a shutdown whose recordings are stopped) a command fails rather than waits for a Redis that
+ * is gone: not queued while disconnected, the ones already queued failed at the next reconnect attempt (at
+ * most 2 s away), and none waits longer than SHUTDOWN_COMMAND_TIMEOUT_MS for an answer. While running, the
+ * connection waits out an outage instead (a Redis restart must not fail a recording).
+ */
+export function failFast(redis: Redis): void {
+  redis.options.enableOfflineQueue = false;
+  redis.options.maxRetriesPerRequest = 0;
+  redis.options.commandTimeout = SHUTDOWN_COMMAND_TIMEOUT_MS;
+}
+
+/** Whether failFast() was called on `redis` (the process is shutting down). */
+export function failsFast(redis: Redis): boolean {
+  return redis.options.enableOfflineQueue === false;
+}
+
+/** Resolves once `redis` has no usable connection: at once if it has none now, else when it loses it. */
+export function unavailable(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const lost = () => {
+      redis.off('close', lost).off('end', lost);
+      resolve();
+    };
+    redis.on('close', lost).on('end', lost);
+  });
 }
 
 export type { Redis };

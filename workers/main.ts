@@ -2,9 +2,10 @@
  * The workers entry: starts the pools that config names (`pools`, env EGRESS_POOLS), each with its
  * concurrency cap, so one container can run one pool type.
  *
- * Signals (documented in the README): SIGTERM or SIGINT drains — no new jobs; running recordings go on
- * for up to `shutdown_grace` seconds, then are stopped and finalized; their uploads and webhooks are
- * delivered; then the process exits. A second signal stops every recording at once (still finalized).
+ * Signals (documented in the README, "Signals"): SIGTERM or SIGINT drains — no new jobs; running
+ * recordings go on for up to `shutdown_grace` seconds, then are stopped and finalized; their uploads and
+ * webhooks are delivered; then the process exits (workers/shutdown.ts). A second signal stops every
+ * recording at once (still finalized), a third exits at once.
  */
 import { EgressStatus } from '@livekit/protocol';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
@@ -18,11 +19,13 @@ import type { Logger } from '../shared/logger.ts';
 import { startPool } from '../shared/pool.ts';
 import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shared/queues.ts';
 import { createRedis } from '../shared/redis.ts';
+import { InFlight } from '../shared/in-flight.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './record-job.ts';
 import { recordsInProcess } from './recorders.ts';
 import { recorderSettings } from './recording-session.ts';
 import { WarmPool } from './media/warm-pool.ts';
+import { reapLeftovers } from './media/leftovers.ts';
 import { Admission } from './capacity/admission.ts';
 import { Delivery } from './storage/delivery.ts';
 import { finalizeProcessor } from './upload/finalize-job.ts';
@@ -31,26 +34,25 @@ import { playlistProcessor } from './upload/playlist-job.ts';
 import { uploadProcessor } from './upload/upload-job.ts';
 import { webhookProcessor } from './webhook/webhook-job.ts';
 import type { WorkerContext } from './worker-context.ts';
-
-const UPLOAD_DRAIN_TIMEOUT_MS = 60_000;
+import { workersShutdown, type WorkersShutdown } from './shutdown.ts';
 
 export interface RunningWorkers {
   ctx: WorkerContext;
-  /** Drains as on SIGTERM; `graceSec` overrides shutdown_grace. */
-  close(graceSec?: number): Promise<void>;
+  /** Drains as on SIGTERM (workers/shutdown.ts); `graceSec` overrides shutdown_grace. */
+  close(graceSec?: number, finishSec?: number): Promise<void>;
   /** Stops every running recording now (they are finalized). */
-  stopAll(reason: string): void;
+  stopAll: WorkersShutdown['stopAll'];
 }
 
 export async function startWorkers(config: LoadedConfig, log: Logger): Promise<RunningWorkers> {
+  // What a worker that died on this host left behind (processes, X displays, temp directories) goes first.
+  await reapLeftovers(config.tmp_dir, log);
   const base = createServiceContext(config, log, 'workers');
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const subscriberRedis = createRedis(config, 'egress-queue:control').on('error', (err: Error) => log.debug({ err: err.message }, 'control subscriber connection error'));
   const ctx: WorkerContext = {
     ...base,
-    subscriber: new ControlSubscriber(
-      createRedis(config, 'egress-queue:control').on('error', (err: Error) => log.debug({ err: err.message }, 'control subscriber connection error')),
-      base.control,
-    ),
+    subscriber: new ControlSubscriber(subscriberRedis, base.control),
     running: new Map(),
     workerId,
   };
@@ -82,7 +84,8 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     ...(ctx.warmPool ? { stationOwners: ctx.warmPool.owners } : {}),
     recordsInProcess,
   });
-  const record = recordProcessor(ctx, admission);
+  const recordJobs = new InFlight();
+  const record = recordJobs.track(recordProcessor(ctx, admission));
   for (const queue of recordPoolNames) {
     const pool = startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log);
     // The processor ends every egress it runs; this catches what escapes it (Redis lost mid-job, a stall
@@ -118,25 +121,8 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   }
   log.info({ workerId, pools: config.pools }, 'workers started');
 
-  const stopAll = (reason: string) => {
-    for (const recording of ctx.running.values()) recording.stop(reason);
-  };
-  const close = async (graceSec = config.shutdown_grace) => {
-    log.info({ running: ctx.running.size, graceSec }, 'draining: no new jobs; running recordings may finish');
-    admission.stop();
-    // No new jobs: the idle stations go now; taken ones end with their recordings.
-    const stations = ctx.warmPool?.close();
-    const timer = setTimeout(() => stopAll('Server shutting down'), graceSec * 1000);
-    await Promise.all(recordPools.map((w) => w.close()));
-    await stations;
-    clearTimeout(timer);
-    if (deliveryPools.length) await waitForUploads(ctx, log);
-    await Promise.all(deliveryPools.map((w) => w.close()));
-    await ctx.subscriber.close();
-    await ctx.close();
-    log.info('workers stopped');
-  };
-  return { ctx, close, stopAll };
+  const shutdown = workersShutdown({ ctx, log, subscriberRedis, admission, recordPools, deliveryPools, recordJobs });
+  return { ctx, close: (graceSec = config.shutdown_grace, finishSec) => shutdown.close(graceSec, finishSec), stopAll: shutdown.stopAll };
 }
 
 async function endFailed(ctx: WorkerContext, egressId: string | undefined, error: string): Promise<void> {
@@ -146,21 +132,12 @@ async function endFailed(ctx: WorkerContext, egressId: string | undefined, error
     .catch((err: Error) => ctx.log.error({ egressId, err: err.message }, 'cannot end the egress'));
 }
 
-/** Uploads queued by the recordings that just ended are delivered before the upload pool closes. */
-async function waitForUploads(ctx: WorkerContext, log: Logger): Promise<void> {
-  const deadline = Date.now() + UPLOAD_DRAIN_TIMEOUT_MS;
-  const queue = ctx.queues.get('upload');
-  while (Date.now() < deadline) {
-    const counts = await queue.getJobCounts('wait', 'active', 'prioritized', 'waiting-children');
-    if (Object.values(counts).every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  log.warn('uploads still pending at shutdown; they stay queued for the next upload worker');
-}
-
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await runMain('workers', async (config, log) => {
     const workers = await startWorkers(config, log);
-    return { close: () => workers.close(), interrupt: () => workers.stopAll('Server shutting down') };
+    return {
+      close: ({ graceSec, finishSec }) => workers.close(graceSec, finishSec),
+      interrupt: (finishSec) => workers.stopAll('Server shutting down', finishSec),
+    };
   });
 }

@@ -3,6 +3,7 @@
  * with its keys, so tools that read LiveKit manifests read ours.
  */
 import type { EgressPlan } from '../shared/egress-plan.ts';
+import type { NamingVars } from '../shared/naming.ts';
 
 export interface ManifestFile {
   filename: string;
@@ -37,24 +38,29 @@ export interface Manifest {
   images: ManifestImage[];
 }
 
+/**
+ * `known.roomId`: the room's sid (EgressInfo room_id); `known.learnt`: what the recorder learnt in the room (a
+ * track egress: the publisher, the track's kind and source, as in `{track_type}` and `{track_source}`).
+ */
 export function buildManifest(
   plan: EgressPlan,
-  times: { startedAtNs: bigint; endedAtNs: bigint; roomId?: string },
+  known: { startedAtNs: bigint; endedAtNs: bigint; roomId?: string; learnt?: Partial<NamingVars> },
   outputs: { files?: ManifestFile[]; playlists?: ManifestPlaylist[]; images?: ManifestImage[] },
 ): Manifest {
   const { source } = plan;
+  const learnt = known.learnt ?? {};
   return {
     egress_id: plan.egressId,
-    room_id: times.roomId ?? '',
+    room_id: known.roomId || learnt.roomId || '',
     room_name: plan.roomName,
     url: source.kind === 'web' ? source.url : '',
     // LiveKit writes unix nanoseconds as JSON numbers.
-    started_at: Number(times.startedAtNs),
-    ended_at: Number(times.endedAtNs),
-    publisher_identity: source.kind === 'participant' ? source.identity : '',
+    started_at: Number(known.startedAtNs),
+    ended_at: Number(known.endedAtNs),
+    publisher_identity: source.kind === 'participant' ? source.identity : (learnt.publisherIdentity ?? ''),
     track_id: source.kind === 'track' ? source.trackId : '',
-    track_kind: '',
-    track_source: '',
+    track_kind: learnt.trackType ?? '',
+    track_source: learnt.trackSource ?? '',
     audio_track_id: source.kind === 'track_composite' ? source.audioTrackId : '',
     video_track_id: source.kind === 'track_composite' ? source.videoTrackId : '',
     files: outputs.files ?? [],

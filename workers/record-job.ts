@@ -17,7 +17,9 @@ import { RecorderLiveness } from '../shared/liveness.ts';
 import type { Admission } from './capacity/admission.ts';
 import { STOP_BEFORE_START, type RecordJobData } from '../shared/queues.ts';
 import { endLostEgress } from '../shared/worker-lost.ts';
+import { failsFast } from '../shared/redis.ts';
 import { runRecording } from './recording-session.ts';
+import { finalizeWithoutRedis } from './upload/finalize-without-redis.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 /** Marks this worker as the one running the egress. False if another worker already did (a stalled job came back). */
@@ -90,6 +92,8 @@ async function recordClaimed(ctx: WorkerContext, job: Job<RecordJobData>, log: L
   try {
     return await runRecording(ctx, plan, log);
   } catch (err) {
+    // A shutdown with Redis gone: nothing can be recorded there, what can be done without it is done here.
+    if (failsFast(ctx.redis) && ctx.redis.status !== 'ready') return await finalizeWithoutRedis(ctx.config, plan, err as Error, log);
     const error = asEgressError(err);
     log.error({ err: error.message, code: error.code }, 'recording failed');
     const status = error.code === 'EGR_ERR_START_SIGNAL' ? EgressStatus.EGRESS_ABORTED : EgressStatus.EGRESS_FAILED;

@@ -18,6 +18,7 @@ import { SegmentsOutput } from './outputs/segments-output.ts';
 import { StreamsOutput } from './outputs/streams-output.ts';
 import { uploadJobOptions } from './outputs/upload-options.ts';
 import { recorderFor } from './recorders.ts';
+import { roomIdOf } from './room/room-sid.ts';
 import { urlPolicyOf } from '../shared/url-policy.ts';
 import { maxDurationSec, SIZE_CHECK_INTERVAL_MS } from './session-limits.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -77,6 +78,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   const limitSec = maxDurationSec(plan, ctx.config.session_limits);
   const sizeLimit = plan.file ? ctx.config.session_limits.file_output_max_size : 0;
 
+  const settings = recorderSettings(ctx);
   const recording = recorder({
     plan,
     workDir,
@@ -84,14 +86,16 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     ...(websocketUrl ? { websocketUrl } : {}),
     ...(segments ? { segmentsDir: join(workDir, 'segments') } : {}),
     ...(images ? { imagesDirs: plan.images.map((_, i) => join(workDir, `images-${i}`)) } : {}),
-    settings: recorderSettings(ctx),
+    settings,
     ...(ctx.warmPool ? { warmPool: ctx.warmPool } : {}),
     log,
-    onActive: (startedAtMs) => {
+    onActive: (startedAtMs, roomId) => {
       log.info('recording active');
       if (limitSec > 0) timers.push(setTimeout(() => ((limitReached = true), stop('Session limit reached')), limitSec * 1000));
       if (sizeLimit > 0) timers.push(setInterval(() => void checkSize(), SIZE_CHECK_INTERVAL_MS));
-      void ctx.events.markActive(egressId, startedAtMs).catch((err) => log.error({ err: (err as Error).message }, 'cannot mark active'));
+      void roomIdOf(plan.roomName, roomId, settings.liveKit, log)
+        .then((id) => ctx.events.markActive(egressId, startedAtMs, id))
+        .catch((err) => log.error({ err: (err as Error).message }, 'cannot mark active'));
     },
     ...(segments ? { onSegment: (s) => segments.onSegment(s) } : {}),
     ...(images ? { onImage: (i) => images.onImage(i) } : {}),
@@ -172,6 +176,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
       : {}),
     ...(segments ? { segments: await segments.summary() } : {}),
     ...(images ? { images: await images.summaries() } : {}),
+    ...(result.namingVars ? { learnt: result.namingVars } : {}),
   };
   const manifest = manifestBeside(plan, file, segments, images);
   if (manifest) finalize.manifest = manifest;

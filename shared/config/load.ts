@@ -14,7 +14,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The development key pair of `livekit-server --dev`, used only by the embedded default. */
+/** The development key pair of `livekit-server --dev`, used only by the embedded default (for the API and the LiveKit server). */
 export const DEV_API_KEY = 'devkey';
 export const DEV_API_SECRET = 'secret';
 
@@ -22,6 +22,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** `npm start` with nothing configured: allow the dev key pair when no key is set. */
   embedded?: boolean;
+  /** Whether standard output is a terminal (default: process.stdout's): picks `logging.json` when not set. */
+  stdoutIsTTY?: boolean;
 }
 
 /**
@@ -52,6 +54,8 @@ function takeUnusedKeys(raw: Record<string, any>): string[] {
 }
 
 export interface LoadedConfig extends Config {
+  /** `json` resolved: set, or JSON unless standard output is a terminal. */
+  logging: Config['logging'] & { json: boolean };
   /** Every accepted API key and its secret. A Map: keys come from callers (`iss`, Basic user names), never index an object with them. */
   apiKeys: ReadonlyMap<string, string>;
   /** True when the dev key pair is in use because no key was configured. */
@@ -166,12 +170,21 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
     apiKeys.set(DEV_API_KEY, DEV_API_SECRET);
     usingDevKeys = true;
+    // The LiveKit server's key pair too: `npm run livekit` (livekit-server --dev) accepts it.
+    config.api_key = DEV_API_KEY;
+    config.api_secret = DEV_API_SECRET;
   }
+  if (config.ws_url && !config.api_key) {
+    throw new ConfigError(
+      'config key ws_url: recording a room takes the LiveKit server\'s key pair: set api_key and api_secret (env LIVEKIT_API_KEY and LIVEKIT_API_SECRET); `keys` are only accepted on RPCs',
+    );
+  }
+  const logging = { ...config.logging, json: config.logging.json ?? !(options.stdoutIsTTY ?? process.stdout.isTTY === true) };
   if (!config.host) config.host = options.embedded ? '127.0.0.1' : '0.0.0.0';
   const problem = bindingProblem(config.host, apiKeys, DEV_API_SECRET) ?? trustProxyProblem(config.trust_proxy);
   if (problem) throw new ConfigError(problem);
   if (config.webhook.api_key && !apiKeys.has(config.webhook.api_key)) {
     throw new ConfigError(`config key webhook.api_key: "${config.webhook.api_key}" is not a configured API key`);
   }
-  return Object.freeze({ ...config, apiKeys, usingDevKeys, ignoredKeys }) as LoadedConfig;
+  return Object.freeze({ ...config, logging, apiKeys, usingDevKeys, ignoredKeys });
 }

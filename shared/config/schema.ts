@@ -230,11 +230,11 @@ const sessionLimitsSchema = z
 
 export const configSchema = z
   .strictObject({
-    api_key: z.string().default('').describe('API key accepted on RPCs (env LIVEKIT_API_KEY).'),
+    api_key: z.string().default('').describe('API key accepted on RPCs (env LIVEKIT_API_KEY); with api_secret also the LiveKit server\'s key pair, which room recorders join rooms with, so required with ws_url. Default: none; `npm start` with nothing configured uses devkey / secret for both, as `livekit-server --dev` (`npm run livekit`) does.'),
     api_secret: z.string().default('').describe('Secret of api_key (env LIVEKIT_API_SECRET).'),
     keys: z.record(z.string(), z.string()).default({}).describe('More API keys: a map of key to secret.'),
     secrets_key: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64').or(z.literal('')).default('').describe('Key that seals secrets kept in Redis (stream URLs): 32 bytes, base64 (`openssl rand -base64 32`). Default: derived from api_secret.'),
-    ws_url: z.string().default('').describe('LiveKit server URL, for room-based egress (env LIVEKIT_URL or LIVEKIT_WS_URL).'),
+    ws_url: z.string().default('').describe('LiveKit server URL, for room-based egress (env LIVEKIT_URL or LIVEKIT_WS_URL). Needs api_key and api_secret: the service does not start without them.'),
     template_base: z.string().default('').describe('Base URL of the room composite templates when a request has no custom_base_url. Default: the built-in templates this service serves, http://127.0.0.1:<port>/templates/ (set it when workers do not run beside the API, e.g. http://api:8080/templates/).'),
     port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port of the API (env EGRESS_PORT).'),
     host: z.string().default('').describe('Address the API listens on (env EGRESS_HOST). Default: 127.0.0.1 for `npm start` with nothing configured, 0.0.0.0 otherwise. The development secret (`secret`, under any key name) is refused on any address but loopback: the service does not start.'),
@@ -243,7 +243,7 @@ export const configSchema = z
     logging: z
       .strictObject({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level.'),
-        json: z.boolean().default(true).describe('JSON lines (true) or human-readable (false).'),
+        json: z.boolean().optional().describe('JSON lines (true) or human-readable lines (false). Default: human-readable when standard output is a terminal (`npm start` in a shell), JSON lines otherwise (a container, a pipe, a file).'),
       })
       .prefault({}),
     pools: z.array(z.enum(POOL_NAMES)).default([...POOL_NAMES]).describe('Worker pools this process runs (env EGRESS_POOLS, comma-separated).'),

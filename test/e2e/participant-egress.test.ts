@@ -16,7 +16,8 @@ import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import type { LiveKitServer } from '../support/livekit-server.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
-import { colourOver, volumeBetween } from '../support/recording-checks.ts';
+import { readManifest } from '../support/manifest-file.ts';
+import { colourOver, openingColour, volumeBetween } from '../support/recording-checks.ts';
 import { E2E_API_KEY, E2E_API_SECRET } from '../support/service.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +43,9 @@ describe('participant egress', { concurrency: true }, () => {
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     const startedAtMs = Number(active.startedAt / 1_000_000n);
     const at = () => (Date.now() - startedAtMs) / 1000;
+    const roomSid = await rooms.roomSid(room);
+    assert.match(roomSid, /^RM_/);
+    assert.equal(active.roomId, roomSid, 'room_id: the room sid, from ACTIVE on');
     const recorder = (await new RoomServiceClient(livekit.httpUrl, E2E_API_KEY, E2E_API_SECRET).listParticipants(room)).find((p) => p.identity === started.egressId);
     assert.ok(recorder?.permission?.hidden && recorder.permission.recorder && !recorder.permission.canPublish, 'a hidden, subscribe-only recorder');
 
@@ -77,8 +81,13 @@ describe('participant egress', { concurrency: true }, () => {
     assert.ok(Math.abs(info.format.duration - reportedSec) < 1, `duration ${info.format.duration} s vs reported ${reportedSec} s`);
     assert.ok(Math.abs(info.format.duration - leftAt) < 2, `recorded ${info.format.duration} s, the participant left at ${leftAt.toFixed(1)} s`);
 
-    // The participant fills the frame (640×360 into 1280×720): its colour, half a second past a flash.
+    // The participant fills the frame (640×360 into 1280×720): its colour, half a second past a flash. The file
+    // opens on it (started_at is its first frame): no black lead-in.
+    assert.ok(['red', 'flash'].includes(await openingColour(file.location)), `the first frame: ${await openingColour(file.location)}`);
     assert.equal(await colourOver(file.location, 2.3), 'red', 'the participant at the start');
+    assert.equal(done.roomId, roomSid);
+    const manifest = await readManifest(done.manifestLocation);
+    assert.deepEqual([manifest.room_id, manifest.room_name, manifest.publisher_identity], [roomSid, room, 'alice']);
     // Muted: black and silent (a margin for the mute to reach the recorder).
     for (const sec of [mutedAt + 1.3, unmutedAt - 1.7]) assert.equal(await colourOver(file.location, sec), 'black', `black while muted (${sec.toFixed(1)} s)`);
     const mutedVolume = await volumeBetween(file.location, mutedAt + 1, unmutedAt - 0.2);

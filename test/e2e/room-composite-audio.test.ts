@@ -47,6 +47,7 @@ describe('audio-only room composite (no Chrome)', () => {
       audioMixing: AudioMixing.DUAL_CHANNEL_ALTERNATE,
     });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
+    assert.equal(active.roomId, await rooms.roomSid(room), 'room_id: the room sid');
     await sleep(2500);
     publishers.push(await rooms.publish({ room, video: false, identity: 'bob' }));
     const bobJoinedAt = (Date.now() - Number(active.startedAt / 1_000_000n)) / 1000;

@@ -13,7 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { MAX_AV_OFFSET_SEC, measureAvSync } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
-import { colourOver } from '../support/recording-checks.ts';
+import { readManifest } from '../support/manifest-file.ts';
+import { colourOver, openingColour } from '../support/recording-checks.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
 import { E2E_API_KEY, E2E_API_SECRET } from '../support/service.ts';
 
@@ -37,6 +38,9 @@ describe('room composite', { concurrency: false }, () => {
 
     const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'rc/{room_name}.mp4' }) }, { layout: 'grid' });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
+    const roomSid = await rooms.roomSid(room);
+    assert.match(roomSid, /^RM_/);
+    assert.equal(active.roomId, roomSid, 'room_id: the room sid, from ACTIVE on');
     const recorder = (await new RoomServiceClient(livekit.httpUrl, E2E_API_KEY, E2E_API_SECRET).listParticipants(room)).find((p) => p.identity === started.egressId);
     assert.ok(recorder, 'the recorder joined the room as the egress id');
     assert.ok(recorder.permission?.hidden && recorder.permission.recorder && !recorder.permission.canPublish, 'hidden, recorder, subscribe-only');
@@ -53,6 +57,7 @@ describe('room composite', { concurrency: false }, () => {
 
     const file = done.fileResults[0]!;
     if (process.env.KEEP_RECORDINGS) await copyFile(file.location, `${process.env.KEEP_RECORDINGS}/room-composite-grid.mp4`);
+    assert.equal((await readManifest(done.manifestLocation)).room_id, roomSid);
     const info = await probe(file.location);
     const video = info.streams.find((s) => s.codec_type === 'video');
     assert.equal(video?.codec_name, 'h264');
@@ -64,6 +69,7 @@ describe('room composite', { concurrency: false }, () => {
     const startedAtMs = Number(active.startedAt / 1_000_000n);
     const LEFT = { x: 0.05, y: 0.1, w: 0.4, h: 0.7 };
     const RIGHT = { x: 0.55, y: 0.1, w: 0.4, h: 0.7 };
+    assert.ok(['red', 'flash'].includes(await openingColour(file.location, LEFT)), `opens on alice, no black lead-in: ${await openingColour(file.location, LEFT)}`);
     assert.equal(await colourOver(file.location, 4, LEFT), 'red', 'alice on the left');
     assert.equal(await colourOver(file.location, 4, RIGHT), 'green', 'bob on the right');
     // single-speaker: one participant fills the frame.

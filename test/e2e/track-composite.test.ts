@@ -14,7 +14,8 @@ import { MAX_AV_OFFSET_SEC, measureAvSync } from '../support/av-sync.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
-import { colourOver, volumeBetween } from '../support/recording-checks.ts';
+import { readManifest } from '../support/manifest-file.ts';
+import { colourOver, openingColour, volumeBetween } from '../support/recording-checks.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('track composite egress', { concurrency: true }, () => {
@@ -35,12 +36,12 @@ describe('track composite egress', { concurrency: true }, () => {
     // Beside it, a participant whose tracks are not recorded.
     await rooms.publish({ room, identity: 'carol', colourIndex: 2 });
 
-    const started = await client.startTrackCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'tc/{room_name}.mp4' }) }, {
-      audioTrackId: bob.trackSid('audio'),
-      videoTrackId: bob.trackSid('video'),
-    });
+    const tracks = { audioTrackId: bob.trackSid('audio')!, videoTrackId: bob.trackSid('video')! };
+    const started = await client.startTrackCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'tc/{room_name}.mp4' }) }, tracks);
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     const startedAtMs = Number(active.startedAt / 1_000_000n);
+    const roomSid = await rooms.roomSid(room);
+    assert.equal(active.roomId, roomSid, 'room_id: the room sid');
     const at = () => (Date.now() - startedAtMs) / 1000;
     await sleep(8000);
     const mutedAt = at();
@@ -69,7 +70,10 @@ describe('track composite egress', { concurrency: true }, () => {
     const reportedSec = Number(file.duration) / 1e9;
     assert.ok(Math.abs(info.format.duration - reportedSec) < 1, `duration ${info.format.duration} s vs reported ${reportedSec} s`);
 
+    assert.ok(['green', 'flash'].includes(await openingColour(file.location)), `opens on the track, no black lead-in: ${await openingColour(file.location)}`);
     assert.equal(await colourOver(file.location, 2.3), 'green', 'the chosen video track, not the other participant');
+    const manifest = await readManifest(done.manifestLocation);
+    assert.deepEqual([manifest.room_id, manifest.audio_track_id, manifest.video_track_id], [roomSid, tracks.audioTrackId, tracks.videoTrackId]);
     for (const sec of [mutedAt + 1.3, unmutedAt - 1.7]) assert.equal(await colourOver(file.location, sec), 'black', `black while muted (${sec.toFixed(1)} s)`);
     const mutedVolume = await volumeBetween(file.location, mutedAt + 1, unmutedAt - 0.2);
     assert.ok(mutedVolume.maxDb < -60, `silent while muted: ${JSON.stringify(mutedVolume)}`);

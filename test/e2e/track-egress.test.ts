@@ -24,6 +24,7 @@ import { probe } from '../support/ffprobe.ts';
 import { freePort } from '../support/free-port.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
 import { PARTICIPANT_COLOURS, type Codec } from '../support/publisher.ts';
+import { readManifest } from '../support/manifest-file.ts';
 import { colourOver } from '../support/recording-checks.ts';
 
 const run = promisify(execFile);
@@ -138,6 +139,15 @@ describe('track egress', { concurrency: false }, () => {
       const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file.location, '-f', 'null', '-']);
       assert.equal(stderr.trim(), '', 'decodes without errors');
       assert.equal(await colourOver(file.location, 2.3), PARTICIPANT_COLOURS[colourIndex].name);
+      // room_id and what the track is, in EgressInfo and the manifest, as LiveKit fills them.
+      const roomSid = await rooms.roomSid('tracks');
+      assert.match(roomSid, /^RM_/);
+      assert.equal(done.roomId, roomSid);
+      const manifest = await readManifest(done.manifestLocation);
+      assert.deepEqual(
+        [manifest.room_id, manifest.track_id, manifest.track_kind, manifest.track_source, manifest.publisher_identity],
+        [roomSid, trackId, 'video', 'camera', `${codec}-pub`],
+      );
 
       // The copy taken mid-recording: the publisher's stream up to the copy, every frame decodable, and the
       // salvage job's remux makes it a normal file of the same length.
@@ -198,6 +208,8 @@ describe('track egress', { concurrency: false }, () => {
     assert.ok(gaps.some((gap) => Math.round(gap) >= 2), `the muted stretch: ${gaps.map((g) => g.toFixed(3)).join(', ')}`);
     const expectedSec = (stoppedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
     assert.ok(Math.abs(info.format.duration - expectedSec) < 1, `duration ${info.format.duration} s vs ${expectedSec} s recorded`);
+    const manifest = await readManifest(done.manifestLocation);
+    assert.deepEqual([manifest.track_kind, manifest.track_source, manifest.room_id], ['audio', 'microphone', await rooms.roomSid('tracks')]);
     await publisher.unpublish('audio');
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ConfigError, DEV_API_KEY, loadConfig } from '../../shared/config/load.ts';
+import { ConfigError, DEV_API_KEY, DEV_API_SECRET, loadConfig } from '../../shared/config/load.ts';
 
 const KEYS = { LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'secret-value' };
 
@@ -65,6 +65,33 @@ test('Config/Dev keys only in the embedded default', () => {
   assert.equal(config.usingDevKeys, true);
   assert.deepEqual([...config.apiKeys.keys()], [DEV_API_KEY]);
   assert.equal(loadConfig({ env: KEYS, embedded: true }).usingDevKeys, false);
+});
+
+test('Config/The embedded default records rooms of `npm run livekit` with the dev key pair', () => {
+  const config = loadConfig({ env: { LIVEKIT_URL: 'ws://127.0.0.1:7880' }, embedded: true });
+  assert.equal(config.ws_url, 'ws://127.0.0.1:7880');
+  assert.deepEqual([config.api_key, config.api_secret], [DEV_API_KEY, DEV_API_SECRET]);
+  // Keys of its own: those, for the API and the LiveKit server alike.
+  const own = loadConfig({ env: { ...KEYS, LIVEKIT_URL: 'ws://127.0.0.1:7880' }, embedded: true });
+  assert.deepEqual([own.api_key, own.api_secret, own.usingDevKeys], ['key', 'secret-value', false]);
+});
+
+test('Config/ws_url without a LiveKit key pair is refused at start, naming the keys', () => {
+  const refusals: NodeJS.ProcessEnv[] = [
+    { LIVEKIT_URL: 'ws://livekit:7880', EGRESS_CONFIG_BODY: 'keys:\n  k: s' },
+    { EGRESS_CONFIG_BODY: 'ws_url: wss://livekit.example.com\nkeys:\n  k: s' },
+  ];
+  for (const env of refusals) {
+    assert.throws(() => loadConfig({ env }), (err: Error) => err instanceof ConfigError && /^config key ws_url: .*api_key and api_secret/.test(err.message), JSON.stringify(env));
+  }
+  assert.equal(loadConfig({ env: { ...KEYS, LIVEKIT_URL: 'ws://livekit:7880' } }).api_key, 'key');
+});
+
+test('Config/logging.json: readable lines in a terminal, JSON lines otherwise, unless set', () => {
+  assert.equal(loadConfig({ env: KEYS, stdoutIsTTY: true }).logging.json, false);
+  assert.equal(loadConfig({ env: KEYS, stdoutIsTTY: false }).logging.json, true);
+  assert.equal(loadConfig({ env: { ...KEYS, EGRESS_CONFIG_BODY: 'logging:\n  json: true' }, stdoutIsTTY: true }).logging.json, true);
+  assert.equal(loadConfig({ env: { ...KEYS, EGRESS_CONFIG_BODY: 'logging:\n  json: false' }, stdoutIsTTY: false }).logging.json, false);
 });
 
 test('Config/docs/config.md is generated from the schema', () => {

@@ -1,6 +1,6 @@
 /**
  * Checks on a recording of test publishers (test/support/publisher.ts): which participant colour a region
- * shows, whether a span is black, how loud a span of the audio is.
+ * shows, whether a span is black, what the file opens on, how loud a span of the audio is.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -52,6 +52,13 @@ export function dominantColour(frame: DecodedFrame, region: Region = WHOLE): str
 export async function colourOver(path: string, atSec: number, region: Region = WHOLE): Promise<string> {
   const names = await Promise.all([0, 0.33, 0.66].map(async (dt) => dominantColour(await decodeFrameAt(path, atSec + dt), region)));
   return names.find((name, i) => names.indexOf(name) !== i) ?? names.join('/');
+}
+
+/** The colour of the file's first frame: a participant's, `flash` (the publisher's white flash), `black`, or `none (r,g,b)`. */
+export async function openingColour(path: string, region: Region = WHOLE): Promise<string> {
+  const frame = await decodeFrameAt(path, 0);
+  const { r, g, b } = frame.pixel(Math.round(frame.width * (region.x + region.w / 2)), Math.round(frame.height * (region.y + region.h / 2)));
+  return r > 200 && g > 200 && b > 200 ? 'flash' : dominantColour(frame, region);
 }
 
 /** Peak and mean volume (dB) of the first audio stream between two times. */

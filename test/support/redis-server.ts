@@ -1,16 +1,17 @@
 /**
  * A throwaway redis-server for tests: the Debian binary on a free loopback port, gone when `stop()` is called
- * or the test process exits. Nothing persisted, unless `persistent` (append-only file in a private directory,
+ * or the test process exits or dies. Nothing persisted, unless `persistent` (append-only file in a private directory,
  * as production runs it): then `restart()` takes it down and brings it back on the same port with its data. Real Redis, because BullMQ's Lua scripts and the
  * store's compare-and-set are exactly what tests need to exercise.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSupervised } from '../../workers/media/processes.ts';
 import { freePort } from './free-port.ts';
 
 export interface RedisServer {
@@ -28,8 +29,10 @@ const READY_TIMEOUT_MS = 5000;
 /** Another process may take the port between our probe and redis-server's bind; then we try another. */
 const START_ATTEMPTS = 3;
 
-export async function startRedis(options: { persistent?: boolean } = {}): Promise<RedisServer> {
-  const dataDir = options.persistent ? await mkdtemp(join(tmpdir(), 'egress-redis-')) : undefined;
+/** `dataDir`: persistent, on the data another server left there (kept when stopped). */
+export async function startRedis(options: { persistent?: boolean; dataDir?: string } = {}): Promise<RedisServer> {
+  const ownDir = options.persistent && !options.dataDir ? await mkdtemp(join(tmpdir(), 'egress-redis-')) : undefined;
+  const dataDir = options.dataDir ?? ownDir;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const port = await freePort();
@@ -40,7 +43,7 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
         port,
         stop: async () => {
           await server.stop();
-          if (dataDir) await rm(dataDir, { recursive: true, force: true });
+          if (ownDir) await rm(ownDir, { recursive: true, force: true });
         },
         restart: async (downForMs) => {
           if (!dataDir) throw new Error('only a persistent redis-server can be restarted with its data');
@@ -58,22 +61,17 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
 
 async function startOn(port: number, dataDir: string | undefined): Promise<Omit<RedisServer, 'restart'>> {
   const persistence = dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] : ['--appendonly', 'no', '--dir', tmpdir()];
-  const child = spawn(
+  // A child of ours (processes.ts): a test that fails before stop() does not leave it running.
+  const child = spawnSupervised(
+    'redis-server',
     process.env.REDIS_SERVER_BIN ?? 'redis-server',
     ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, '--loglevel', 'warning'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  ).child;
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = once(child, 'exit');
-  // A test that fails before stop() must not leave a server running.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    await terminate(child, exited);
-  };
+  const stop = () => terminate(child, exited);
   try {
     await waitForPong(port, child, () => stderr);
   } catch (err) {

@@ -3,7 +3,7 @@
  * whole egress service pointed at it, an EgressClient, and test publishers that are all sent away at the end.
  */
 import { dispose } from '@livekit/rtc-node';
-import { EgressClient } from 'livekit-server-sdk';
+import { EgressClient, RoomServiceClient } from 'livekit-server-sdk';
 import { startLiveKitServer, type LiveKitServer, type LiveKitServerOptions } from './livekit-server.ts';
 import { startPublisher, type PublisherOptions, type TestPublisher } from './publisher.ts';
 import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from './service.ts';
@@ -14,6 +14,8 @@ export interface RoomService {
   client: EgressClient;
   /** A publisher in this server, left at stop() unless it left already. */
   publish(options: Omit<PublisherOptions, 'url' | 'apiKey' | 'apiSecret'>): Promise<TestPublisher>;
+  /** The sid the LiveKit server gave the room (LiveKit's room_id); '' when there is no such room now. */
+  roomSid(room: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,10 @@ export async function startRoomService(yaml: Record<string, unknown> = {}, rooms
       const publisher = await startPublisher({ url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, ...options });
       publishers.push(publisher);
       return publisher;
+    },
+    async roomSid(room) {
+      const [found] = await new RoomServiceClient(livekit.httpUrl, E2E_API_KEY, E2E_API_SECRET).listRooms([room]);
+      return found?.sid ?? '';
     },
     async stop() {
       await Promise.all(publishers.map((p) => p.leave().catch(() => undefined)));

@@ -1,15 +1,17 @@
 /**
  * A throwaway test server as a child process, on a free loopback port with a temp data directory: started
  * until `ready()` says so (a few ports tried, in case another process takes one between probe and bind),
- * killed if the test process exits, frozen and thawed on cue (SIGSTOP / SIGCONT: connections hang, as with
- * an unreachable server), and stopped for good (data removed) by an idempotent `stop()`.
+ * killed if the test process exits or dies (a child of ours, as processes.ts starts them), frozen and thawed on
+ * cue (SIGSTOP / SIGCONT: connections hang, as with an unreachable server), and stopped for good (data removed)
+ * by an idempotent `stop()`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSupervised } from '../../workers/media/processes.ts';
 import { freePort } from './free-port.ts';
 
 export interface ServerProcess {
@@ -53,21 +55,15 @@ export async function startServerProcess(spec: ServerSpec): Promise<ServerProces
 async function startOn(spec: ServerSpec, port: number): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), `egress-${spec.name}-`));
   await spec.prepare?.(dataDir);
-  const child = spawn(spec.command, spec.args(port, dataDir), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawnSupervised(spec.name, spec.command, spec.args(port, dataDir), { stdio: ['ignore', 'ignore', 'pipe'] }).child;
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = once(child, 'exit');
   const running = () => child.exitCode === null && child.signalCode === null;
-  const killOnExit = () => {
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    process.removeListener('exit', killOnExit);
     if (running()) {
       child.kill('SIGCONT');
       child.kill('SIGTERM');

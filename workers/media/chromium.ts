@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import puppeteer, { TimeoutError, type Browser, type Page } from 'puppeteer-core';
 import type { Logger } from 'pino';
 import { EgressError } from '../../shared/errors.ts';
+import { ownedChild } from './owned-child.ts';
 import type { PolicyProxy } from './policy-proxy.ts';
 import { POLICY_HEADER, PROXY_ERROR_HEADER } from './proxy-wire.ts';
 import { describeExit, type Supervisor } from './processes.ts';
@@ -61,16 +62,23 @@ export async function launchChromium(options: ChromiumOptions): Promise<Chromium
   let log = options.log;
   let browser: Browser;
   try {
+    // puppeteer's arguments for Chromium, as it would pass them, go after setpriv's (a child of ours dies with
+    // this process: owned-child.ts).
+    const chromiumArgs = await puppeteer.defaultArgs({ browser: 'chrome', headless: false, userDataDir: join(options.workDir, 'chromium-profile'), args: chromiumFlags(options) });
+    // --enable-automation shows the "controlled by automated test software" bar in the recording.
+    const launch = ownedChild(
+      settings.chromePath,
+      chromiumArgs.filter((arg) => arg !== '--enable-automation'),
+      supervisor.environment({ DISPLAY: options.display, ...options.audioEnv }),
+    );
     browser = await puppeteer.launch({
-      executablePath: settings.chromePath,
+      executablePath: launch.command,
       headless: false,
       pipe: true,
-      userDataDir: join(options.workDir, 'chromium-profile'),
-      args: chromiumFlags(options),
-      // --enable-automation shows the "controlled by automated test software" bar in the recording.
-      ignoreDefaultArgs: ['--enable-automation'],
+      args: launch.args,
+      ignoreDefaultArgs: true,
       defaultViewport: null,
-      env: supervisor.environment({ DISPLAY: options.display, ...options.audioEnv }),
+      env: launch.env,
       // The worker decides what happens to recordings on signals, not puppeteer.
       handleSIGINT: false,
       handleSIGTERM: false,

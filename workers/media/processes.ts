@@ -1,13 +1,25 @@
 /**
- * Supervision of the external programs a recording runs (Xvfb, Chromium, ffmpeg). Each child leads
+ * Supervision of the external programs a recording runs (Xvfb, Chromium, ffmpeg, PulseAudio). Each child leads
  * its own process group, so ending it also ends whatever it forked (Chromium's zygote and renderers).
- * Ending is always SIGTERM to the group, then SIGKILL after a grace; and every child still running
- * when this Node process exits is killed, so a crashing worker leaves nothing behind.
+ * Ending is always SIGTERM to the group, then SIGKILL after a grace.
+ *
+ * No child outlives this Node process, however it ends:
+ * - an orderly exit kills every child still running (the 'exit' handler below);
+ * - any death, SIGKILL and the OOM killer included, where no handler runs: each child runs under
+ *   `setpriv --pdeathsig SIGKILL` (owned-child.ts), so the kernel kills it with its parent, and the group
+ *   watchdog (group-watchdog.ts), a small process outside our process group that learns every child's group,
+ *   kills those groups and everything carrying our owner tag once our end of its pipe closes. Both, because the
+ *   parent-death signal reaches only the program itself (not Chromium's helpers, nor a child that dies before
+ *   setpriv sets it) and the watchdog is one more process that could be killed too;
+ * - every child carries EGRESS_OWNER (owner-tag.ts) in its environment, so what survives even that (the host
+ *   killed both) is reaped by the next worker that starts on the host (leftovers.ts).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { forgetGroup, watchGroup } from './group-watchdog.ts';
+import { ownedChild } from './owned-child.ts';
 
 /** stderr lines kept for error messages. */
 const STDERR_TAIL_LINES = 20;
@@ -21,7 +33,9 @@ export interface ProcessExit {
 }
 
 export interface SpawnOptions {
+  /** The child's environment (default: ours); the owner tag is added to it. */
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   /** stdio of the child; stderr must be 'pipe' for stderrTail(). Default: all pipes. */
   stdio?: StdioOptions;
   /** false: neither the child nor its pipes keep the Node event loop alive (a worker-lifetime daemon). */
@@ -49,6 +63,8 @@ export class SupervisedProcess {
     this.exited = new Promise((resolve) => {
       const settle = (code: number | null, signal: NodeJS.Signals | null) => {
         running.delete(this);
+        // Members of its group may outlive the leader (kill() ends them); an empty group is forgotten now.
+        if (child.pid !== undefined && !signalGroup(child.pid, 0)) forgetGroup(child.pid);
         resolve({ code, signal, requested: this.#killRequested });
       };
       child.once('exit', settle);
@@ -60,7 +76,10 @@ export class SupervisedProcess {
         }
       });
     });
-    if (child.pid !== undefined) running.add(this);
+    if (child.pid !== undefined) {
+      running.add(this);
+      watchGroup(child.pid);
+    }
   }
 
   get pid(): number | undefined {
@@ -86,7 +105,7 @@ export class SupervisedProcess {
     // Also when the leader has gone: it may have left members of its group behind.
     signalGroup(this.pid, 'SIGKILL');
     const result = exit ?? (await this.exited);
-    await groupGone(this.pid);
+    if (await groupGone(this.pid)) forgetGroup(this.pid!);
     return result;
   }
 
@@ -97,9 +116,10 @@ export class SupervisedProcess {
   }
 }
 
-/** Starts a child as the leader of a new process group, supervised. */
+/** Starts a child of ours (owned-child.ts) as the leader of a new process group, supervised. */
 export function spawnSupervised(name: string, command: string, args: string[], options: SpawnOptions = {}): SupervisedProcess {
-  const child = spawn(command, args, { detached: true, env: options.env, stdio: options.stdio ?? 'pipe' });
+  const owned = ownedChild(command, args, options.env);
+  const child = spawn(owned.command, owned.args, { detached: true, env: owned.env, cwd: options.cwd, stdio: options.stdio ?? 'pipe' });
   if (options.keepAlive === false) {
     child.unref();
     for (const stream of child.stdio) (stream as Socket | null)?.unref?.();
@@ -115,8 +135,8 @@ export function describeExit(exit: ProcessExit, child: SupervisedProcess, tailLi
 }
 
 /**
- * The processes of one recording. Every child gets the supervisor's environment tag (e.g. EGRESS_ID),
- * which Chromium's helpers inherit too, so an operator can tell which egress a stray process belongs to.
+ * The processes of one recording. Every child gets the supervisor's environment tag (e.g. EGRESS_ID) and the
+ * owner tag, which Chromium's helpers inherit too, so an operator can tell which egress a stray process belongs to.
  */
 export class Supervisor {
   readonly #log: Logger;
@@ -128,7 +148,7 @@ export class Supervisor {
     this.#tag = tag;
   }
 
-  /** The environment for a child of this recording: ours, the tag, and `extra`. */
+  /** The environment for a child of this recording: ours, the tag, and `extra` (the owner tag comes with ownedChild()). */
   environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return { ...process.env, ...this.#tag, ...extra };
   }
@@ -137,7 +157,10 @@ export class Supervisor {
     return this.#watch(spawnSupervised(name, command, args, { stdio: options.stdio, env: this.environment(options.env) }));
   }
 
-  /** Supervises a child someone else spawned detached (Chromium, spawned by puppeteer). */
+  /**
+   * Supervises a child someone else spawned detached (Chromium, spawned by puppeteer), with environment() and
+   * through ownedChild(), as spawn() does.
+   */
   adopt(name: string, child: ChildProcess): SupervisedProcess {
     return this.#watch(new SupervisedProcess(name, child));
   }
@@ -163,9 +186,10 @@ export class Supervisor {
   }
 }
 
-/** Waits (briefly) until no process of the group is left, so "killed" means gone, not "signalled". */
-async function groupGone(pid: number | undefined): Promise<void> {
+/** Waits (briefly) until no process of the group is left, so "killed" means gone, not "signalled"; false if some still is. */
+async function groupGone(pid: number | undefined): Promise<boolean> {
   for (let i = 0; pid !== undefined && i < 100 && signalGroup(pid, 0); i++) await delay(20);
+  return pid !== undefined && !signalGroup(pid, 0);
 }
 
 /** Signals a whole process group; false when no process of it exists any more. */

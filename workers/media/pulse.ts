@@ -21,6 +21,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { EgressError } from '../../shared/errors.ts';
+import { ownedChild } from './owned-child.ts';
+import { ownedDirPrefix } from './owner-tag.ts';
 import { describeExit, spawnSupervised, type SupervisedProcess, type Supervisor } from './processes.ts';
 
 const PACTL_TIMEOUT_MS = 5_000;
@@ -31,6 +33,8 @@ const SINK_RATE = 48_000;
 const KEEPER_LATENCY_MS = 50;
 const KEEPER_CONNECT_TIMEOUT_MS = 3_000;
 const NEVER = new Promise<never>(() => {});
+/** The daemon's runtime directory: `<tmp>/egress-pulse-<owner>-XXXXXX`. */
+export const PULSE_DIR_KIND = 'egress-pulse';
 
 export interface AudioSink {
   name: string;
@@ -145,7 +149,8 @@ function pulseServer(log: Logger): Promise<string> {
 }
 
 async function startDaemon(log: Logger): Promise<string> {
-  const runtimeDir = await mkdtemp(join(tmpdir(), 'egress-pulse-'));
+  // Named for its owner: what a crash leaves here is reaped by the next worker (leftovers.ts).
+  const runtimeDir = await mkdtemp(join(tmpdir(), ownedDirPrefix(PULSE_DIR_KIND)));
   const socket = join(runtimeDir, 'native');
   const daemon = spawnSupervised(
     'pulseaudio',
@@ -204,6 +209,7 @@ async function untilReachable(server: string, daemon: SupervisedProcess): Promis
 const execFileAsync = promisify(execFile);
 
 async function pactl(server: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync('pactl', [`--server=${server}`, ...args], { timeout: PACTL_TIMEOUT_MS });
+  const child = ownedChild('pactl', [`--server=${server}`, ...args]);
+  const { stdout } = await execFileAsync(child.command, child.args, { timeout: PACTL_TIMEOUT_MS, env: child.env });
   return stdout;
 }

@@ -55,8 +55,11 @@ export interface RecordingStart {
   imagesDirs?: string[];
   settings: RecorderSettings;
   log: Logger;
-  /** Called once, when the first frame (or, audio-only, the first audio) has been captured. Unix ms. */
-  onActive: (startedAtMs: number) => void;
+  /**
+   * Called once, when the first frame (or, audio-only, the first audio) has been captured: Unix ms of that
+   * frame, and the room's sid (`room_id`) when the recorder learnt it in the room.
+   */
+  onActive: (startedAtMs: number, roomId?: string) => void;
   /**
    * Each segment, in order, as soon as it is closed (the last one at stop). The file is complete and the
    * recorder no longer touches it: the caller may rename, upload or delete it.

@@ -35,6 +35,7 @@ import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { DEFAULT_ENCODING } from '../../shared/encoding.ts';
 import { launchChromium, type ChromiumSession } from './chromium.ts';
 import { startPolicyProxy, type PolicyProxy } from './policy-proxy.ts';
+import { ownedDirPrefix } from './owner-tag.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
 import type { RecorderSettings } from './recording.ts';
@@ -43,6 +44,8 @@ import { startXvfb, type ScreenSize, type VirtualDisplay } from './xvfb.ts';
 
 /** The environment variable naming the station on each of its processes (Chromium's helpers inherit it). */
 export const STATION_TAG = 'EGRESS_WARM_STATION';
+/** The pool's directory of station profiles: `<tmp>/egress-warm-stations-<owner>-XXXXXX`. */
+export const STATIONS_DIR_KIND = 'egress-warm-stations';
 const REFILL_DELAY_MS = 3_000;
 const RETRY_FIRST_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
@@ -260,8 +263,9 @@ export class WarmPool implements StationSource {
 
   /** One directory per pool for the stations' profiles, outside every egress's work directory. */
   #stationsDir(): Promise<string> {
-    this.#dir ??= mkdtemp(join(tmpdir(), 'egress-warm-stations-')).then((dir) => {
-      // What a crash leaves behind goes with the process.
+    // Named for its owner: what a crash leaves here is reaped by the next worker (leftovers.ts).
+    this.#dir ??= mkdtemp(join(tmpdir(), ownedDirPrefix(STATIONS_DIR_KIND))).then((dir) => {
+      // What an orderly exit leaves behind goes with the process.
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       return dir;
     });

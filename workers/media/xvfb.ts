@@ -1,6 +1,7 @@
 /**
  * A private X display for one recording. Xvfb picks a free display number itself (-displayfd) and
- * claims it with its lock file, so concurrent recordings never race for the same display.
+ * claims it by binding its sockets (no lock file then), so concurrent recordings never race for the same
+ * display. The socket file a killed Xvfb leaves behind is reaped by the next worker (stale-displays.ts).
  */
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';

@@ -43,7 +43,7 @@ export async function pageSourceOf(plan: EgressPlan, settings: Pick<RecorderSett
   }
   if (source.kind !== 'template') throw new EgressError('EGR_ERR_INTERNAL', `a page recorder got a ${source.kind} source`);
   if (source.baseUrl) await checkUrl(source.baseUrl, 'custom_base_url', settings.urlPolicy);
-  const credentials = liveKitCredentials({ ws_url: settings.liveKit.wsUrl, api_key: settings.liveKit.apiKey, api_secret: settings.liveKit.apiSecret });
+  const credentials = liveKitCredentials(settings.liveKit);
   const page = new URL(source.baseUrl || settings.templateBase);
   page.searchParams.set('layout', source.layout || DEFAULT_LAYOUT);
   page.searchParams.set('url', credentials.wsUrl);

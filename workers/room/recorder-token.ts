@@ -15,10 +15,10 @@ export interface LiveKitCredentials {
 
 const TOKEN_TTL = '24h';
 
-export function liveKitCredentials(config: { ws_url: string; api_key: string; api_secret: string }): LiveKitCredentials {
-  if (!config.ws_url) throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'recording a room needs ws_url (the LiveKit server URL) in the config');
-  if (!config.api_key || !config.api_secret) throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'recording a room needs api_key and api_secret (the LiveKit server key pair)');
-  return { wsUrl: config.ws_url, apiKey: config.api_key, apiSecret: config.api_secret };
+/** The settings' LiveKit server, if the config names one (a ws_url always comes with its key pair: see loadConfig). */
+export function liveKitCredentials(liveKit: LiveKitCredentials): LiveKitCredentials {
+  if (!liveKit.wsUrl) throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'recording a room needs ws_url (the LiveKit server URL) in the config');
+  return liveKit;
 }
 
 export async function recorderToken(credentials: LiveKitCredentials, room: string, egressId: string): Promise<string> {

@@ -1,8 +1,8 @@
 /**
  * The audio of an SDK recording as the capture wants it: s16le 48 kHz stereo, 10 ms every 10 ms on the
- * wall clock, written to ffmpeg's raw audio pipe. Each chunk is the sum of every playing track's next
- * 10 ms (clipped), silence when nothing plays. A track plays into both channels, or, downmixed, into one
- * (LiveKit's dual-channel room composite mixing).
+ * wall clock, written to ffmpeg's raw audio pipe from start() on (tracks may be added and fed before). Each
+ * chunk is the sum of every playing track's next 10 ms (clipped), silence when nothing plays. A track plays
+ * into both channels, or, downmixed, into one (LiveKit's dual-channel room composite mixing).
  *
  * Each track has a small jitter buffer: it starts (and, after running dry, restarts) once PREBUFFER_MS
  * have arrived, and is cut back to that when more than MAX_BUFFERED_MS piles up, so its latency stays
@@ -15,6 +15,8 @@ import { startTicker, type Ticker } from './wall-clock.ts';
 export const CHUNK_MS = 10;
 const PREBUFFER_MS = 20;
 const MAX_BUFFERED_MS = 60;
+/** Before start() nothing is taken: what a track received beyond this long ago is dropped as it comes. */
+const MAX_BEFORE_START_MS = 1000;
 const samplesIn = (ms: number) => (RAW_AUDIO_RATE * ms * RAW_AUDIO_CHANNELS) / 1000;
 const CHUNK_SAMPLES = samplesIn(CHUNK_MS);
 
@@ -46,6 +48,7 @@ class TrackBuffer {
     if (this.muted || samples.length === 0) return;
     this.#chunks.push(samples);
     this.#buffered += samples.length;
+    if (this.#buffered > samplesIn(MAX_BEFORE_START_MS)) this.#skip(this.#buffered - samplesIn(MAX_BUFFERED_MS));
   }
 
   clear(): void {
@@ -107,14 +110,12 @@ class TrackBuffer {
 }
 
 export class AudioMixer {
-  readonly #pipe: Writable;
   readonly #tracks = new Set<TrackBuffer>();
-  readonly #ticker: Ticker;
+  #ticker: Ticker | undefined;
 
-  /** Starts writing at `t0` (performance.now() time). */
-  constructor(pipe: Writable, t0: number) {
-    this.#pipe = pipe;
-    this.#ticker = startTicker(t0, CHUNK_MS, () => this.#writeChunk());
+  /** Writes to `pipe` from `t0` (performance.now() time) on. Once. */
+  start(pipe: Writable, t0: number): void {
+    this.#ticker ??= startTicker(t0, CHUNK_MS, () => this.#writeChunk(pipe));
   }
 
   add(channel: AudioChannel): MixerInput {
@@ -132,18 +133,18 @@ export class AudioMixer {
 
   /** 10 ms chunks written so far. */
   get chunks(): number {
-    return this.#ticker.count;
+    return this.#ticker?.count ?? 0;
   }
 
   stop(): void {
-    this.#ticker.stop();
+    this.#ticker?.stop();
   }
 
-  #writeChunk(): void {
+  #writeChunk(pipe: Writable): void {
     const mix = new Int32Array(CHUNK_SAMPLES);
     for (const track of this.#tracks) track.mixInto(mix);
     const out = Buffer.allocUnsafe(CHUNK_SAMPLES * 2);
     for (let i = 0; i < CHUNK_SAMPLES; i++) out.writeInt16LE(Math.max(-32768, Math.min(32767, mix[i]!)), i * 2);
-    if (!this.#pipe.writableEnded && !this.#pipe.destroyed) this.#pipe.write(out);
+    if (!pipe.writableEnded && !pipe.destroyed) pipe.write(out);
   }
 }

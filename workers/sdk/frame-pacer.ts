@@ -1,9 +1,10 @@
 /**
  * The video of an SDK recording as the capture wants it: one I420 frame of the plan's size every
- * 1/framerate on the wall clock, written to ffmpeg's raw video pipe. Each is the latest frame received
- * at least `holdBack` ms ago (fitted to the size when it is first written), or black while there is none:
- * before the first frame, while the track is muted, and after it is gone until another one comes. The
- * hold is lip sync: it delays the picture as long as the sound of the same moment arrives after it.
+ * 1/framerate on the wall clock, written to ffmpeg's raw video pipe from start() on. Each is the latest
+ * frame received at least `holdBack` ms ago (fitted to the size when it is first written), or black while
+ * there is none: while the track is muted, and after it is gone until another one comes. Frames shown
+ * before start() wait for it (the recording starts at its first frame: start-gate.ts). The hold is lip
+ * sync: it delays the picture as long as the sound of the same moment arrives after it.
  */
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -23,12 +24,12 @@ export interface I420Picture {
 }
 
 export class FramePacer {
-  readonly #pipe: Writable;
   readonly #size: I420Size;
   readonly #black: Buffer;
   readonly #maxBufferedBytes: number;
   readonly #log: Logger;
-  readonly #ticker: Ticker;
+  readonly #framerate: number;
+  #ticker: Ticker | undefined;
   /** Received, waiting for their hold to pass, oldest first. */
   readonly #held: { picture: I420Picture; at: number }[] = [];
   readonly #maxHeld: number;
@@ -38,16 +39,19 @@ export class FramePacer {
   #current: Buffer;
   #dropped = 0;
 
-  /** Starts writing at `t0` (performance.now() time). */
-  constructor(pipe: Writable, encoding: EncodingPlan, t0: number, log: Logger) {
-    this.#pipe = pipe;
+  constructor(encoding: EncodingPlan, log: Logger) {
     this.#size = { width: encoding.width, height: encoding.height };
     this.#black = blackI420(this.#size);
     this.#current = this.#black;
     this.#maxBufferedBytes = i420Bytes(this.#size) * encoding.framerate * MAX_BEHIND_SEC;
     this.#log = log;
     this.#maxHeld = Math.ceil((encoding.framerate * MAX_HOLD_MS) / 1000) + 1;
-    this.#ticker = startTicker(t0, 1000 / encoding.framerate, () => this.#writeFrame());
+    this.#framerate = encoding.framerate;
+  }
+
+  /** Writes to `pipe` from `t0` (performance.now() time) on. Once. */
+  start(pipe: Writable, t0: number): void {
+    this.#ticker ??= startTicker(t0, 1000 / this.#framerate, (period) => this.#writeFrame(pipe, period));
   }
 
   /** The latest frame of the recorded track, to be written once the hold has passed. */
@@ -71,26 +75,28 @@ export class FramePacer {
 
   /** Frames written and dropped so far. */
   get stats(): { written: number; dropped: number } {
-    return { written: this.#ticker.count - this.#dropped, dropped: this.#dropped };
+    return { written: (this.#ticker?.count ?? 0) - this.#dropped, dropped: this.#dropped };
   }
 
   stop(): void {
-    this.#ticker.stop();
+    this.#ticker?.stop();
   }
 
-  #writeFrame(): void {
+  #writeFrame(pipe: Writable, period: number): void {
     const due = performance.now() - this.#holdMs;
     while (this.#held.length > 0 && this.#held[0]!.at <= due) this.#pending = this.#held.shift()!.picture;
+    // The recording opens on the source's picture, even if no frame has been held long enough yet.
+    if (period === 0 && !this.#pending) this.#pending = this.#held[0]?.picture;
     if (this.#pending) {
       const { data, width, height } = this.#pending;
       this.#pending = undefined;
       this.#current = fitI420(data, { width, height }, this.#size);
     }
-    if (this.#pipe.writableEnded || this.#pipe.destroyed) return;
-    if (this.#pipe.writableLength > this.#maxBufferedBytes) {
+    if (pipe.writableEnded || pipe.destroyed) return;
+    if (pipe.writableLength > this.#maxBufferedBytes) {
       if (this.#dropped++ % 100 === 0) this.#log.warn({ dropped: this.#dropped }, `the encoder is more than ${MAX_BEHIND_SEC} s behind; dropping video frames`);
       return;
     }
-    this.#pipe.write(this.#current);
+    pipe.write(this.#current);
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The SDK recorder (participant, track composite, and audio-only room composite without Chrome): joins
  * the room through @livekit/rtc-node as a hidden, subscribe-only recorder (identity = the egress id),
- * waits for its source (30 s, then not found), and feeds the decoded tracks to one ffmpeg encode writing
- * every output of the plan, as the web recorder does: frames of the plan's size at its frame rate and
- * 48 kHz stereo audio, both on the wall clock, black and silent whenever there is nothing to show or hear.
+ * waits for its source (30 s, then not found), subscribes, and from the source's first media on (the start
+ * gate: the file opens on it, and that is when the egress is ACTIVE) feeds the decoded tracks to one ffmpeg
+ * encode writing every output of the plan, as the web recorder does: frames of the plan's size at its frame
+ * rate and 48 kHz stereo audio, both on the wall clock, black and silent whenever there is nothing to show
+ * or hear.
  * It ends when stopped or when the source is gone ("Source closed"), or fails, its recording finalized and
  * delivered all the same, when the room connection is lost; every process and stream it started is gone
  * when `done` settles.
@@ -16,11 +18,13 @@ import { Supervisor } from '../media/processes.ts';
 import { captureOutputsOf, notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../media/recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
+import { sidOf } from '../room/room-sid.ts';
 import { AudioMixer } from './audio-mixer.ts';
 import { FramePacer } from './frame-pacer.ts';
 import { startLipSync, type LipSync } from './lip-sync.ts';
 import { sourceRulesOf } from './source-rules.ts';
 import { waitForSource } from './source-wait.ts';
+import { StartGate } from './start-gate.ts';
 import { feedTracks, type TrackFeeds } from './track-feeds.ts';
 
 export const recordSdk: Recorder = (start) => recordingOf(start.log, 'SDK recording', (stopSignal) => record(start, stopSignal));
@@ -31,6 +35,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   const rules = sourceRulesOf(plan);
   const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
   const room = new Room();
+  const gate = new StartGate();
   let feeds: TrackFeeds | undefined;
   let pacer: FramePacer | undefined;
   let mixer: AudioMixer | undefined;
@@ -38,7 +43,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   try {
     // Outputs this recorder cannot write fail now, before joining.
     captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
-    const credentials = liveKitCredentials({ ws_url: settings.liveKit.wsUrl, api_key: settings.liveKit.apiKey, api_secret: settings.liveKit.apiSecret });
+    const credentials = liveKitCredentials(settings.liveKit);
     const token = await recorderToken(credentials, plan.roomName, plan.egressId);
     const failures: Promise<EgressError>[] = [];
     const until = <T>(step: Promise<T>) => untilStoppedOrFailed(step, stopSignal, failures);
@@ -49,6 +54,19 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     if ((await until(joined)) === STOPPED) return notStarted();
     log.info({ room: plan.roomName }, 'joined the room');
     if ((await until(waitForSource(room, rules))) === STOPPED) return notStarted();
+    const roomSid = sidOf(room);
+
+    if (plan.video) pacer = new FramePacer(plan.encoding, log);
+    if (plan.audio) mixer = new AudioMixer();
+    feeds = feedTracks(room, rules, { pacer, mixer, gate }, log);
+    if (pacer && mixer) lipSync = startLipSync(room, pacer, log);
+    const first = await until(Promise.race([gate.ready, feeds.sourceClosed]));
+    if (first === STOPPED) return notStarted();
+    if (typeof first !== 'string') {
+      if (first.lost) throw new EgressError('EGR_ERR_UNAVAILABLE', `could not record room ${plan.roomName}: ${first.why}`);
+      log.info({ why: first.why }, 'source closed before its first media');
+      return notStarted('end_signal');
+    }
 
     const startedAtMs = Date.now();
     const t0 = performance.now();
@@ -60,14 +78,12 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
       ...captureOutputsOf(start),
     });
     failures.push(capture.failed);
-    if (capture.rawPipes.video) pacer = new FramePacer(capture.rawPipes.video, plan.encoding, t0, log);
-    if (capture.rawPipes.audio) mixer = new AudioMixer(capture.rawPipes.audio, t0);
-    feeds = feedTracks(room, rules, { pacer, mixer }, log);
-    if (pacer && mixer) lipSync = startLipSync(room, pacer, log);
+    if (capture.rawPipes.video) pacer?.start(capture.rawPipes.video, t0);
+    if (capture.rawPipes.audio) mixer?.start(capture.rawPipes.audio, t0);
 
     if ((await until(capture.active)) === STOPPED) return notStarted();
-    log.info({ startedAtMs }, 'recording active');
-    start.onActive(startedAtMs);
+    log.info({ startedAtMs, start: first }, 'recording active');
+    start.onActive(startedAtMs, await roomSid);
 
     const closed = await until(feeds.sourceClosed);
     const end: RecordingEnd = closed === STOPPED ? 'stopped' : 'end_signal';
@@ -87,6 +103,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     log.warn({ err: error }, 'SDK recording failed');
     throw error;
   } finally {
+    gate.close();
     feeds?.stop();
     lipSync?.stop();
     pacer?.stop();

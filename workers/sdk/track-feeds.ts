@@ -6,7 +6,8 @@
  * closed), told apart from a lost connection to the room (which rtc-node has given up reconnecting on).
  * A momentary loss does not end the recording: while rtc-node reconnects, the participants and tracks it
  * drops are not taken for gone; once reconnected, the source has RECONNECT_GRACE_MS to be back (black and
- * silence meanwhile). One video track at a time: the latest subscribed.
+ * silence meanwhile). One video track at a time: the latest subscribed. What it follows, and each track's
+ * first media, it tells the start gate (the recording starts there).
  */
 import {
   AudioStream,
@@ -26,6 +27,7 @@ import { RAW_AUDIO_CHANNELS, RAW_AUDIO_RATE } from '../media/ffmpeg-args.ts';
 import type { AudioMixer, MixerInput } from './audio-mixer.ts';
 import type { FramePacer } from './frame-pacer.ts';
 import type { SourceRules, TrackRole } from './source-rules.ts';
+import type { StartGate } from './start-gate.ts';
 
 /** Why the recording is over: its source is gone ("Source closed"), or the room connection was lost. */
 export interface SourceEnd {
@@ -52,13 +54,15 @@ interface Feed {
   participant: string;
   role: TrackRole;
   muted: boolean;
+  /** Its first frame or samples came. */
+  delivered?: true;
   /** Cancels the decoded stream, once subscribed. */
   cancel?: () => void;
   mixerInput?: MixerInput;
 }
 
-export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: FramePacer; mixer?: AudioMixer }, log: Logger): TrackFeeds {
-  const { pacer, mixer } = sinks;
+export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: FramePacer; mixer?: AudioMixer; gate: StartGate }, log: Logger): TrackFeeds {
+  const { pacer, mixer, gate } = sinks;
   const feeds = new Map<string, Feed>();
   let activeVideo: Feed | undefined;
   let everFed = false;
@@ -73,11 +77,20 @@ export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: Fram
     if (!sid || feeds.has(sid)) return;
     const role = rules.roleOf(publication, participant);
     if (!role || (role.kind === 'video' && !pacer) || (role.kind === 'audio' && !mixer)) return;
-    feeds.set(sid, { sid, participant: participant.identity, role, muted: publication.muted ?? false });
+    const muted = publication.muted ?? false;
+    feeds.set(sid, { sid, participant: participant.identity, role, muted });
+    gate.follow(sid, muted);
     everFed = true;
     log.debug({ trackSid: sid, participant: participant.identity, role }, 'subscribing');
     if (publication.track) attach(publication.track, publication);
     else publication.setSubscribed(true);
+  };
+
+  const delivered = (feed: Feed) => {
+    if (feed.delivered) return;
+    feed.delivered = true;
+    gate.delivered(feed.sid);
+    log.info({ trackSid: feed.sid, kind: feed.role.kind }, 'first media of the track');
   };
 
   const attach = (track: RemoteTrack, publication: RemoteTrackPublication) => {
@@ -91,12 +104,16 @@ export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: Fram
         if (activeVideo !== feed || feed.muted) return;
         const i420 = frame.type === VideoBufferType.I420 ? frame : frame.convert(VideoBufferType.I420);
         pacer!.show(i420);
+        delivered(feed);
       });
     } else {
       const input = mixer!.add(feed.role.channel);
       input.setMuted(feed.muted);
       feed.mixerInput = input;
-      feed.cancel = pump(new AudioStream(track, { sampleRate: RAW_AUDIO_RATE, numChannels: RAW_AUDIO_CHANNELS }), (frame) => input.push(frame.data));
+      feed.cancel = pump(new AudioStream(track, { sampleRate: RAW_AUDIO_RATE, numChannels: RAW_AUDIO_CHANNELS }), (frame) => {
+        input.push(frame.data);
+        if (!feed.muted) delivered(feed);
+      });
     }
     log.info({ trackSid: feed.sid, participant: feed.participant, kind: feed.role.kind, muted: feed.muted }, 'recording track');
   };
@@ -105,6 +122,7 @@ export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: Fram
     const feed = feeds.get(sid ?? '');
     if (!feed) return;
     feeds.delete(feed.sid);
+    gate.gone(feed.sid);
     feed.cancel?.();
     feed.mixerInput?.remove();
     if (activeVideo === feed) {
@@ -119,6 +137,7 @@ export function feedTracks(room: Room, rules: SourceRules, sinks: { pacer?: Fram
     const feed = feeds.get(publication.sid ?? '');
     if (!feed) return;
     feed.muted = muted;
+    gate.muted(feed.sid, muted);
     if (feed.role.kind === 'video' && activeVideo === feed && muted) pacer!.blank();
     feed.mixerInput?.setMuted(muted);
     log.info({ trackSid: feed.sid, muted }, muted ? 'track muted' : 'track unmuted');

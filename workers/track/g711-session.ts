@@ -155,7 +155,7 @@ export class G711FileSession {
     if (this.firstTimestamp === undefined) {
       this.firstTimestamp = timestamp;
       this.startedAtMs = Date.now();
-      this.options.start.onActive(this.startedAtMs);
+      this.options.start.onActive(this.startedAtMs, this.options.subscriber.namingVars().roomId);
     } else if (this.expectedTimestamp !== undefined) {
       const gap = timestamp - this.expectedTimestamp;
       if (gap > 0 && gap <= MAX_FILL_SEC * this.clockRate) {

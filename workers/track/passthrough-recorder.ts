@@ -67,7 +67,7 @@ async function record(start: RecordingStart, onStopHandler: (stop: (reason: stri
     ended('stopped');
   });
 
-  const credentials = liveKitCredentials({ ws_url: settings.liveKit.wsUrl, api_key: settings.liveKit.apiKey, api_secret: settings.liveKit.apiSecret });
+  const credentials = liveKitCredentials(settings.liveKit);
   const subscriber = new TrackSubscriber({
     wsUrl: credentials.wsUrl,
     token: await recorderToken(credentials, plan.roomName, plan.egressId),
@@ -285,6 +285,6 @@ class TrackFileSession {
   private begin(timestamp: number): void {
     this.firstTimestamp = timestamp;
     this.startedAtMs = Date.now();
-    this.options.start.onActive(this.startedAtMs);
+    this.options.start.onActive(this.startedAtMs, this.options.subscriber.namingVars().roomId);
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Track egress to a WebSocket (`websocket_url`), as LiveKit sends it (egress `sink/websocket.go`): the
  * upgrade carries `Content-Type: audio/x-raw`; raw PCM, S16LE 48 kHz stereo interleaved, in binary
- * messages (10 ms each); `{"muted":true|false}` text messages when the track is muted or unmuted;
- * silence while it is muted (or sends nothing), so the stream keeps the wall clock (192 000 B/s); a ping
- * every 30 s; a close frame at the end. The audio is decoded by @livekit/rtc-node (AudioStream).
+ * messages (10 ms each), from the track's first decoded audio on (then the egress is ACTIVE);
+ * `{"muted":true|false}` text messages when the track is muted or unmuted; silence while it is muted (or
+ * sends nothing), so the stream keeps the wall clock (192 000 B/s); a ping every 30 s; a close frame at the
+ * end. The audio is decoded by @livekit/rtc-node (AudioStream).
  * Only an audio track: a video track fails the egress ("format … incompatible with codec …").
  */
 import { AudioStream, DisconnectReason, Room, RoomEvent, TrackKind, type RemoteTrack, type RemoteTrackPublication, type TrackPublication } from '@livekit/rtc-node';
@@ -13,6 +14,7 @@ import { redactStreamUrl } from '../../shared/redact.ts';
 import { notStarted, recordingOf } from '../media/recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
+import { sidOf } from '../room/room-sid.ts';
 import { TRACK_WAIT_MS } from './track-subscriber.ts';
 import { dialWebSocket } from './websocket-dial.ts';
 
@@ -31,7 +33,7 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   const { plan, settings, log } = start;
   const trackId = plan.source.kind === 'track' ? plan.source.trackId : '';
   if (!start.websocketUrl) throw new EgressError('EGR_ERR_INTERNAL', 'the WebSocket URL of this egress is missing');
-  const credentials = liveKitCredentials({ ws_url: settings.liveKit.wsUrl, api_key: settings.liveKit.apiKey, api_secret: settings.liveKit.apiSecret });
+  const credentials = liveKitCredentials(settings.liveKit);
   const room = new Room();
   let socket: WebSocket | undefined;
   let ended!: (end: RecordingEnd | Error) => void;
@@ -68,12 +70,18 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     log.info({ url: redactStreamUrl(start.websocketUrl) }, 'WebSocket connected');
     socket.on('close', () => ended(new EgressError('EGR_ERR_UPLOAD_FAILED', 'the WebSocket closed')));
     socket.on('error', (err) => ended(new EgressError('EGR_ERR_UPLOAD_FAILED', `WebSocket write failed: ${err.message}`)));
-    pump = new PcmPump(socket, track);
-    const startedAtMs = Date.now();
-    start.onActive(startedAtMs);
     const sendMuted = (p: TrackPublication, muted: boolean) => p.sid === trackId && socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ muted }));
     room.on(RoomEvent.TrackMuted, (p) => sendMuted(p, true));
     room.on(RoomEvent.TrackUnmuted, (p) => sendMuted(p, false));
+    pump = new PcmPump(socket, track);
+    const firstAudio = await Promise.race([pump.firstAudio, endOf]);
+    if (typeof firstAudio === 'string') {
+      await closeSocket(socket);
+      return notStarted(firstAudio);
+    }
+    if (firstAudio instanceof Error) throw firstAudio;
+    const startedAtMs = firstAudio;
+    start.onActive(startedAtMs, await sidOf(room));
 
     const end = await endOf;
     if (end instanceof Error) throw end;
@@ -129,12 +137,16 @@ function closeSocket(socket: WebSocket): Promise<void> {
   });
 }
 
-/** Decoded audio into the socket, with silence whenever the track sends none; pings every 30 s. */
+/** Decoded audio into the socket from the first on, with silence whenever the track sends none; pings every 30 s. */
 class PcmPump {
   sentBytes = 0;
+  /** Resolves with the Unix ms of the first decoded audio. */
+  readonly firstAudio: Promise<number>;
+  private onFirstAudio: (atMs: number) => void = () => {};
   private frames = 0;
   private readonly socket: WebSocket;
-  private readonly startedAt = performance.now();
+  /** performance.now() of the first audio; the silence fill counts from it. */
+  private startedAt: number | undefined;
   private lastAudioAt = 0;
   private readonly reader: ReadableStreamDefaultReader<{ data: Int16Array; channels: number; sampleRate: number }>;
   private readonly reading: Promise<void>;
@@ -144,6 +156,7 @@ class PcmPump {
 
   constructor(socket: WebSocket, track: RemoteTrack) {
     this.socket = socket;
+    this.firstAudio = new Promise((resolve) => (this.onFirstAudio = resolve));
     this.reader = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: CHANNELS }).getReader();
     this.reading = this.read();
     this.silenceTimer = setInterval(() => this.fillSilence(), 10);
@@ -168,13 +181,17 @@ class PcmPump {
       if (done || !value) return;
       if (value.sampleRate !== SAMPLE_RATE || value.channels !== CHANNELS) continue;
       this.lastAudioAt = performance.now();
+      if (this.startedAt === undefined) {
+        this.startedAt = this.lastAudioAt;
+        this.onFirstAudio(Date.now());
+      }
       this.send(Buffer.from(value.data.buffer, value.data.byteOffset, value.data.byteLength));
     }
   }
 
   private fillSilence(): void {
     const now = performance.now();
-    if (now - this.lastAudioAt < SILENCE_AFTER_MS) return;
+    if (this.startedAt === undefined || now - this.lastAudioAt < SILENCE_AFTER_MS) return;
     const due = Math.floor(((now - this.startedAt) / 1000) * BYTES_PER_SEC);
     while (this.sentBytes + CHUNK_BYTES <= due) this.send(Buffer.alloc(CHUNK_BYTES));
   }

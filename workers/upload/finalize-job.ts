@@ -140,7 +140,7 @@ export function finalizeProcessor(ctx: ServiceContext, delivery: Delivery) {
 async function deliverManifest(ctx: ServiceContext, delivery: Delivery, job: Job<FinalizeJobData>, outputs: Parameters<typeof buildManifest>[2]): Promise<string> {
   const { manifest, plan, egressId } = job.data;
   const info = await ctx.events.store.get(egressId);
-  const body = buildManifest(plan, { startedAtNs: info?.startedAt ?? 0n, endedAtNs: nowNanos() }, outputs);
+  const body = buildManifest(plan, { startedAtNs: info?.startedAt ?? 0n, endedAtNs: nowNanos(), roomId: info?.roomId, learnt: job.data.learnt }, outputs);
   const text = `${JSON.stringify(body, null, 2)}\n`;
   const delivered = await delivery.deliver({ egressId, storage: manifest!.storage, key: manifest!.key, payload: { text }, contentType: 'application/json', lastAttempt: isLastAttempt(job) });
   return delivered.location;

@@ -59,7 +59,8 @@ describe('frame pacer hold', () => {
     pipe.on('data', (chunk: Buffer) => {
       for (let i = 0; i < chunk.length; i += 384) written.push({ at: performance.now(), luma: chunk[i]! });
     });
-    const pacer = new FramePacer(pipe, encoding, performance.now(), pino({ level: 'silent' }));
+    const pacer = new FramePacer(encoding, pino({ level: 'silent' }));
+    pacer.start(pipe, performance.now());
     pacer.holdBack(200);
     await new Promise((r) => setTimeout(r, 100));
     const shownAt = performance.now();
