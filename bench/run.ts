@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark, each reported beside a baseline measured in the same run. */
 import { benchRoomCompositeCost } from './room-composite-cost.ts';
 import { benchRpcAccept } from './rpc-accept.ts';
+import { benchScaleFromZero } from './scale-from-zero.ts';
 import { benchTrackEgressCost } from './track-egress-cost.ts';
 import { benchUploadThroughput } from './upload-throughput.ts';
 import { benchWebCaptureCost } from './web-capture-cost.ts';
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<string[]>> = {
   'room-composite': benchRoomCompositeCost,
   'track-cost': benchTrackEgressCost,
   upload: benchUploadThroughput,
+  'scale-from-zero': benchScaleFromZero,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -6,6 +6,8 @@
  * - process metrics (prom-client defaults: CPU, memory, event loop, GC, handles);
  * - `egress_queue_redis_up`: 0 when Redis did not answer, in which case the Redis-derived series are absent;
  * - `egress_queue_jobs{queue,state}`: BullMQ job counts;
+ * - `egress_queue_backlog{pool}`: jobs waiting for or held by the pool's workers, what it is scaled on
+ *   (backlog.ts; the same count as `GET /scaling/<pool>`);
  * - `egress_queue_egresses{type,status}`: egresses not yet ended (LiveKit's `livekit_egress_requests{type}`,
  *   but across the whole cluster, and by status);
  * - `livekit_egress_available` (1 while some worker has nothing running, as LiveKit's) and
@@ -19,6 +21,8 @@ import { EgressStatus, type EgressInfo } from '@livekit/protocol';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { POOL_NAMES } from '../../shared/config/schema.ts';
+import type { ReadBacklog } from './backlog.ts';
 import { cachedRead } from './cached-read.ts';
 import { mergeExpositions } from './exposition.ts';
 import type { CapacityReport } from '../../shared/capacity-report.ts';
@@ -27,13 +31,14 @@ import type { Overview, ReadOverview } from './overview.ts';
 export interface MetricsOptions {
   queues: Queue[];
   overview: ReadOverview;
+  backlog: ReadBacklog;
 }
 
 const BULLMQ_MAX_AGE_MS = 3000;
 const BULLMQ_TIMEOUT_MS = 1000;
 
 export async function metricsRoutes(app: FastifyInstance, options: MetricsOptions): Promise<void> {
-  const registry = createRegistry(options.overview);
+  const registry = createRegistry(options.overview, options.backlog);
   const bullmqMetrics = cachedRead(() => Promise.all(options.queues.map((queue) => queue.exportPrometheusMetrics())), {
     maxAgeMs: BULLMQ_MAX_AGE_MS,
     timeoutMs: BULLMQ_TIMEOUT_MS,
@@ -46,7 +51,7 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
   });
 }
 
-function createRegistry(readOverview: ReadOverview): Registry {
+function createRegistry(readOverview: ReadOverview, readBacklog: ReadBacklog): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -72,6 +77,17 @@ function createRegistry(readOverview: ReadOverview): Registry {
       for (const [queue, counts] of Object.entries((await overview())?.jobCounts ?? {})) {
         for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
       }
+    },
+  });
+  new Gauge({
+    name: 'egress_queue_backlog',
+    help: 'Jobs waiting for or held by the pool\'s workers (waiting + delayed + active): what the pool is scaled on.',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = await Promise.all(POOL_NAMES.map((pool) => readBacklog(pool).catch(() => undefined)));
+      for (const count of counts) if (count) this.set({ pool: count.pool }, count.backlog);
     },
   });
   new Gauge({
