@@ -26,7 +26,7 @@ import type { WebhookTarget } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
 import { EgressError, failedPrecondition, invalidField, notFound } from '../shared/errors.ts';
 import { newEgressId, nowNanos } from '../shared/ids.ts';
-import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
+import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type HousekeepingJobName, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
 import type { EgressSecrets } from '../shared/egress-secrets.ts';
 import { redactRequest } from '../shared/redact.ts';
@@ -37,7 +37,8 @@ import { parseStreamUrl } from '../shared/stream-destination.ts';
 import type { Caller } from './auth.ts';
 import { checkStorageDestinations } from './storage-destinations.ts';
 import { webhookTargets } from './webhook-targets.ts';
-import { pushLayout } from './room-layout.ts';
+import { pushLayout } from '../shared/room-layout.ts';
+import { layoutOf, setLayout } from '../shared/egress-layout.ts';
 import { RateLimiter } from '../shared/rate-limit.ts';
 import { checkHost, checkUrl, urlPolicyOf, type UrlPolicy } from '../shared/url-policy.ts';
 
@@ -108,7 +109,7 @@ export class EgressService {
     await events.create(info, targets);
     const queue: RecordQueueName = poolOf(plan);
     await queues.get(queue).add(plan.requestKind, { plan } satisfies RecordJobData, { jobId: egressId });
-    await queues.get(HOUSEKEEPING_QUEUE).add('start-deadline', { egressId, queue } satisfies StartDeadlineJobData, {
+    await queues.get(HOUSEKEEPING_QUEUE).add('start-deadline' satisfies HousekeepingJobName, { egressId, queue } satisfies StartDeadlineJobData, {
       jobId: `start-deadline-${egressId}`,
       delay: config.start_deadline * 1000,
     });
@@ -216,14 +217,15 @@ export class EgressService {
     return updated ?? info;
   }
 
+  /**
+   * Room composite and v2 template egresses (shared/egress-layout.ts). The layout is stored first, then passed
+   * to the recorder participant: one still queued opens the template with the stored layout, and one that joins
+   * the room after this push finds no participant; it reads the stored layout once active (workers/room/late-layout.ts).
+   */
   async updateLayout(request: UpdateLayoutRequest): Promise<EgressInfo> {
     const info = await this.existing(request.egressId, 'updated');
-    if (info.request.case !== 'roomComposite') throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateLayout called on a non-room-composite egress');
-    const updated = await this.deps.events.update(request.egressId, (current) => {
-      if (current.request.case !== 'roomComposite') return false;
-      current.request.value.layout = request.layout;
-    });
-    // The recorder may not have joined yet (STARTING): it then opens the template with the stored layout.
+    if (layoutOf(info) === undefined) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateLayout called on an egress without a layout template (room composite, or StartEgress with a template source)');
+    const updated = await this.deps.events.update(request.egressId, (current) => setLayout(current, request.layout));
     await pushLayout(this.deps.config, info.roomName, request.egressId, request.layout).catch((err: Error) =>
       this.deps.log.warn({ egressId: request.egressId, err: err.message }, 'could not pass the layout to the recorder'),
     );

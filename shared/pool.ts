@@ -15,8 +15,8 @@ export interface PoolOptions {
   maxStalledCount?: number;
 }
 
-export function startPool<D, R>(config: LoadedConfig, queue: QueueName, processor: Processor<D, R>, options: PoolOptions, log: Logger): Worker<D, R> {
-  const worker = new Worker<D, R>(queue, processor, {
+export function startPool<D, R, N extends string = string>(config: LoadedConfig, queue: QueueName, processor: Processor<D, R, N>, options: PoolOptions, log: Logger): Worker<D, R, N> {
+  const worker = new Worker<D, R, N>(queue, processor, {
     connection: bullConnection(config),
     prefix: bullPrefix(config),
     concurrency: options.concurrency,

@@ -2,7 +2,7 @@
  * Queue names, job data types and the Queue handles every process shares. Job data never holds secrets:
  * Bull Board shows it.
  */
-import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { FlowProducer, Queue, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Config, PoolName } from './config/schema.ts';
 import type { EgressPlan, RecordPoolName, StorageTarget } from './egress-plan.ts';
 import type { NamingVars } from './naming.ts';
@@ -67,7 +67,15 @@ export interface FinalizeJobData {
   /** With status `failed`: why (the EgressInfo error and error code). */
   error?: { message: string; code: number };
   /** What the recorder reported, filled into the results once the upload locations are known. */
-  file?: { filename: string; localPath: string; startedAtMs: number; endedAtMs: number; sizeBytes: number };
+  file?: {
+    filename: string;
+    localPath: string;
+    startedAtMs: number;
+    endedAtMs: number;
+    sizeBytes: number;
+    /** The file's own duration (its packets), reported as FileInfo.duration; unset if unreadable: endedAt − startedAt. */
+    durationSec?: number;
+  };
   /** What the recorder learnt in the room (a track egress: its publisher, kind and source), for the manifest. */
   learnt?: Partial<NamingVars>;
   segments?: SegmentsSummary;
@@ -132,6 +140,14 @@ export interface StartDeadlineJobData {
   egressId: string;
   queue: RecordQueueName;
 }
+
+/** The reaper's scan, from a job scheduler: no data. */
+export type ReapJobData = Record<string, never>;
+
+/** The housekeeping queue runs two kinds of job, told apart by name: an egress's start deadline, and the reaper's scan. */
+export type HousekeepingJob = Job<StartDeadlineJobData, string, 'start-deadline'> | Job<ReapJobData, string, 'reap'>;
+export type HousekeepingJobName = HousekeepingJob['name'];
+export type HousekeepingJobData = HousekeepingJob['data'];
 
 export const STOP_BEFORE_START = 'Stop called before pipeline could start';
 

@@ -3,13 +3,14 @@
  * HLS, streams, images) wired to the encode, control messages (StopEgress, UpdateStream), limits, and at
  * the end the finalize job (with the file's upload as its child) that completes the egress.
  */
-import { EgressStatus, type EgressInfo } from '@livekit/protocol';
+import { EgressStatus } from '@livekit/protocol';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EgressPlan } from '../shared/egress-plan.ts';
 import { EgressError } from '../shared/errors.ts';
 import { STOP_BEFORE_START, uploadJobId, type FinalizeJobData, type UploadJobData } from '../shared/queues.ts';
+import { mediaDurationSec } from './media/media-duration.ts';
 import { Supervisor } from './media/processes.ts';
 import type { RecorderSettings, RecordingResult } from './media/recording.ts';
 import { fileOutputTarget, manifestTarget, type OutputTarget } from './output-paths.ts';
@@ -19,6 +20,7 @@ import { StreamsOutput } from './outputs/streams-output.ts';
 import { uploadJobOptions } from './outputs/upload-options.ts';
 import { recorderFor } from './recorders.ts';
 import { roomIdOf } from './room/room-sid.ts';
+import { passLateLayout, withStoredLayout } from './room/late-layout.ts';
 import { urlPolicyOf } from '../shared/url-policy.ts';
 import { maxDurationSec, SIZE_CHECK_INTERVAL_MS } from './session-limits.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -55,7 +57,7 @@ function manifestBeside(plan: EgressPlan, file: OutputTarget | undefined, segmen
 
 export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: Logger): Promise<string> {
   const { egressId } = queued;
-  const plan = withCurrentLayout(queued, await ctx.events.store.get(egressId));
+  const plan = withStoredLayout(queued, await ctx.events.store.get(egressId));
   const recorder = recorderFor(plan);
   const workDir = join(ctx.config.tmp_dir, egressId);
   await mkdir(workDir, { recursive: true });
@@ -93,6 +95,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
       log.info('recording active');
       if (limitSec > 0) timers.push(setTimeout(() => ((limitReached = true), stop('Session limit reached')), limitSec * 1000));
       if (sizeLimit > 0) timers.push(setInterval(() => void checkSize(), SIZE_CHECK_INTERVAL_MS));
+      void passLateLayout(ctx, plan, log);
       void roomIdOf(plan.roomName, roomId, settings.liveKit, log)
         .then((id) => ctx.events.markActive(egressId, startedAtMs, id))
         .catch((err) => log.error({ err: (err as Error).message }, 'cannot mark active'));
@@ -172,7 +175,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     details: reason,
     ...(result.failure ? { error: { message: result.failure.message, code: result.failure.egressCode } } : {}),
     ...(file && result.file
-      ? { file: { filename: file.key, localPath: result.file.path, startedAtMs: result.startedAtMs, endedAtMs: result.endedAtMs, sizeBytes: result.file.sizeBytes } }
+      ? { file: { filename: file.key, localPath: result.file.path, startedAtMs: result.startedAtMs, endedAtMs: result.endedAtMs, sizeBytes: result.file.sizeBytes, ...(await fileDuration(result.file.path, log)) } }
       : {}),
     ...(segments ? { segments: await segments.summary() } : {}),
     ...(images ? { images: await images.summaries() } : {}),
@@ -203,10 +206,14 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   return 'recorded';
 }
 
-/** An UpdateLayout that came while the egress was queued: the template opens with that layout. */
-function withCurrentLayout(plan: EgressPlan, info: EgressInfo | undefined): EgressPlan {
-  if (plan.source.kind !== 'template' || info?.request.case !== 'roomComposite' || !info.request.value.layout) return plan;
-  return { ...plan, source: { ...plan.source, layout: info.request.value.layout } };
+/** The delivered file's own duration (FileInfo.duration): the wall-clock time of the recording can exceed it. */
+async function fileDuration(path: string, log: Logger): Promise<{ durationSec?: number }> {
+  try {
+    return { durationSec: await mediaDurationSec(path) };
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, "could not read the file's duration; reporting the recording's");
+    return {};
+  }
 }
 
 async function workDirSize(dir: string): Promise<number> {

@@ -21,7 +21,8 @@ import { asEgressError, EgressError } from '../../shared/errors.ts';
 import type { AuthThrottle } from '../../shared/auth-throttle.ts';
 import { authenticate, presentsCredentials, tokenFrom, type Caller } from '../auth.ts';
 import { settleAttempt } from '../failed-auth.ts';
-import type { EgressService, StartOptions } from '../egress-service.ts';
+import type { EgressService } from '../egress-service.ts';
+import { startOptions } from './start-options.ts';
 import { decode, encode, encodingOf } from './codec.ts';
 import { checkStringLengths } from '../validate/string-lengths.ts';
 import type { Limits } from '../../shared/limits.ts';
@@ -32,11 +33,12 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 interface Method<T extends Message<T>> {
   type: MessageType<T>;
-  handle: (service: EgressService, request: T, caller: Caller, options: StartOptions) => Promise<Message>;
+  handle: (service: EgressService, request: T, caller: Caller, headers: FastifyRequest['headers']) => Promise<Message>;
 }
 
 const method = <T extends Message<T>>(type: MessageType<T>, handle: Method<T>['handle']): Method<T> => ({ type, handle });
-const start = <T extends Message<T>>(type: MessageType<T>) => method(type, (s, r, caller, options) => s.start(r as never, caller, options));
+/** Only a Start RPC reads the Start options' headers: another RPC never fails on them. */
+const start = <T extends Message<T>>(type: MessageType<T>) => method(type, (s, r, caller, headers) => s.start(r as never, caller, startOptions(headers)));
 
 /** Every RPC of livekit.Egress, by method name. A Map: the name comes from the URL (`constructor` is no RPC). */
 export const METHODS: ReadonlyMap<string, Method<any>> = new Map<string, Method<any>>([
@@ -51,19 +53,6 @@ export const METHODS: ReadonlyMap<string, Method<any>> = new Map<string, Method<
   ['ListEgress', method(ListEgressRequest, (s, r) => s.list(r))],
   ['StopEgress', method(StopEgressRequest, (s, r) => s.stop(r))],
 ]);
-
-/** Header for a per-egress maximum duration in seconds (not in LiveKit's protocol; livekit/egress#358). */
-export const MAX_DURATION_HEADER = 'x-egress-max-duration';
-
-function startOptions(headers: FastifyRequest['headers']): StartOptions {
-  const raw = headers[MAX_DURATION_HEADER];
-  if (raw === undefined) return {};
-  const seconds = Number(raw);
-  if (typeof raw !== 'string' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `request has missing or invalid field: ${MAX_DURATION_HEADER} (seconds, a positive number)`, { meta: { field: MAX_DURATION_HEADER } });
-  }
-  return { maxDurationSec: seconds };
-}
 
 export interface TwirpOptions {
   service: EgressService;
@@ -121,7 +110,7 @@ export async function twirpRoutes(app: FastifyInstance, options: TwirpOptions): 
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const message = decode(rpc.type, body, encoding);
     checkStringLengths(message, options.limits);
-    const response = await rpc.handle(options.service, message, caller, startOptions(request.headers));
+    const response = await rpc.handle(options.service, message, caller, request.headers);
     const { contentType, body: out } = encode(response, encoding);
     return reply.header('content-type', contentType).send(out);
   });

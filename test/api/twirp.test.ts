@@ -154,6 +154,47 @@ describe('twirp livekit.Egress', () => {
     assert.equal((await call('StopEgress', { egress_id: 'EG_unknown' })).json().code, 'not_found');
   });
 
+  test('X-Egress-Max-Duration is read by Start RPCs only: a bad one fails a Start, never ListEgress, StopEgress or UpdateLayout', async () => {
+    const bad = { 'x-egress-max-duration': 'soon' };
+    const refused = await call('StartWebEgress', { url: 'https://example.com', file_outputs: [{ filepath: 'd.mp4' }] }, bad);
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.equal(refused.json().code, 'invalid_argument');
+    assert.match(refused.json().msg, /x-egress-max-duration/);
+    const queued = EgressInfo.fromJson((await call('StartRoomCompositeEgress', { room_name: 'room-header', file_outputs: [{}] })).json());
+    const list = await call('ListEgress', { egress_id: queued.egressId }, bad);
+    assert.equal(list.statusCode, 200, list.body);
+    assert.deepEqual(ListEgressResponse.fromJson(list.json()).items.map((i) => i.egressId), [queued.egressId]);
+    assert.equal((await call('UpdateLayout', { egress_id: queued.egressId, layout: 'speaker' }, bad)).statusCode, 200);
+    const stopped = await call('StopEgress', { egress_id: queued.egressId }, bad);
+    assert.equal(stopped.statusCode, 200, stopped.body);
+    assert.equal(EgressInfo.fromJson(stopped.json()).status, EgressStatus.EGRESS_ABORTED);
+  });
+
+  test('UpdateLayout on queued room composite and StartEgress (v2) template egresses: stored for the recorder; other kinds refused', async () => {
+    const layoutOf = (info: EgressInfo) =>
+      info.request.case === 'roomComposite' ? info.request.value.layout : info.request.case === 'egress' && info.request.value.source.case === 'template' ? info.request.value.source.value.layout : undefined;
+    const room = EgressInfo.fromJson((await call('StartRoomCompositeEgress', { room_name: 'room-layout', layout: 'grid', file_outputs: [{}] })).json());
+    const v2 = EgressInfo.fromJson((await call('StartEgress', { room_name: 'room-layout', template: { layout: 'grid' }, outputs: [{ file: { filepath: 'v2.mp4' } }] })).json());
+    for (const queued of [room, v2]) {
+      const res = await call('UpdateLayout', { egress_id: queued.egressId, layout: 'single-speaker' });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(layoutOf(EgressInfo.fromJson(res.json())), 'single-speaker');
+      // What the worker reads when it takes the job (workers/room/late-layout.ts).
+      const stored = ListEgressResponse.fromJson((await call('ListEgress', { egress_id: queued.egressId })).json()).items[0]!;
+      assert.equal(stored.status, EgressStatus.EGRESS_STARTING);
+      assert.equal(layoutOf(stored), 'single-speaker');
+    }
+    for (const [method, body] of [
+      ['StartWebEgress', { url: 'https://example.com', file_outputs: [{ filepath: 'w.mp4' }] }],
+      ['StartEgress', { web: { url: 'https://example.com' }, outputs: [{ file: { filepath: 'w2.mp4' } }] }],
+    ] as const) {
+      const other = EgressInfo.fromJson((await call(method, body)).json());
+      const res = await call('UpdateLayout', { egress_id: other.egressId, layout: 'grid' });
+      assert.equal(res.statusCode, 400, `${method}: ${res.body}`);
+      assert.equal(res.json().code, 'invalid_argument');
+    }
+  });
+
   test('Hostile/metadata URLs and custom_base_url are refused: permission_denied naming the field, nothing queued', async () => {
     for (const [method, body, field] of [
       ['StartWebEgress', { url: 'http://169.254.169.254/latest/meta-data/iam/', file_outputs: [{ filepath: 'x.mp4' }] }, 'url'],

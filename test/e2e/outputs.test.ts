@@ -1,12 +1,13 @@
 /**
  * Every output kind through the whole service, as a LiveKit user asks for them: file + HLS + RTMP +
  * images from one web egress; UpdateStream adding and removing URLs while live. Checked on what was
- * produced: ffprobe, segment counts, JPEG sizes, what the RTMP server really received.
+ * produced: ffprobe, segment counts, JPEG sizes and names, what the RTMP server really received; and
+ * session_limits.file_output_max_size ending an egress with its file delivered.
  */
-import { EgressStatus, EncodedFileOutput, ImageOutput, ImageFileSuffix, SegmentedFileOutput, StreamInfo_Status, StreamOutput, StreamProtocol } from '@livekit/protocol';
+import { EgressInfo, EgressStatus, EncodedFileOutput, ImageOutput, ImageFileSuffix, SegmentedFileOutput, StreamInfo_Status, StreamOutput, StreamProtocol } from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { redactStreamUrl } from '../../shared/redact.ts';
@@ -15,6 +16,7 @@ import { probe } from '../support/ffprobe.ts';
 import { startRtmpServer, type RtmpServer } from '../support/rtmp-server.ts';
 import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../support/service.ts';
 import { startTestPage } from '../support/test-page.ts';
+import { twirpCall } from '../support/twirp-call.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -130,5 +132,103 @@ describe('outputs', { concurrency: false }, () => {
     assert.ok(done.error.includes(redactStreamUrl(rtmp.url('bad-only'))), done.error);
     assert.ok(!done.error.includes('bad-only'), 'the stream key is not in the error');
     assert.equal(done.streamResults[0]?.status, StreamInfo_Status.FAILED);
+  });
+
+  test('Images/Names: TIMESTAMP is <prefix>_<UTC YYYYMMDDHHMMSSmmm>.jpeg per capture, NONE_OVERWRITE one <prefix>.jpeg; all decode as JPEG', async () => {
+    const key = { apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET };
+    const image = { capture_interval: 1, width: 320, height: 180 };
+    const start = await twirpCall(
+      service.url,
+      'StartEgress',
+      {
+        web: { url: page.url },
+        outputs: [
+          { images: { ...image, filename_prefix: 'names/ts/t', filename_suffix: 'IMAGE_SUFFIX_TIMESTAMP' } },
+          { images: { ...image, filename_prefix: 'names/one/latest', filename_suffix: 'IMAGE_SUFFIX_NONE_OVERWRITE' } },
+        ],
+      },
+      key,
+    );
+    assert.equal(start.status, 200, JSON.stringify(start.json));
+    const { egressId } = EgressInfo.fromJson(start.json as never);
+    await waitForStatus(client, egressId, [EgressStatus.EGRESS_ACTIVE]);
+    const activeSeenAt = Date.now();
+    await sleep(5000);
+    await client.stopEgress(egressId);
+    const stoppedAt = Date.now();
+    const done = await waitForStatus(client, egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
+    assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
+    const [timestamped, overwritten] = done.imageResults;
+    assert.equal(timestamped?.filenamePrefix, 'names/ts/t');
+    assert.equal(overwritten?.filenamePrefix, 'names/one/latest');
+
+    const isJpeg = async (path: string) => {
+      const bytes = readFileSync(path);
+      assert.ok(bytes.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff])) && bytes.subarray(-2).equals(Buffer.from([0xff, 0xd9])), `${path}: JPEG start and end markers`);
+      const jpeg = await probe(path);
+      assert.equal(jpeg.streams[0]?.codec_name, 'mjpeg', path);
+      assert.equal(jpeg.streams[0]?.width, 320);
+      assert.equal(jpeg.streams[0]?.height, 180);
+    };
+
+    // The manifest goes beside the first images.
+    const names = readdirSync(join(service.recordingsDir, 'names/ts')).filter((name) => name !== `${egressId}.json`).sort();
+    assert.equal(done.manifestLocation, join(service.recordingsDir, 'names/ts', `${egressId}.json`));
+    assert.equal(names.length, Number(timestamped!.imageCount), names.join(','));
+    assert.ok(names.length >= 3, `${names.length} captures of 1 s in 5 s`);
+    const times = names.map((name) => {
+      const m = /^t_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})\.jpeg$/.exec(name);
+      assert.ok(m, `TIMESTAMP name: ${name}`);
+      const [year, month, day, hour, minute, second, ms] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+      return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+    });
+    for (const [i, at] of times.entries()) {
+      assert.ok(at >= activeSeenAt - 3000 && at <= stoppedAt + 1000, `${names[i]}: taken while recording (UTC)`);
+      if (i > 0) assert.ok(Math.abs(at - times[i - 1]! - 1000) < 500, `${names[i - 1]} → ${names[i]}: one capture interval apart`);
+    }
+    for (const name of names) await isJpeg(join(service.recordingsDir, 'names/ts', name));
+
+    assert.deepEqual(readdirSync(join(service.recordingsDir, 'names/one')), ['latest.jpeg']);
+    assert.ok(Number(overwritten!.imageCount) >= 3, `every capture went to latest.jpeg: ${overwritten!.imageCount}`);
+    await isJpeg(join(service.recordingsDir, 'names/one/latest.jpeg'));
+  });
+});
+
+describe('session_limits.file_output_max_size', { concurrency: false }, () => {
+  const LIMIT = 100_000;
+  let service: TestService;
+  let page: Awaited<ReturnType<typeof startTestPage>>;
+  let client: EgressClient;
+
+  before(async () => {
+    page = await startTestPage();
+    service = await startService({ session_limits: { file_output_max_size: LIMIT } });
+    client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
+  });
+  after(async () => {
+    await service?.stop();
+    await page?.close();
+  });
+
+  test('MaxSize: past the limit at a size check (every 15 s) → LIMIT_REACHED 413 "Session limit reached", the file delivered and playable', async () => {
+    const started = await client.startWebEgress(page.url, new EncodedFileOutput({ filepath: 'limited/size.mp4' }));
+    const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE]);
+    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_LIMIT_REACHED, EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
+    assert.equal(done.status, EgressStatus.EGRESS_LIMIT_REACHED, done.error);
+    assert.equal(done.errorCode, 413);
+    assert.equal(done.error, 'Session limit reached');
+    assert.equal(done.details, 'End reason: Session limit reached');
+    // Ended at the first check past the limit: about 15 s after the first frame, not before.
+    const ranSec = Number(done.endedAt - active.startedAt) / 1e9;
+    assert.ok(ranSec >= 14 && ranSec < 40, `ran ${ranSec} s`);
+
+    const file = done.fileResults[0]!;
+    assert.equal(file.filename, 'limited/size.mp4');
+    assert.equal(BigInt(statSync(file.location).size), file.size);
+    assert.ok(file.size >= BigInt(LIMIT), `${file.size} bytes: the limit was passed`);
+    const media = await probe(file.location);
+    assert.equal(media.streams.find((s) => s.codec_type === 'video')?.codec_name, 'h264');
+    assert.ok(Math.abs(media.format.duration - Number(file.duration) / 1e9) <= 0.05, `ffprobe ${media.format.duration} s vs FileInfo ${Number(file.duration) / 1e9} s`);
+    assert.ok(media.format.duration >= 13, `${media.format.duration} s recorded before the check`);
   });
 });

@@ -5,7 +5,7 @@
  * recording: decoded frames show each participant's colour where the layout puts it, A/V sync from the
  * publisher's flashes and beeps, the duration.
  */
-import { EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
+import { EgressInfo, EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { readManifest } from '../support/manifest-file.ts';
 import { colourOver, openingColour } from '../support/recording-checks.ts';
 import { startRoomService, type RoomService } from '../support/room-service.ts';
 import { E2E_API_KEY, E2E_API_SECRET } from '../support/service.ts';
+import { twirpCall } from '../support/twirp-call.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -85,5 +86,32 @@ describe('room composite', { concurrency: false }, () => {
     assert.ok(sync.flashes.length >= 4 && sync.beeps.length >= 4, `flashes and beeps found: ${JSON.stringify(sync)}`);
     assert.ok(sync.offsets.length >= 4, `flashes paired with beeps: ${JSON.stringify(sync)}`);
     assert.ok(Math.abs(sync.medianOffsetSec) <= MAX_AV_OFFSET_SEC, `A/V sync ${sync.medianOffsetSec.toFixed(3)} s`);
+  });
+
+  test('StartEgress (v2) template: an UpdateLayout sent while it is STARTING is what the recording opens with', async () => {
+    const { client, service } = rooms;
+    const room = 'rc-v2-layout';
+    for (const [colourIndex, identity] of ['alice', 'bob'].entries()) await rooms.publish({ room, identity, colourIndex, audio: false });
+    const key = { apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET };
+    const start = await twirpCall(service.url, 'StartEgress', { room_name: room, template: { layout: 'grid' }, outputs: [{ file: { filepath: 'rc/{room_name}.mp4' } }] }, key);
+    assert.equal(start.status, 200, JSON.stringify(start.json));
+    const started = EgressInfo.fromJson(start.json as never);
+    const updated = await client.updateLayout(started.egressId, 'single-speaker');
+    assert.equal(updated.status, EgressStatus.EGRESS_STARTING, 'the layout came before the recorder was in the room');
+    assert.equal(updated.request.case === 'egress' && updated.request.value.source.case === 'template' ? updated.request.value.source.value.layout : '', 'single-speaker');
+    await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
+    await sleep(5000);
+    await client.stopEgress(started.egressId);
+    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
+    assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
+    // Grid would put alice (red) left and bob (green) right; single-speaker fills the frame with one of them.
+    const path = done.fileResults[0]!.location;
+    const LEFT = { x: 0.05, y: 0.1, w: 0.4, h: 0.7 };
+    const RIGHT = { x: 0.55, y: 0.1, w: 0.4, h: 0.7 };
+    for (const atSec of [1.5, 4]) {
+      const left = await colourOver(path, atSec, LEFT);
+      assert.ok(left === 'red' || left === 'green', `${atSec} s: ${left}`);
+      assert.equal(await colourOver(path, atSec, RIGHT), left, `${atSec} s: one participant across the frame, not the grid`);
+    }
   });
 });

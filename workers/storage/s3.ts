@@ -5,8 +5,8 @@
  */
 import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import { S3Client, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
@@ -238,15 +238,13 @@ function clientConfig(options: S3Options): S3ClientConfig {
 }
 
 /**
- * HTTP(S) agents going through the proxy, with Node's built-in proxy support (http.Agent `proxyEnv`,
- * Node >= 24.5; older Nodes ignore it and connect directly). Credentials travel in the proxy URL.
+ * HTTP(S) agents going through the operator's proxy (shared/guarded-agents.ts, unguarded): absolute-form for http
+ * endpoints, CONNECT tunnels for https, on every Node the engines allow. Credentials travel in the proxy URL.
  */
 function proxyAgents(proxy: S3ProxyOptions | undefined): { httpAgent?: HttpAgent; httpsAgent?: HttpsAgent } {
   if (!proxy?.url) return {};
   const href = proxyHref(proxy);
-  const proxyEnv = { HTTP_PROXY: href, HTTPS_PROXY: href };
-  const agentOptions = { keepAlive: true, proxyEnv } as ConstructorParameters<typeof HttpAgent>[0];
-  return { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) };
+  return { httpAgent: new GuardedForwardProxyAgent(href, undefined, { keepAlive: true }), httpsAgent: new GuardedTunnelAgent(href, undefined, { keepAlive: true }) };
 }
 
 /** The proxy URL with its credentials in it, as proxies take them. */

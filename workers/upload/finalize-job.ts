@@ -66,7 +66,7 @@ export function finalizeProcessor(ctx: ServiceContext, delivery: Delivery) {
           filename: file.filename,
           startedAt: msToNanos(file.startedAtMs),
           endedAt: msToNanos(file.endedAtMs),
-          duration: msToNanos(file.endedAtMs - file.startedAtMs),
+          duration: file.durationSec !== undefined ? msToNanos(file.durationSec * 1000) : msToNanos(file.endedAtMs - file.startedAtMs),
           size: BigInt(fileUpload?.sizeBytes ?? file.sizeBytes),
           // Not delivered: the file is still where the recorder left it, and that is where to find it.
           location: fileUpload?.location ?? file.localPath,

@@ -5,7 +5,6 @@
  * with its index up front), with the key it goes to. The salvage job delivers it after a lost recorder; a
  * shutdown with Redis gone delivers it itself (finalize-without-redis.ts).
  */
-import { ALL_FORMATS, FilePathSource, Input } from 'mediabunny';
 import { execFile } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../../shared/config/load.ts';
 import type { EgressPlan, FileType } from '../../shared/egress-plan.ts';
+import { mediaDurationSec } from '../media/media-duration.ts';
 import { ownedChild } from '../media/owned-child.ts';
 import { fileOutputTarget, type OutputTarget } from '../output-paths.ts';
 import { readCaptureInfo } from '../track/capture-info.ts';
@@ -42,19 +42,9 @@ export async function recoverCapture(config: Pick<LoadedConfig, 'ffmpeg_path' | 
   // Ogg or MP3 up to its last complete frame: copy it into a normal file.
   const ffmpeg = ownedChild(config.ffmpeg_path, ['-v', 'error', '-y', '-i', capturePath, '-c', 'copy', ...(fileType === 'mp4' ? ['-movflags', '+faststart'] : []), recovered]);
   await run(ffmpeg.command, ffmpeg.args, { env: ffmpeg.env });
-  const durationSec = await durationOf(recovered).catch((err: Error) => {
+  const durationSec = await mediaDurationSec(recovered).catch((err: Error) => {
     log.warn({ err: err.message }, "could not read the recovered file's duration");
     return 0;
   });
   return { path: recovered, target, fileType, durationSec };
-}
-
-/** A media file's duration in seconds, read in-process (no ffprobe needed beside `ffmpeg_path`). */
-async function durationOf(path: string): Promise<number> {
-  const input = new Input({ source: new FilePathSource(path), formats: ALL_FORMATS });
-  try {
-    return await input.computeDuration();
-  } finally {
-    input.dispose();
-  }
 }
