@@ -12,6 +12,7 @@ export const REDACTED_LOG_PATHS = [
   'accessKey', '*.accessKey', '*.*.accessKey', 'access_key', '*.access_key', 'credentials', '*.credentials',
   '*.*.credentials', 'accountKey', '*.accountKey', '*.*.accountKey', 'signingKey', '*.signingKey', 'token', '*.token',
   'authorization', '*.authorization', 'req.headers.authorization', 'sessionToken', '*.sessionToken',
+  'sentinel_password', '*.sentinel_password', '*.*.sentinel_password', 'sentinelPassword', '*.sentinelPassword', '*.*.sentinelPassword',
 ];
 
 export function createLogger(config: Pick<LoadedConfig, 'logging'>, name: string): Logger {

@@ -1,6 +1,7 @@
 /**
- * What every entry point does: load and check the config (a wrong one stops the process with a message
- * naming the key), build a logger, start, and turn signals into a shutdown (README "Signals"):
+ * What every entry point does: load and check the config (a wrong one, or Sentinels that know no primary by
+ * its name, stops the process with a message naming the key), build a logger, start, and turn signals into a
+ * shutdown (README "Signals"):
  *
  * - SIGTERM: a drain. No new jobs; running recordings go on for up to `shutdown_grace` seconds, then are
  *   stopped and finalized like a StopEgress; their uploads and webhooks are delivered; the process exits.
@@ -15,6 +16,7 @@
 import { constants } from 'node:os';
 import { ConfigError, loadConfig, type LoadedConfig } from './config/load.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { sentinelMasterProblem } from './sentinel-master.ts';
 
 /** After a drain's grace: what finalizing, uploads, webhooks and closing may take (Docker allows a minute: docker/compose.yml). */
 export const DRAIN_FINISH_SEC = 50;
@@ -55,6 +57,11 @@ export async function runMain(
       process.exit(2);
     }
     throw err;
+  }
+  const sentinelProblem = await sentinelMasterProblem(config);
+  if (sentinelProblem) {
+    process.stderr.write(`egress-queue: invalid configuration: ${sentinelProblem}\n`);
+    process.exit(2);
   }
   const log = createLogger(config, name);
   if (config.ignoredKeys.length) log.warn({ keys: config.ignoredKeys }, 'LiveKit config keys not used by this version of egress-queue');

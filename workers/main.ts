@@ -35,6 +35,7 @@ import { uploadProcessor } from './upload/upload-job.ts';
 import { webhookProcessor } from './webhook/webhook-job.ts';
 import type { WorkerContext } from './worker-context.ts';
 import { workersShutdown, type WorkersShutdown } from './shutdown.ts';
+import { startHealthServer, type HealthServer, type WorkerHealth } from './health-server.ts';
 
 export interface RunningWorkers {
   ctx: WorkerContext;
@@ -58,10 +59,16 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   };
   const recordPools: Worker[] = [];
   const deliveryPools: Worker[] = [];
-  // Built before any pool starts: a storage config that cannot work stops the start, with nothing left open.
+  let shutdown: WorkersShutdown | undefined;
+  // Built before any pool starts: a storage config that cannot work, or a health port taken, stops the start
+  // with nothing left open.
   let delivery: Delivery | undefined;
+  let health: HealthServer | undefined;
   try {
     if (config.pools.includes('upload')) delivery = new Delivery(ctx);
+    // Not ready until every pool runs, and no longer once a drain begins.
+    const state = () => workerHealth(ctx, config.pools, [...recordPools, ...deliveryPools], shutdown?.draining() ?? false);
+    if (config.health_port) health = await startHealthServer(config.host, config.health_port, state);
   } catch (err) {
     await ctx.subscriber.close();
     await ctx.close();
@@ -119,10 +126,21 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
   if (config.pools.includes('webhook')) {
     deliveryPools.push(startPool(config, 'webhook', webhookProcessor(ctx), { concurrency: config.concurrency.webhook }, log));
   }
-  log.info({ workerId, pools: config.pools }, 'workers started');
+  log.info({ workerId, pools: config.pools, ...(health ? { healthPort: health.port } : {}) }, 'workers started');
 
-  const shutdown = workersShutdown({ ctx, log, subscriberRedis, admission, recordPools, deliveryPools, recordJobs });
-  return { ctx, close: (graceSec = config.shutdown_grace, finishSec) => shutdown.close(graceSec, finishSec), stopAll: shutdown.stopAll };
+  shutdown = workersShutdown({ ctx, log, subscriberRedis, admission, recordPools, deliveryPools, recordJobs, ...(health ? { health } : {}) });
+  const { close, stopAll } = shutdown;
+  return { ctx, close: (graceSec = config.shutdown_grace, finishSec) => close(graceSec, finishSec), stopAll };
+}
+
+/** What the health endpoint reports, read at each probe. */
+function workerHealth(ctx: WorkerContext, pools: readonly string[], workers: Worker[], draining: boolean): WorkerHealth {
+  return {
+    redis: ctx.redis.status,
+    pools: Object.fromEntries(pools.map((name) => [name, workers.some((w) => w.name === name && w.isRunning())])),
+    running: ctx.running.size,
+    draining,
+  };
 }
 
 async function endFailed(ctx: WorkerContext, egressId: string | undefined, error: string): Promise<void> {

@@ -14,6 +14,7 @@ import type { QueueName } from '../shared/queues.ts';
 import { DRAIN_FINISH_SEC } from '../shared/run-main.ts';
 import { failFast, unavailable, type Redis } from '../shared/redis.ts';
 import type { Admission } from './capacity/admission.ts';
+import type { HealthServer } from './health-server.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 /** What the end of the close (closing the pools and connections) keeps for itself out of the finish time. */
@@ -31,6 +32,8 @@ export interface WorkerParts {
   deliveryPools: Worker[];
   /** The record jobs' processors while they run. */
   recordJobs: InFlight;
+  /** The health endpoint (`health_port`), if any: it answers through the drain and closes last. */
+  health?: HealthServer;
 }
 
 export interface WorkersShutdown {
@@ -41,11 +44,14 @@ export interface WorkersShutdown {
   close(graceSec: number, finishSec?: number): Promise<void>;
   /** Stops every running recording now (they are finalized); what is left of the close gets at most `finishSec`. */
   stopAll(reason: string, finishSec?: number): void;
+  /** Whether a drain or a stop has begun (the health endpoint then says not ready). */
+  draining(): boolean;
 }
 
 export function workersShutdown(parts: WorkerParts): WorkersShutdown {
   const { ctx, log } = parts;
   const deadline = new Deadline();
+  let draining = false;
   const redisGone = () => unavailable(ctx.redis).then(() => 'Redis is unavailable');
 
   /** The recordings are over or being stopped: from now on the shutdown is bounded, and Redis is not waited for. */
@@ -56,6 +62,7 @@ export function workersShutdown(parts: WorkerParts): WorkersShutdown {
   };
   /** No new recording jobs. BullMQ's close waits for each job's processor, then for Redis to record the job's end (the same promise on every call). */
   const noNewRecordings = () => {
+    draining = true;
     parts.admission.stop();
     return Promise.all(parts.recordPools.map((w) => w.close()));
   };
@@ -80,9 +87,10 @@ export function workersShutdown(parts: WorkerParts): WorkersShutdown {
     await deadline.wait(Promise.all(parts.deliveryPools.map((w) => w.close())), 'the upload and webhook jobs', log, redisGone());
     await ctx.subscriber.close();
     await deadline.wait(ctx.close(), 'the Redis connections', log);
+    await parts.health?.close();
     log.info('workers stopped');
   };
-  return { close, stopAll };
+  return { close, stopAll, draining: () => draining };
 }
 
 /**

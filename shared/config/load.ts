@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { bindingProblem } from './binding.ts';
+import { redisSourceProblem } from './redis-source.ts';
 import { configSchema, POOL_NAMES, type Config } from './schema.ts';
 import { trustProxyProblem } from './trust-proxy.ts';
 
@@ -31,12 +32,12 @@ export interface LoadOptions {
  * accepted, so an existing config works, and named in a warning at start. Any other unknown key is an error.
  */
 export const LIVEKIT_KEYS_NOT_USED = [
-  'health_port', 'template_port', 'prometheus_port', 'debug_handler_port', 'cluster_id', 'node_id', 'max_upload_queue',
+  'template_port', 'prometheus_port', 'debug_handler_port', 'cluster_id', 'node_id', 'max_upload_queue',
   'disallow_local_storage', 'io_create_timeout', 'io_update_timeout', 'io_selection_timeout', 'io_workers',
   's3_assume_role_key', 's3_assume_role_secret', 's3_assume_role_arn', 's3_assume_role_external_id',
   'pulse_sink_reap_grace_sec', 'debug', 'latency', 'latency_overrides', 'video_encoder_threads', 'enable_sync_engine',
   'enable_one_shot_sender_report_sync', 'audio_tempo_controller', 'storage.alioss', 'backup.alioss',
-  'logging.sample', 'logging.component_levels',
+  'logging.sample', 'logging.component_levels', 'redis.cluster_addresses',
 ] as const;
 
 function takeUnusedKeys(raw: Record<string, any>): string[] {
@@ -104,6 +105,7 @@ function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): void {
   if (wsUrl) raw.ws_url = wsUrl;
   if (env.EGRESS_PORT) raw.port = numberFromEnv('EGRESS_PORT', env.EGRESS_PORT);
   if (env.EGRESS_HOST) raw.host = env.EGRESS_HOST;
+  if (env.EGRESS_HEALTH_PORT) raw.health_port = numberFromEnv('EGRESS_HEALTH_PORT', env.EGRESS_HEALTH_PORT);
   if (env.EGRESS_POOLS) {
     const pools = env.EGRESS_POOLS.split(',').map((p) => p.trim()).filter(Boolean);
     const unknown = pools.filter((p) => !(POOL_NAMES as readonly string[]).includes(p));
@@ -114,6 +116,9 @@ function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): void {
   if (env.EGRESS_RECORDINGS_DIR) {
     raw.storage = { ...(raw.storage ?? {}), local: { ...(raw.storage?.local ?? {}), directory: env.EGRESS_RECORDINGS_DIR } };
   }
+  // Passwords from a Kubernetes Secret (the Helm chart's Redis with Sentinel); REDIS_URL's, below, wins.
+  if (env.REDIS_PASSWORD) raw.redis = { ...(raw.redis ?? {}), password: env.REDIS_PASSWORD };
+  if (env.REDIS_SENTINEL_PASSWORD) raw.redis = { ...(raw.redis ?? {}), sentinel_password: env.REDIS_SENTINEL_PASSWORD };
   if (env.REDIS_URL) {
     let url: URL;
     try {
@@ -181,7 +186,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   const logging = { ...config.logging, json: config.logging.json ?? !(options.stdoutIsTTY ?? process.stdout.isTTY === true) };
   if (!config.host) config.host = options.embedded ? '127.0.0.1' : '0.0.0.0';
-  const problem = bindingProblem(config.host, apiKeys, DEV_API_SECRET) ?? trustProxyProblem(config.trust_proxy);
+  const problem = bindingProblem(config.host, apiKeys, DEV_API_SECRET) ?? trustProxyProblem(config.trust_proxy) ?? redisSourceProblem(config.redis, !!env.REDIS_URL);
   if (problem) throw new ConfigError(problem);
   if (config.webhook.api_key && !apiKeys.has(config.webhook.api_key)) {
     throw new ConfigError(`config key webhook.api_key: "${config.webhook.api_key}" is not a configured API key`);

@@ -10,14 +10,25 @@ export type PoolName = (typeof POOL_NAMES)[number];
 
 const seconds = (def: number, description: string) => z.number().positive().default(def).describe(description);
 
+/** `host:port` (`[v6]:port` for an IPv6 address), the port given. */
+const hostPort = z
+  .string()
+  .max(300)
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+):([1-9]\d{0,4})$/, 'must be host:port')
+  .refine((address) => Number(address.slice(address.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
 const redisSchema = z
   .strictObject({
     address: z.string().default('').describe('host:port of Redis. REDIS_URL (redis://user:pass@host:port/db) overrides it. Empty with no REDIS_URL: `npm start` runs a local redis-server.'),
     username: z.string().default('').describe('Redis ACL user name.'),
-    password: z.string().default('').describe('Redis password.'),
+    password: z.string().default('').describe('Redis password (env REDIS_PASSWORD; REDIS_URL\'s, when set, wins).'),
     db: z.number().int().min(0).default(0).describe('Redis database number.'),
-    use_tls: z.boolean().default(false).describe('Connect to Redis with TLS.'),
+    use_tls: z.boolean().default(false).describe('Connect to Redis with TLS (with Sentinel: to the Sentinels and the primary).'),
     prefix: z.string().default('egress').describe('Prefix of every Redis key and BullMQ queue this service uses.'),
+    sentinel_master_name: z.string().max(256).default('').describe('Redis with Sentinel: the name the Sentinels know the primary by (`sentinel monitor <name> …`). Set, every connection asks sentinel_addresses for the primary and follows a failover; address (and REDIS_URL) must then be empty, and username, password, db and use_tls apply to the primary. At start the Sentinels that answer must know the name, or the service does not start.'),
+    sentinel_addresses: z.array(hostPort).max(16).default([]).describe('Redis with Sentinel: host:port of each Sentinel (at least one, with sentinel_master_name).'),
+    sentinel_username: z.string().max(256).default('').describe('Redis with Sentinel: ACL user of the Sentinels, if they ask for one.'),
+    sentinel_password: z.string().max(1024).default('').describe('Redis with Sentinel: password of the Sentinels (their `requirepass`), if they ask for one (env REDIS_SENTINEL_PASSWORD).'),
   })
   .prefault({});
 
@@ -237,7 +248,8 @@ export const configSchema = z
     ws_url: z.string().default('').describe('LiveKit server URL, for room-based egress (env LIVEKIT_URL or LIVEKIT_WS_URL). Needs api_key and api_secret: the service does not start without them.'),
     template_base: z.string().default('').describe('Base URL of the room composite templates when a request has no custom_base_url. Default: the built-in templates this service serves, http://127.0.0.1:<port>/templates/ (set it when workers do not run beside the API, e.g. http://api:8080/templates/).'),
     port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port of the API (env EGRESS_PORT).'),
-    host: z.string().default('').describe('Address the API listens on (env EGRESS_HOST). Default: 127.0.0.1 for `npm start` with nothing configured, 0.0.0.0 otherwise. The development secret (`secret`, under any key name) is refused on any address but loopback: the service does not start.'),
+    health_port: z.number().int().min(0).max(65535).default(0).describe('HTTP port of a worker process\'s health endpoint (env EGRESS_HEALTH_PORT), on `host`; 0 = none. GET /healthz, for readiness: 200 while its Redis connection is ready and its pools run, 503 otherwise and while it drains. GET /livez, for liveness: 200 while the process runs (a Redis outage or a drain is no reason to restart it). Both answer a small JSON body. The API has its own /healthz on `port`.'),
+    host: z.string().default('').describe('Address the API (and a worker\'s health_port) listens on (env EGRESS_HOST). Default: 127.0.0.1 for `npm start` with nothing configured, 0.0.0.0 otherwise. The development secret (`secret`, under any key name) is refused on any address but loopback: the service does not start.'),
     trust_proxy: z.union([z.boolean(), z.string()]).default(false).describe("Trust X-Forwarded-For from these proxies (Fastify's trustProxy: true, or addresses/CIDRs, comma-separated) to find the client address that failed-authentication throttling counts. Default false: the peer address."),
     redis: redisSchema,
     logging: z

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../shared/config/load.ts';
+import { redisOptions } from '../../shared/redis.ts';
 import { DRAIN_FINISH_SEC } from '../../shared/run-main.ts';
 import { CHART_DIR, helmTools, lintChart, renderChart, validateManifests, type HelmTools, type Manifest, type Rendered } from '../support/helm-chart.ts';
 
@@ -20,11 +21,14 @@ const VALUE_SETS: { name: string; files: string[] }[] = [
   { name: 'production with KEDA (ci/production-keda-values.yaml)', files: [`${CHART_DIR}/ci/production-keda-values.yaml`] },
   { name: 'CPU HPA without KEDA (ci/hpa-values.yaml)', files: [`${CHART_DIR}/ci/hpa-values.yaml`] },
   { name: 'single-node trial (ci/single-node-values.yaml)', files: [`${CHART_DIR}/ci/single-node-values.yaml`] },
+  { name: 'Redis with Sentinel (ci/sentinel-values.yaml)', files: [`${CHART_DIR}/ci/sentinel-values.yaml`] },
 ];
 
 const podSpec = (m: Manifest) => m.spec.template.spec;
 const container = (m: Manifest) => podSpec(m).containers[0];
 const envOf = (m: Manifest) => Object.fromEntries((container(m).env ?? []).map((e: { name: string; value?: string }) => [e.name, e.value]));
+/** An env entry of the container as written (with its valueFrom). */
+const envEntry = (m: Manifest, name: string) => (container(m).env ?? []).find((e: { name: string }) => e.name === name);
 const workerDeployments = (r: Rendered) => r.all('Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] !== 'api');
 const poolOf = (m: Manifest) => m.metadata.labels!['app.kubernetes.io/component']!;
 const mountedConfig = (r: Rendered) => parse(r.get('ConfigMap', 'eq-egress-queue-config').data['config.yaml']) as Record<string, any>;
@@ -51,9 +55,10 @@ describe('Helm chart', { concurrency: false }, () => {
       const rendered = await renderChart(tools, { valuesFiles: set.files });
       const config = mountedConfig(rendered);
       // The service's own loader, with what the pods' environment adds: the config must start the service.
-      const loaded = loadConfig({
-        env: { EGRESS_CONFIG_BODY: JSON.stringify(config), LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'a-secret-of-at-least-32-characters!', REDIS_URL: 'redis://redis:6379' },
-      });
+      // Redis behind Sentinel: the config says where; the pods get no REDIS_URL.
+      const redisEnv = config.redis?.sentinel_master_name ? { REDIS_PASSWORD: 'from-the-secret' } : { REDIS_URL: 'redis://redis:6379' };
+      const env = { EGRESS_CONFIG_BODY: JSON.stringify(config), LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'a-secret-of-at-least-32-characters!', ...redisEnv };
+      const loaded = loadConfig({ env });
       assert.ok(loaded.tmp_dir.startsWith('/recordings/'), 'recordings in progress on the shared volume');
       assert.equal(loaded.storage.local.directory, '/recordings');
       assert.match(loaded.template_base, /^http:\/\/eq-egress-queue-api\.egress\.svc:8080\/templates\/$/);
@@ -78,6 +83,12 @@ describe('Helm chart', { concurrency: false }, () => {
           assert.equal(shm?.emptyDir?.medium, 'Memory', 'Chromium gets a memory-backed /dev/shm');
         }
         assert.ok(container(worker).resources.requests.cpu && container(worker).resources.requests.memory, `${pool}: requests`);
+        // The probes look where the worker listens: its health_port, from the env the pod gives it.
+        const healthPort = loadConfig({ env: { ...env, EGRESS_HEALTH_PORT: envOf(worker).EGRESS_HEALTH_PORT } }).health_port;
+        const ports = Object.fromEntries(container(worker).ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
+        assert.ok(healthPort > 0 && ports.health === healthPort, `${pool}: health_port ${healthPort}, container port ${ports.health}`);
+        assert.deepEqual(container(worker).readinessProbe.httpGet, { path: '/healthz', port: 'health' }, `${pool}: ready while Redis is and the pool runs, not while draining`);
+        assert.deepEqual(container(worker).livenessProbe.httpGet, { path: '/livez', port: 'health' }, `${pool}: liveness never hangs on Redis or a drain`);
         assert.equal(container(worker).resources.limits?.cpu, undefined, `${pool}: no CPU limit (throttled encoders drop frames)`);
       }
     });
@@ -178,6 +189,43 @@ describe('Helm chart', { concurrency: false }, () => {
     assert.equal(rendered.all('PersistentVolumeClaim').length, 0, 'the existing RWX claim is used');
   });
 
+  test('Redis with Sentinel: the pods find the primary through the Sentinels, passwords from the Secret\'s keys, no in-chart Redis, no REDIS_URL', async () => {
+    const rendered = await renderChart(tools, { valuesFiles: [`${CHART_DIR}/ci/sentinel-values.yaml`] });
+    assert.equal(rendered.all('StatefulSet').length, 0, 'no in-chart Redis');
+    const configText = rendered.get('ConfigMap', 'eq-egress-queue-config').data['config.yaml'];
+    assert.ok(!configText.includes('password'), 'no password in the ConfigMap');
+    const secret = rendered.get('Secret', 'eq-egress-queue-keys');
+    assert.deepEqual(Object.keys(secret.data).filter((k) => k.startsWith('REDIS')), [], 'the passwords stay in the Redis chart\'s Secret');
+    for (const deployment of rendered.all('Deployment')) {
+      assert.equal(envOf(deployment).REDIS_URL, undefined, deployment.metadata.name);
+      for (const name of ['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']) {
+        assert.deepEqual(envEntry(deployment, name)?.valueFrom, { secretKeyRef: { name: 'redis', key: 'redis-password' } }, `${deployment.metadata.name}: ${name}`);
+      }
+    }
+    // What every connection of the service is made from, with the pods' environment.
+    const loaded = loadConfig({
+      env: { EGRESS_CONFIG_BODY: configText, LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'a-secret-of-at-least-32-characters!', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'pw' },
+    });
+    const options = redisOptions(loaded);
+    assert.equal(options.name, 'mymaster');
+    assert.deepEqual(options.sentinels, [0, 1, 2].map((i) => ({ host: `redis-node-${i}.redis-headless`, port: 26379 })));
+    assert.deepEqual([options.password, options.sentinelPassword, options.db, options.host], ['pw', 'pw', 1, undefined]);
+  });
+
+  test('worker probes: on by default, on the port the worker listens on; `workerProbes.enabled: false` leaves no endpoint and no probe', async () => {
+    const rendered = await renderChart(tools);
+    for (const worker of workerDeployments(rendered)) {
+      assert.equal(envOf(worker).EGRESS_HEALTH_PORT, '8081');
+      assert.equal(container(worker).startupProbe.httpGet.path, '/livez');
+    }
+    const off = await renderChart(tools, { set: { 'workerProbes.enabled': 'false' } });
+    for (const worker of workerDeployments(off)) {
+      const c = container(worker);
+      assert.deepEqual([c.readinessProbe, c.livenessProbe, c.startupProbe, c.ports, envOf(worker).EGRESS_HEALTH_PORT], [undefined, undefined, undefined, undefined, undefined], poolOf(worker));
+    }
+    assert.equal((await validateManifests(tools, off.text)).invalid, 0);
+  });
+
   test('the checks bite: kubeconform rejects a wrong field, and values no Redis can come from are refused', async () => {
     const rendered = await renderChart(tools);
     const broken = rendered.text.replace('minReplicaCount: 0', 'minReplicaCount: zero').replace('terminationGracePeriodSeconds: 600', 'terminationGracePeriodSecond: 600');
@@ -187,5 +235,13 @@ describe('Helm chart', { concurrency: false }, () => {
     assert.ok(result.problems.some((p) => p.startsWith('Deployment/') && p.includes('terminationGracePeriodSecond')));
     await assert.rejects(renderChart(tools, { set: { 'redis.internal.enabled': 'false' } }), /redis: set redis.external.url/);
     await assert.rejects(renderChart(tools, { set: { 'autoscaling.engin': 'keda' } }), /additional properties 'engin' not allowed/);
+    // Half a Sentinel, or two Redis sources, are refused; so is a Sentinel address without its port.
+    await assert.rejects(renderChart(tools, { set: { 'redis.sentinel.masterName': 'mymaster' } }), /redis\.sentinel\.addresses: required/);
+    await assert.rejects(renderChart(tools, { set: { 'redis.sentinel.addresses[0]': 'sentinel:26379' } }), /redis\.sentinel\.masterName: required/);
+    await assert.rejects(
+      renderChart(tools, { set: { 'redis.sentinel.masterName': 'm', 'redis.sentinel.addresses[0]': 's:26379', 'redis.external.url': 'redis://r:6379' } }),
+      /set redis\.external\.url or redis\.sentinel, not both/,
+    );
+    await assert.rejects(renderChart(tools, { set: { 'redis.sentinel.masterName': 'm', 'redis.sentinel.addresses[0]': 'sentinel' } }), /addresses\/0.*does not match pattern/);
   });
 });

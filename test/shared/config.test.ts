@@ -54,8 +54,8 @@ test('Config/Errors name the key', () => {
 });
 
 test('Config/LiveKit keys not used yet are accepted and listed', () => {
-  const config = loadConfig({ env: { ...KEYS, EGRESS_CONFIG_BODY: 'cpu_cost:\n  web_cpu_cost: 3\nhealth_port: 9090\nstorage:\n  alioss: { bucket: b }\n' } });
-  assert.deepEqual(config.ignoredKeys, ['health_port', 'storage.alioss']);
+  const config = loadConfig({ env: { ...KEYS, EGRESS_CONFIG_BODY: 'cpu_cost:\n  web_cpu_cost: 3\nprometheus_port: 9090\nstorage:\n  alioss: { bucket: b }\n' } });
+  assert.deepEqual(config.ignoredKeys, ['prometheus_port', 'storage.alioss']);
   // cpu_cost is used now (the first estimate of admission).
   assert.equal(config.cpu_cost.web_cpu_cost, 3);
 });

@@ -32,9 +32,9 @@ http://{{ include "egress-queue.apiName" . }}.{{ .Release.Namespace }}.svc:{{ .V
 
 {{- define "egress-queue.redisName" -}}{{ include "egress-queue.fullname" . }}-redis{{- end -}}
 
-{{/* The in-chart Redis runs unless an external URL (or an existing Secret, which then holds REDIS_URL) is given. */}}
+{{/* The in-chart Redis runs unless an external URL or Sentinel (or an existing Secret, which then holds REDIS_URL) is given. */}}
 {{- define "egress-queue.internalRedis" -}}
-{{- if and .Values.redis.internal.enabled (not .Values.redis.external.url) -}}true{{- end -}}
+{{- if and .Values.redis.internal.enabled (not .Values.redis.external.url) (not .Values.redis.sentinel.masterName) -}}true{{- end -}}
 {{- end -}}
 
 {{- define "egress-queue.recordingsClaim" -}}
@@ -64,6 +64,11 @@ http://{{ include "egress-queue.apiName" . }}.{{ .Release.Namespace }}.svc:{{ .V
   "storage" (dict "local" (dict "directory" "/recordings"))
 -}}
 {{- if .Values.livekitUrl }}{{ $_ := set $fixed "ws_url" .Values.livekitUrl }}{{ end -}}
+{{- with .Values.redis.sentinel }}{{ if .masterName }}
+{{- $sentinel := dict "sentinel_master_name" .masterName "sentinel_addresses" .addresses -}}
+{{- if .username }}{{ $_ := set $sentinel "sentinel_username" .username }}{{ end -}}
+{{- $_ := set $fixed "redis" $sentinel -}}
+{{- end }}{{ end -}}
 {{- toYaml (mustMergeOverwrite (deepCopy .Values.config) $fixed) -}}
 {{- end -}}
 
@@ -93,6 +98,18 @@ http://{{ include "egress-queue.apiName" . }}.{{ .Release.Namespace }}.svc:{{ .V
 - name: REDIS_URL
   value: redis://:$(REDIS_PASSWORD)@{{ include "egress-queue.redisName" . }}:6379
 {{- end }}
+{{- with .Values.redis.sentinel }}{{ if .masterName }}
+{{- $secret := .existingSecret | default (include "egress-queue.secretName" $) }}
+{{- range $name, $key := dict "REDIS_PASSWORD" .passwordKey "REDIS_SENTINEL_PASSWORD" .sentinelPasswordKey }}
+{{- if $key }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- end }}{{ end }}
 {{- end -}}
 
 {{- define "egress-queue.podSecurityContext" -}}
