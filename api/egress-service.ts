@@ -24,7 +24,7 @@ import type { ServiceContext } from '../shared/context.ts';
 import { poolOf, type EgressPlan } from '../shared/egress-plan.ts';
 import type { WebhookTarget } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
-import { EgressError, failedPrecondition, invalidField, notFound } from '../shared/errors.ts';
+import { EgressError, ERRORS, failedPrecondition, invalidField, notFound } from '../shared/errors.ts';
 import { newEgressId, nowNanos } from '../shared/ids.ts';
 import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type HousekeepingJobName, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
@@ -154,7 +154,7 @@ export class EgressService {
       // The mark comes first: a worker picking the job up from now on sees it and does not record.
       await control.requestStop(egressId, 'StopEgress API');
       if (await removeWaitingJob(queues, egressId)) {
-        const ended = await events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error: STOP_BEFORE_START, errorCode: 412, reason: 'StopEgress API' });
+        const ended = await events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error: STOP_BEFORE_START, errorCode: ERRORS.EGR_ERR_ABORTED_BEFORE_START.egressCode, reason: 'StopEgress API' });
         log.info({ egressId }, 'egress stopped while queued');
         return ended ?? info;
       }

@@ -7,6 +7,7 @@
 import { EgressStatus } from '@livekit/protocol';
 import type { Job, Worker } from 'bullmq';
 import type { ServiceContext } from '../shared/context.ts';
+import { ERRORS } from '../shared/errors.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
 import { HOUSEKEEPING_QUEUE, type HousekeepingJob, type HousekeepingJobData, type HousekeepingJobName, type StartDeadlineJobData } from '../shared/queues.ts';
 import { startPool } from '../shared/pool.ts';
@@ -38,7 +39,7 @@ async function enforceStartDeadline(ctx: ServiceContext, { egressId, queue }: St
   // A worker that picks the job up from here on finds it past its deadline itself.
   if (!(await removeWaitingJob(ctx.queues, egressId, [queue]))) return 'picked';
   const error = `no ${queue} worker was free to start this egress within ${ctx.config.start_deadline} s; add ${queue} workers or raise their concurrency`;
-  await ctx.events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error, errorCode: 503, reason: 'Failure' });
+  await ctx.events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error, errorCode: ERRORS.EGR_ERR_START_DEADLINE.egressCode, reason: 'Failure' });
   ctx.log.warn({ egressId, queue }, 'start deadline passed; egress aborted');
   return 'aborted';
 }

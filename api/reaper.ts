@@ -7,8 +7,10 @@
  */
 import { EgressStatus } from '@livekit/protocol';
 import type { ServiceContext } from '../shared/context.ts';
+import { ERRORS } from '../shared/errors.ts';
 import { BEAT_INTERVAL_MS, RecorderLiveness } from '../shared/liveness.ts';
 import { RECORD_QUEUES, uploadJobId, type RecordJobData } from '../shared/queues.ts';
+import { redisKeys } from '../shared/redis-keys.ts';
 import { endLostEgress } from '../shared/worker-lost.ts';
 
 /** How often the reaper scans; with the beat TTL, a dead recorder is found within a minute. */
@@ -51,7 +53,7 @@ export class Reaper {
   private async recorderMissing(egressId: string): Promise<boolean> {
     const info = await this.ctx.events.store.get(egressId);
     if (!info) return false;
-    const claimed = (await this.ctx.redis.exists(`${this.ctx.config.redis.prefix}:claim:${egressId}`)) === 1;
+    const claimed = (await this.ctx.redis.exists(redisKeys.claim(this.ctx.config.redis.prefix, egressId))) === 1;
     // Still queued (never picked up): the start deadline takes care of it.
     if (!claimed) return false;
     if (await this.liveness.holder(egressId)) return false;
@@ -68,7 +70,7 @@ export class Reaper {
     }
     const why = 'the worker recording this egress stopped (killed, or its node lost)';
     if (plan) await endLostEgress(this.ctx, plan, why);
-    else await this.ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: why, errorCode: 500, reason: 'Process killed' });
+    else await this.ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: why, errorCode: ERRORS.EGR_ERR_WORKER_LOST.egressCode, reason: 'Process killed' });
     return true;
   }
 }

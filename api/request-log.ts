@@ -5,8 +5,7 @@
  * "Route … not found" message. Values are redacted, not picked by name: a parameter added tomorrow is covered.
  */
 import { pino, type SerializedError } from 'pino';
-
-export const REDACTED = '[redacted]';
+import { REDACTED, redactText } from '../shared/redact.ts';
 
 /** The URL with every query value replaced (`/x?access_token=[redacted]`); a bare parameter is replaced whole. */
 export function redactQuery(url: string): string {
@@ -24,7 +23,7 @@ export function redactQuery(url: string): string {
 
 /** Query values inside free text (an error message quoting a URL). */
 export function redactQueriesInText(text: string): string {
-  return text.replace(/([?&][^\s=&?#"'<>]*=)[^\s&#"'<>]*/g, `$1${REDACTED}`);
+  return redactText(text, { patterns: [[/([?&][^\s=&?#"'<>]*=)[^\s&#"'<>]*/g, `$1${REDACTED}`]] });
 }
 
 interface LoggedRequest {

@@ -14,6 +14,7 @@
 import { clientKey } from './client-address.ts';
 import { EgressError } from './errors.ts';
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 
 const WINDOW_SEC = 60;
 
@@ -36,7 +37,7 @@ export class AuthThrottle {
 
   constructor(redis: Redis, prefix: string, perMinute: number) {
     this.redis = redis;
-    this.prefix = `${prefix}:authfail`;
+    this.prefix = redisKeys.authFail(prefix);
     this.limit = perMinute;
   }
 

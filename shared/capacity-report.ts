@@ -4,6 +4,7 @@
  * `livekit_egress_can_accept_request`). A worker that stops reporting drops out on its own.
  */
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 
 export interface CapacityReport {
   workerId: string;
@@ -22,17 +23,16 @@ export interface CapacityReport {
 }
 
 const TTL_SEC = 10;
-const keyOf = (prefix: string, workerId: string) => `${prefix}:capacity:${workerId}`;
 
 export async function writeCapacityReport(redis: Redis, prefix: string, report: CapacityReport): Promise<void> {
-  await redis.set(keyOf(prefix, report.workerId), JSON.stringify(report), 'EX', TTL_SEC);
+  await redis.set(redisKeys.capacity(prefix, report.workerId), JSON.stringify(report), 'EX', TTL_SEC);
 }
 
 export async function readCapacityReports(redis: Redis, prefix: string): Promise<CapacityReport[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', keyOf(prefix, '*'), 'COUNT', 200);
+    const [next, found] = await redis.scan(cursor, 'MATCH', redisKeys.capacity(prefix, '*'), 'COUNT', 200);
     cursor = next;
     keys.push(...found);
   } while (cursor !== '0');

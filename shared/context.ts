@@ -10,6 +10,7 @@ import { EgressSecretStore } from './egress-secrets.ts';
 import { EgressStore } from './egress-store.ts';
 import { Queues } from './queues.ts';
 import { createRedis, unavailable, type Redis } from './redis.ts';
+import { outlivingRecordTtlSec } from './redis-keys.ts';
 import { SecretBox } from './secret-box.ts';
 import { SegmentLog } from './segment-log.ts';
 
@@ -44,8 +45,8 @@ export function createServiceContext(config: LoadedConfig, log: Logger, name: st
   const box = SecretBox.fromConfig(config.secrets_key, config.apiKeys.get(config.api_key) ?? config.apiKeys.values().next().value ?? '');
   const events = new EgressEvents({ store, queues, redis, box, config, log });
   const control = new ControlChannel(redis, config.redis.prefix);
-  const secrets = new EgressSecretStore(redis, box, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
-  const segments = new SegmentLog(redis, { prefix: config.redis.prefix, ttlSeconds: config.egress_ttl + 7 * 24 * 3600 });
+  const secrets = new EgressSecretStore(redis, box, { prefix: config.redis.prefix, ttlSeconds: outlivingRecordTtlSec(config.egress_ttl) });
+  const segments = new SegmentLog(redis, { prefix: config.redis.prefix, ttlSeconds: outlivingRecordTtlSec(config.egress_ttl) });
   return {
     config,
     log,

@@ -4,6 +4,7 @@
  * still queued (or between pick-up and subscribe) is never lost.
  */
 import type { Redis } from './redis.ts';
+import { redisKeys, RETENTION_SEC } from './redis-keys.ts';
 
 export type ControlMessage =
   | { type: 'stop'; reason: string }
@@ -16,7 +17,7 @@ export class ControlChannel {
 
   constructor(redis: Redis, prefix: string) {
     this.redis = redis;
-    this.prefix = `${prefix}:control`;
+    this.prefix = redisKeys.control(prefix);
   }
 
   channel(egressId: string): string {
@@ -27,7 +28,7 @@ export class ControlChannel {
 
   /** Marks the egress as to be stopped and tells the worker running it. Returns how many processes heard it. */
   async requestStop(egressId: string, reason: string): Promise<number> {
-    await this.redis.set(this.stopKey(egressId), reason, 'EX', 7 * 24 * 3600);
+    await this.redis.set(this.stopKey(egressId), reason, 'EX', RETENTION_SEC);
     return this.send(egressId, { type: 'stop', reason });
   }
 

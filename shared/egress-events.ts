@@ -8,11 +8,12 @@
 import { EgressInfo, EgressStatus, WebhookEvent } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/load.ts';
-import { EgressError } from './errors.ts';
+import { EgressError, ERRORS } from './errors.ts';
 import { EgressStore, isTerminal } from './egress-store.ts';
 import { newId, nowNanos } from './ids.ts';
 import type { Queues, WebhookJobData } from './queues.ts';
 import type { Redis } from './redis.ts';
+import { outlivingRecordTtlSec } from './redis-keys.ts';
 import type { SecretBox } from './secret-box.ts';
 import { displayUrl, wants, WebhookTargetStore, type WebhookEventName, type WebhookRef, type WebhookTarget } from './webhook-targets.ts';
 
@@ -47,7 +48,7 @@ export class EgressEvents {
     this.config = deps.config;
     this.log = deps.log;
     // As long as the key lived before it was sealed: webhook jobs may outlive the record.
-    this.webhooks = new WebhookTargetStore(deps.redis, deps.box, { prefix: deps.config.redis.prefix, ttlSeconds: deps.config.egress_ttl + 7 * 24 * 3600 });
+    this.webhooks = new WebhookTargetStore(deps.redis, deps.box, { prefix: deps.config.redis.prefix, ttlSeconds: outlivingRecordTtlSec(deps.config.egress_ttl) });
   }
 
   async create(info: EgressInfo, targets: WebhookTarget[]): Promise<void> {
@@ -97,7 +98,7 @@ export class EgressEvents {
       info.details = `End reason: ${end.reason}`;
       if (end.error) info.error = end.error;
       if (end.errorCode) info.errorCode = end.errorCode;
-      else if (end.status === EgressStatus.EGRESS_LIMIT_REACHED) info.errorCode = 413;
+      else if (end.status === EgressStatus.EGRESS_LIMIT_REACHED) info.errorCode = ERRORS.EGR_ERR_LIMIT_REACHED.egressCode;
       if (info.status !== EgressStatus.EGRESS_COMPLETE) this.log.warn({ egressId, status: EgressStatus[end.status], error: end.error }, 'egress ended');
     });
   }

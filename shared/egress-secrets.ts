@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 import type { SecretBox } from './secret-box.ts';
 import { SealedStore } from './sealed-store.ts';
 import { parseStreamUrl, streamIdOf } from './stream-destination.ts';
@@ -70,7 +71,7 @@ export class EgressSecretStore {
   readonly #store: SealedStore<EgressSecrets>;
 
   constructor(redis: Redis, box: SecretBox, options: { prefix: string; ttlSeconds: number }) {
-    this.#store = new SealedStore(redis, box, { namespace: `${options.prefix}:store:secrets`, ttlSeconds: options.ttlSeconds });
+    this.#store = new SealedStore(redis, box, { namespace: redisKeys.secrets(options.prefix), ttlSeconds: options.ttlSeconds });
   }
 
   async put(egressId: string, secrets: EgressSecrets): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { EgressInfo, EgressStatus } from '@livekit/protocol';
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 
 export const TERMINAL_STATUSES: ReadonlySet<EgressStatus> = new Set([
   EgressStatus.EGRESS_COMPLETE,
@@ -41,7 +42,7 @@ export class EgressStore {
 
   constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }) {
     this.redis = redis;
-    this.prefix = `${options.prefix}:store`;
+    this.prefix = redisKeys.store(options.prefix);
     this.ttlSeconds = Math.round(options.ttlSeconds);
   }
 

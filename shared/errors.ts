@@ -62,7 +62,6 @@ export const ERRORS = {
   EGR_ERR_ENCODER_FAILED: { twirp: 'internal', egressCode: 500 },
   EGR_ERR_UPLOAD_FAILED: { twirp: 'invalid_argument', egressCode: 400, destination: true },
   EGR_ERR_LIMIT_REACHED: { twirp: 'resource_exhausted', egressCode: 413 },
-  EGR_ERR_SHUTDOWN: { twirp: 'unavailable', egressCode: 503 },
   EGR_ERR_WORKER_LOST: { twirp: 'internal', egressCode: 500 },
 } as const satisfies Record<string, CatalogEntry>;
 

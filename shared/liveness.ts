@@ -5,6 +5,7 @@
  * ever (livekit/egress#950). Set from the claim on, so a recorder is never "dead" before its first beat.
  */
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 
 /** A recorder beats this often… */
 export const BEAT_INTERVAL_MS = 5_000;
@@ -17,7 +18,7 @@ export class RecorderLiveness {
 
   constructor(redis: Redis, prefix: string) {
     this.redis = redis;
-    this.prefix = `${prefix}:alive`;
+    this.prefix = redisKeys.alive(prefix);
   }
 
   private key = (egressId: string) => `${this.prefix}:${egressId}`;

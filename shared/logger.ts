@@ -6,6 +6,7 @@
  */
 import { pino, type Logger } from 'pino';
 import type { LoadedConfig } from './config/load.ts';
+import { REDACTED } from './redact.ts';
 
 export const REDACTED_LOG_PATHS = [
   'api_secret', '*.api_secret', 'secret', '*.secret', '*.*.secret', 'password', '*.password', '*.*.password',
@@ -19,7 +20,7 @@ export function createLogger(config: Pick<LoadedConfig, 'logging'>, name: string
   return pino({
     name,
     level: config.logging.level,
-    redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACTED_LOG_PATHS, censor: REDACTED },
     ...(config.logging.json ? {} : { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
   });
 }

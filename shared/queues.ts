@@ -7,6 +7,7 @@ import type { Config, PoolName } from './config/schema.ts';
 import type { EgressPlan, RecordPoolName, StorageTarget } from './egress-plan.ts';
 import type { NamingVars } from './naming.ts';
 import { redisOptions } from './redis.ts';
+import { redisKeys, RETENTION_SEC } from './redis-keys.ts';
 
 export type RecordQueueName = RecordPoolName;
 export const RECORD_QUEUES: readonly RecordQueueName[] = ['room-composite', 'track-composite', 'track'];
@@ -157,12 +158,12 @@ export function bullConnection(config: Pick<Config, 'redis'>): ConnectionOptions
 }
 
 export function bullPrefix(config: Pick<Config, 'redis'>): string {
-  return `${config.redis.prefix}:bull`;
+  return redisKeys.bull(config.redis.prefix);
 }
 
 const COMMON_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { age: 24 * 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: RETENTION_SEC },
 };
 
 /** The Queue handles of one process, created on first use and closed together. */

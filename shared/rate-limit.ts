@@ -4,6 +4,7 @@
  */
 import { EgressError } from './errors.ts';
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 
 export class RateLimiter {
   private readonly redis: Redis;
@@ -11,7 +12,7 @@ export class RateLimiter {
 
   constructor(redis: Redis, prefix: string) {
     this.redis = redis;
-    this.prefix = `${prefix}:ratelimit`;
+    this.prefix = redisKeys.rateLimit(prefix);
   }
 
   /** Counts one request of `key` against `perMinute` (0 = no limit); throws RATE_LIMITED beyond it. */

@@ -5,6 +5,27 @@
  */
 import { Message, type AnyMessage } from '@bufbuild/protobuf';
 
+/** What a secret cut out of free text (a log line, an SDK's error message) becomes. */
+export const REDACTED = '[redacted]';
+
+/** How to clean one kind of free text; see redactText. */
+export interface TextRedaction {
+  /** Known secret values (configured keys), each replaced by REDACTED wherever it appears. */
+  secrets?: readonly string[];
+  /** Then each pattern's matches replaced, in order (the replacement may keep a group, e.g. `$1[redacted]`). */
+  patterns?: readonly (readonly [RegExp, string])[];
+  /** Then cut to this many characters. */
+  maxLength?: number;
+}
+
+/** Free text (an SDK's error message) without the secrets it may quote. */
+export function redactText(text: string, { secrets = [], patterns = [], maxLength }: TextRedaction): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join(REDACTED);
+  for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
+  return maxLength === undefined ? out : out.slice(0, maxLength);
+}
+
 /** rtmp(s)://{host}(/{path})/{app}/{stream_key}( live=1) — LiveKit's pattern; group 4 is the key. */
 export const RTMP_URL_PATTERN = /^(rtmps?:\/\/)(.*\/)(.*\/)(\S*)( live=1)?$/;
 /** mux:// and twitch:// carry the stream key as the whole authority. */

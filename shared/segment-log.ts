@@ -3,6 +3,7 @@
  * worker, perhaps on another machine, or the finalize job) reads them here.
  */
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 
 export interface LoggedSegment {
   /** Name relative to the playlist's directory. */
@@ -21,7 +22,7 @@ export class SegmentLog {
 
   constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }) {
     this.redis = redis;
-    this.prefix = `${options.prefix}:store:segments`;
+    this.prefix = redisKeys.segments(options.prefix);
     this.ttlSeconds = Math.round(options.ttlSeconds);
   }
 

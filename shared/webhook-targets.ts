@@ -7,6 +7,7 @@
 import type { LoadedConfig } from './config/load.ts';
 import { redactUrlCredentials } from './redact.ts';
 import type { Redis } from './redis.ts';
+import { redisKeys } from './redis-keys.ts';
 import type { SecretBox } from './secret-box.ts';
 import { SealedStore } from './sealed-store.ts';
 
@@ -56,7 +57,7 @@ export class WebhookTargetStore {
   /** `ttlSeconds`: longer than the record's, since webhook jobs (retried with backoff) may outlive it. */
   constructor(redis: Redis, box: SecretBox, options: { prefix: string; ttlSeconds: number }) {
     // Targets were kept in the clear by earlier versions: those are read once more, then expire.
-    this.#store = new SealedStore(redis, box, { namespace: `${options.prefix}:store:webhooks`, ttlSeconds: options.ttlSeconds, readsLegacyPlain: true });
+    this.#store = new SealedStore(redis, box, { namespace: redisKeys.webhooks(options.prefix), ttlSeconds: options.ttlSeconds, readsLegacyPlain: true });
   }
 
   async put(egressId: string, targets: readonly WebhookTarget[]): Promise<void> {

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import type { LoadedConfig } from '../shared/config/load.ts';
 import { createServiceContext } from '../shared/context.ts';
 import { ControlSubscriber } from '../shared/control.ts';
+import { ERRORS } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { startPool } from '../shared/pool.ts';
 import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shared/queues.ts';
@@ -146,7 +147,7 @@ function workerHealth(ctx: WorkerContext, pools: readonly string[], workers: Wor
 async function endFailed(ctx: WorkerContext, egressId: string | undefined, error: string): Promise<void> {
   if (!egressId) return;
   await ctx.events
-    .end(egressId, { status: EgressStatus.EGRESS_FAILED, error, errorCode: 500, reason: 'Failure' })
+    .end(egressId, { status: EgressStatus.EGRESS_FAILED, error, errorCode: ERRORS.EGR_ERR_INTERNAL.egressCode, reason: 'Failure' })
     .catch((err: Error) => ctx.log.error({ egressId, err: err.message }, 'cannot end the egress'));
 }
 

@@ -10,7 +10,7 @@ import { EgressStatus } from '@livekit/protocol';
 import { DelayedError, type Job } from 'bullmq';
 import { endWithError } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
-import { asEgressError } from '../shared/errors.ts';
+import { asEgressError, ERRORS, type ErrorCode } from '../shared/errors.ts';
 import type { Logger } from 'pino';
 import { poolOf } from '../shared/egress-plan.ts';
 import { RecorderLiveness } from '../shared/liveness.ts';
@@ -18,17 +18,19 @@ import type { Admission } from './capacity/admission.ts';
 import { STOP_BEFORE_START, type RecordJobData } from '../shared/queues.ts';
 import { endLostEgress } from '../shared/worker-lost.ts';
 import { failsFast } from '../shared/redis.ts';
+import { redisKeys, RETENTION_SEC } from '../shared/redis-keys.ts';
 import { runRecording } from './recording-session.ts';
 import { finalizeWithoutRedis } from './upload/finalize-without-redis.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 /** Marks this worker as the one running the egress. False if another worker already did (a stalled job came back). */
 async function claim(ctx: WorkerContext, egressId: string): Promise<boolean> {
-  const key = `${ctx.config.redis.prefix}:claim:${egressId}`;
-  return (await ctx.redis.set(key, ctx.workerId, 'EX', 7 * 24 * 3600, 'NX')) === 'OK';
+  const key = redisKeys.claim(ctx.config.redis.prefix, egressId);
+  return (await ctx.redis.set(key, ctx.workerId, 'EX', RETENTION_SEC, 'NX')) === 'OK';
 }
 
-const aborted = (error: string, code = 412) => ({ status: EgressStatus.EGRESS_ABORTED, error, errorCode: code, reason: 'Failure' }) as const;
+const aborted = (error: string, code: ErrorCode = 'EGR_ERR_ABORTED_BEFORE_START') =>
+  ({ status: EgressStatus.EGRESS_ABORTED, error, errorCode: ERRORS[code].egressCode, reason: 'Failure' }) as const;
 
 /** A job this node has no room for goes back to its queue for this long; any node with room takes it then. */
 const NO_ROOM_RETRY_MS = 1000;
@@ -82,7 +84,7 @@ async function recordClaimed(ctx: WorkerContext, job: Job<RecordJobData>, log: L
   const waitedSec = (Date.now() - job.timestamp) / 1000;
   if (waitedSec > ctx.config.start_deadline) {
     const msg = `no ${job.queueName} worker was free to start this egress within ${ctx.config.start_deadline} s`;
-    await ctx.events.end(egressId, aborted(msg, 503));
+    await ctx.events.end(egressId, aborted(msg, 'EGR_ERR_START_DEADLINE'));
     return 'start deadline';
   }
   if (await ctx.control.stopRequested(egressId)) {

@@ -8,7 +8,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EgressPlan } from '../shared/egress-plan.ts';
-import { EgressError } from '../shared/errors.ts';
+import { EgressError, ERRORS } from '../shared/errors.ts';
 import { STOP_BEFORE_START, uploadJobId, type FinalizeJobData, type UploadJobData } from '../shared/queues.ts';
 import { mediaDurationSec } from './media/media-duration.ts';
 import { Supervisor } from './media/processes.ts';
@@ -42,7 +42,7 @@ export function recorderSettings(ctx: WorkerContext): RecorderSettings {
   };
 }
 
-const aborted = (error: string, reason: string) => ({ status: EgressStatus.EGRESS_ABORTED, error, errorCode: 412, reason }) as const;
+const aborted = (error: string, reason: string) => ({ status: EgressStatus.EGRESS_ABORTED, error, errorCode: ERRORS.EGR_ERR_ABORTED_BEFORE_START.egressCode, reason }) as const;
 
 /** Where `<egress_id>.json` goes: beside the file, else the playlist, else the first images. */
 function manifestBeside(plan: EgressPlan, file: OutputTarget | undefined, segments: SegmentsOutput | undefined, images: ImagesOutput | undefined): FinalizeJobData['manifest'] {

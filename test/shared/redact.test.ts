@@ -15,7 +15,7 @@ import {
 } from '@livekit/protocol';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { redactIdentifier, redactRequest, redactStreamUrl } from '../../shared/redact.ts';
+import { REDACTED, redactIdentifier, redactRequest, redactStreamUrl, redactText } from '../../shared/redact.ts';
 import { resolveStreamUrl } from '../../api/validate/stream-url.ts';
 
 describe('redactStreamUrl (LiveKit TestRedactStreamOutput)', () => {
@@ -45,6 +45,16 @@ describe('redactStreamUrl (LiveKit TestRedactStreamOutput)', () => {
       assert.equal(redactStreamUrl(url), shown);
       assert.ok(!redacted.includes(secret) && !redacted.includes('k3y'));
     }
+  });
+});
+
+describe('redactText', () => {
+  test('known secrets first, then patterns in order, then the cut', () => {
+    const text = 'key AKIA1234 sig=abc&x=1 key AKIA1234';
+    assert.equal(redactText(text, { secrets: ['AKIA1234'] }), `key ${REDACTED} sig=abc&x=1 key ${REDACTED}`);
+    assert.equal(redactText(text, { patterns: [[/(sig=)[^&]+/g, `$1${REDACTED}`]] }), `key AKIA1234 sig=${REDACTED}&x=1 key AKIA1234`);
+    assert.equal(redactText(text, { secrets: ['AKIA1234'], maxLength: 9 }), `key ${REDACTED}`.slice(0, 9));
+    assert.equal(redactText(text, {}), text);
   });
 });
 

@@ -7,6 +7,7 @@
  */
 import { BlobSASPermissions, BlockBlobClient, StorageRetryPolicyType, StorageSharedKeyCredential, generateBlobSASQueryParameters, newPipeline } from '@azure/storage-blob';
 import { EgressError } from '../../shared/errors.ts';
+import { REDACTED, redactText, type TextRedaction } from '../../shared/redact.ts';
 import type { StorageBackend } from './backend.ts';
 
 export interface AzureBackendOptions {
@@ -108,9 +109,11 @@ function uploadFailed(err: unknown, signal?: AbortSignal): EgressError {
   const reason = signal?.aborted
     ? 'aborted'
     : [e?.statusCode, e?.code, (e?.message ?? String(err)).split('\n')[0]].filter((part) => part !== undefined && part !== '').join(' ');
-  return new EgressError('EGR_ERR_UPLOAD_FAILED', `Azure upload failed: ${redact(reason)}`, { cause: err });
+  return new EgressError('EGR_ERR_UPLOAD_FAILED', `Azure upload failed: ${redactText(reason, AZURE_MESSAGE_REDACTION)}`, { cause: err });
 }
 
-function redact(message: string): string {
-  return message.replace(/(sig|SharedKey [^:]+:)[=]?[A-Za-z0-9%+/=]+/g, '$1[redacted]').slice(0, 500);
-}
+/** SAS signatures and SharedKey authorizations. */
+const AZURE_MESSAGE_REDACTION: TextRedaction = {
+  patterns: [[/(sig|SharedKey [^:]+:)[=]?[A-Za-z0-9%+/=]+/g, `$1${REDACTED}`]],
+  maxLength: 500,
+};

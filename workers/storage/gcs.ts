@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Storage } from '@google-cloud/storage';
 import { EgressError } from '../../shared/errors.ts';
 import { GuardedForwardProxyAgent, GuardedTunnelAgent, policyRefusal } from '../../shared/guarded-agents.ts';
+import { REDACTED, redactText, type TextRedaction } from '../../shared/redact.ts';
 import { policyLookup, resolveForConnect, type UrlPolicy } from '../../shared/url-policy.ts';
 import type { StorageBackend } from './backend.ts';
 
@@ -254,13 +255,15 @@ function uploadFailed(err: unknown, signal?: AbortSignal): EgressError {
   if (err instanceof EgressError) return err;
   const e = err as { message?: unknown; code?: unknown } | undefined;
   const reason = signal?.aborted ? 'aborted' : typeof e?.message === 'string' ? [typeof e.code === 'number' ? e.code : '', e.message].join(' ').trim() : String(err);
-  return new EgressError('EGR_ERR_UPLOAD_FAILED', `GCP upload failed: ${redact(reason)}`, { cause: err });
+  return new EgressError('EGR_ERR_UPLOAD_FAILED', `GCP upload failed: ${redactText(reason, GCS_MESSAGE_REDACTION)}`, { cause: err });
 }
 
-function redact(message: string): string {
-  return message
-    .replace(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g, '[redacted]')
-    .replace(/(access_token|private_key|upload_id)=[^&\s]+/gi, '$1=[redacted]')
-    .slice(0, 500);
-}
+/** PEM blocks (a service account's key) and token-bearing query parameters. */
+const GCS_MESSAGE_REDACTION: TextRedaction = {
+  patterns: [
+    [/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g, REDACTED],
+    [/(access_token|private_key|upload_id)=[^&\s]+/gi, `$1=${REDACTED}`],
+  ],
+  maxLength: 500,
+};
 

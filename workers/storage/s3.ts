@@ -13,6 +13,7 @@ import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { EgressError } from '../../shared/errors.ts';
 import { GuardedForwardProxyAgent, GuardedHttpAgent, GuardedHttpsAgent, GuardedTunnelAgent, policyRefusal } from '../../shared/guarded-agents.ts';
+import { redactText } from '../../shared/redact.ts';
 import { normalizedS3Endpoint } from '../../shared/request-storage.ts';
 import type { UrlPolicy } from '../../shared/url-policy.ts';
 import type { StorageBackend, UploadFileOptions, Uploaded } from './backend.ts';
@@ -106,7 +107,7 @@ export function createS3Backend(options: S3Options): StorageBackend {
   const client = new S3Client(clientConfig(options));
   const secrets = [options.accessKey, options.secret, options.sessionToken, options.proxy?.password].filter((s): s is string => !!s && s.length >= 4);
   const fail = (err: unknown): never => {
-    throw new EgressError('EGR_ERR_UPLOAD_FAILED', redact(`S3 upload failed: ${describe(err)}`, secrets), { cause: err });
+    throw new EgressError('EGR_ERR_UPLOAD_FAILED', redactText(`S3 upload failed: ${describe(err)}`, { secrets }), { cause: err });
   };
   const common = () => ({
     Bucket: options.bucket,
@@ -283,10 +284,4 @@ function describe(err: unknown): string {
     return parts.filter(Boolean).join(': ').replace(': (HTTP', ' (HTTP');
   }
   return String(err);
-}
-
-function redact(message: string, secrets: string[]): string {
-  let out = message;
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
-  return out;
 }

@@ -13,6 +13,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServiceContext } from '../../shared/context.ts';
 import type { EgressEnd } from '../../shared/egress-events.ts';
+import { ERRORS } from '../../shared/errors.ts';
 import { msToNanos, nowNanos } from '../../shared/ids.ts';
 import { uploadJobId, type FinalizeJobData, type UploadJobData, type UploadResult } from '../../shared/queues.ts';
 import { buildManifest, type ManifestFile, type ManifestImage, type ManifestPlaylist } from '../manifest.ts';
@@ -115,7 +116,7 @@ export function finalizeProcessor(ctx: ServiceContext, delivery: Delivery) {
     };
     if (failures.length > 0) {
       const recordingError = job.data.status === 'failed' && job.data.error ? `${job.data.error.message}; ` : '';
-      await ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: `${recordingError}upload failed: ${failures.join('; ')}`, errorCode: 400, reason: 'Failure' }, fillResults);
+      await ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: `${recordingError}upload failed: ${failures.join('; ')}`, errorCode: ERRORS.EGR_ERR_UPLOAD_FAILED.egressCode, reason: 'Failure' }, fillResults);
       return;
     }
     // Everything is delivered: the recorder's working directory can go (with a failure it stays, files and all).
@@ -125,7 +126,7 @@ export function finalizeProcessor(ctx: ServiceContext, delivery: Delivery) {
     const { error } = job.data;
     const end: EgressEnd =
       job.data.status === 'failed'
-        ? { status: EgressStatus.EGRESS_FAILED, reason: job.data.details, error: error?.message ?? 'recording failed', errorCode: error?.code ?? 500 }
+        ? { status: EgressStatus.EGRESS_FAILED, reason: job.data.details, error: error?.message ?? 'recording failed', errorCode: error?.code ?? ERRORS.EGR_ERR_INTERNAL.egressCode }
         : job.data.status === 'limit_reached'
           ? { status: EgressStatus.EGRESS_LIMIT_REACHED, reason: job.data.details, error: 'Session limit reached' }
           : { status: EgressStatus.EGRESS_COMPLETE, reason: job.data.details };
