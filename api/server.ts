@@ -4,15 +4,12 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuthThrottle } from '../shared/auth-throttle.ts';
-import type { ServiceContext } from '../shared/context.ts';
 import { adminRoutes } from './admin/index.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { EgressService } from './egress-service.ts';
 import { redactQuery, REQUEST_LOG_SERIALIZERS } from './request-log.ts';
 import { templateRoutes } from './templates.ts';
 import { twirpRoutes } from './twirp/routes.ts';
-
-/** What the API needs: the service context without its lifecycle (the caller owns that). */
-export type ApiDeps = Omit<ServiceContext, 'close'>;
 
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   const { config, log } = deps;

@@ -3,7 +3,8 @@
 # - npm dependencies (npm ci, only when package-lock.json changed since the last install);
 # - Debian packages redis-server, chromium, xvfb, pulseaudio, ffmpeg (only the missing ones; as root,
 #   otherwise it prints the exact command to run).
-# Expects a Node >= 22 on PATH (scripts/ensure-node.sh).
+# Expects a Node >= 22 on PATH (scripts/ensure-node.sh). --npm: the npm dependencies only (the import-cycle
+# check and the unit tests need no system package); --test: the tests' packages too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,8 @@ if ! installed; then
   fi
   exec 9>&-
 fi
+
+[ "${1:-}" != "--npm" ] || exit 0
 
 # command → Debian package
 declare -A needed=([redis-server]=redis-server [chromium]=chromium [Xvfb]=xvfb [pulseaudio]=pulseaudio [pactl]=pulseaudio-utils [ffmpeg]=ffmpeg [ffprobe]=ffmpeg)

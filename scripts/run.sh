@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 eval "$(bash scripts/ensure-node.sh)"
 command="${1:-start}"
 shift || true
-bash scripts/ensure-deps.sh $([ "$command" = test ] || [ "$command" = bench ] && echo --test)
+case "$command" in
+  test | bench) bash scripts/ensure-deps.sh --test ;;
+  cycles | unit) bash scripts/ensure-deps.sh --npm ;;
+  *) bash scripts/ensure-deps.sh ;;
+esac
 # After the install (npm leaves out devDependencies under production): @livekit/rtc-node logs at debug level
 # to stdout unless NODE_ENV is production.
 export NODE_ENV="${NODE_ENV:-production}"
@@ -56,5 +60,13 @@ case "$command" in
     exec "$server" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 "$@"
     ;;
   typecheck) exec npx tsc -p . ;;
-  *) echo "usage: scripts/run.sh start|api|workers|test|bench|typecheck|livekit" >&2; exit 2 ;;
+  # Circular value imports among the sources (scripts/import-cycles.ts); CI runs it before the tests.
+  cycles) exec node scripts/import-cycles.ts "$@" ;;
+  # The tests that need no system package (no redis-server, Chromium, FFmpeg, LiveKit server): test/unit-tests.txt.
+  unit)
+    npx tsc -p .
+    mapfile -t files < <(grep -v '^\s*\(#\|$\)' test/unit-tests.txt)
+    exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+    ;;
+  *) echo "usage: scripts/run.sh start|api|workers|test|bench|typecheck|cycles|unit|livekit" >&2; exit 2 ;;
 esac

@@ -4,7 +4,6 @@
  * workers read nothing else of the request.
  */
 import type { PoolName } from './config/schema.ts';
-import type { PathPolicy } from './naming.ts';
 
 export type RequestKind = 'room_composite' | 'web' | 'participant' | 'track_composite' | 'track' | 'egress';
 
@@ -62,6 +61,13 @@ export type StorageTarget =
   | { kind: 's3'; bucket: string; ref: string }
   | { kind: 'gcp'; bucket: string; ref: string }
   | { kind: 'azure'; container: string; ref: string };
+
+/**
+ * `confined` (local disk): a path that leaves the output directory — absolute, or `..` after
+ * normalisation — is refused. `lenient` (cloud storage, a key under the bucket): LiveKit's clean-up,
+ * leading `/` and `../` dropped.
+ */
+export type PathPolicy = 'confined' | 'lenient';
 
 /**
  * How output paths are cleaned: the service's storage may be local disk, where a path must stay inside

@@ -5,7 +5,7 @@
  * failed egress) and workers run them again with the variables only known once in the room.
  */
 import { posix } from 'node:path';
-import type { EgressPlan, SourcePlan } from './egress-plan.ts';
+import type { EgressPlan, PathPolicy, SourcePlan } from './egress-plan.ts';
 import { invalidField } from './errors.ts';
 
 export interface NamingVars {
@@ -93,13 +93,6 @@ export function namingVarsOf(plan: Pick<EgressPlan, 'source' | 'roomName' | 'req
     ...more,
   };
 }
-
-/**
- * `confined` (local disk): a path that leaves the output directory — absolute, or `..` after
- * normalisation — is refused. `lenient` (cloud storage, a key under the bucket): LiveKit's clean-up,
- * leading `/` and `../` dropped.
- */
-export type PathPolicy = 'confined' | 'lenient';
 
 /** LiveKit's known extensions: one of these at the end of a name is replaced, anything else kept. */
 const KNOWN_EXTENSIONS: ReadonlySet<string> = new Set(['.raw', '.ogg', '.mp3', '.ivf', '.mp4', '.ts', '.webm', '.m3u8', '.jpeg']);

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AuthThrottle } from '../../shared/auth-throttle.ts';
-import type { ApiDeps } from '../server.ts';
+import type { ApiDeps } from '../api-deps.ts';
 import { backlogReader } from './backlog.ts';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './bull-board.ts';
 import { healthRoutes } from './health.ts';

@@ -3,7 +3,7 @@
  * ended. One read for both endpoints (see cached-read.ts).
  */
 import type { EgressInfo } from '@livekit/protocol';
-import type { ApiDeps } from '../server.ts';
+import type { ApiDeps } from '../api-deps.ts';
 import { readCapacityReports, type CapacityReport } from '../../shared/capacity-report.ts';
 import { cachedRead } from './cached-read.ts';
 

@@ -52,4 +52,9 @@ describe('scripts/ensure-node.sh', () => {
     assert.equal(engines, '>=22.18.0');
     assert.match(await readFile(SCRIPT, 'utf8'), /^MIN_VERSION=22\.18\.0$/m);
   });
+
+  test('.nvmrc names the Node LTS the script installs by default', async () => {
+    const nvmrc = (await readFile(new URL('../../.nvmrc', import.meta.url), 'utf8')).trim();
+    assert.match(await readFile(SCRIPT, 'utf8'), new RegExp(`^NODE_LTS_VERSION="\\$\\{EGRESS_NODE_VERSION:-${nvmrc.replaceAll('.', '\\.')}\\}"$`, 'm'));
+  });
 });

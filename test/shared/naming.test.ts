@@ -7,7 +7,7 @@ process.env.TZ = 'Asia/Kolkata';
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { SourcePlan } from '../../shared/egress-plan.ts';
+import type { PathPolicy, SourcePlan } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
 import {
   cleanPath,
@@ -21,7 +21,6 @@ import {
   resolveOutputPath,
   resolveSegmentNames,
   type NamingVars,
-  type PathPolicy,
 } from '../../shared/naming.ts';
 
 /** 2026-11-24 03:02:00.007 UTC = 08:32:00 in Kolkata (UTC+5:30). */

@@ -3,7 +3,7 @@
  * the given Redis, with a test key pair and a silent logger.
  */
 import { pino } from 'pino';
-import type { ApiDeps } from '../../api/server.ts';
+import type { ApiDeps } from '../../api/api-deps.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { createServiceContext } from '../../shared/context.ts';
 

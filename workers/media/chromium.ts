@@ -14,7 +14,7 @@ import { ownedChild } from './owned-child.ts';
 import type { PolicyProxy } from './policy-proxy.ts';
 import { POLICY_HEADER, PROXY_ERROR_HEADER } from './proxy-wire.ts';
 import { describeExit, type Supervisor } from './processes.ts';
-import type { RecorderSettings } from './recording.ts';
+import type { RecorderSettings } from './recorder-settings.ts';
 import { watchNavigation, type NavigationWatch } from './refused-navigation.ts';
 
 const LAUNCH_TIMEOUT_MS = 30_000;

@@ -38,7 +38,7 @@ import { startPolicyProxy, type PolicyProxy } from './policy-proxy.ts';
 import { ownedDirPrefix } from './owner-tag.ts';
 import { Supervisor } from './processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
-import type { RecorderSettings } from './recording.ts';
+import type { RecorderSettings } from './recorder-settings.ts';
 import { screenWithinLimits, type Limits } from '../../shared/limits.ts';
 import { startXvfb, type ScreenSize, type VirtualDisplay } from './xvfb.ts';
 
