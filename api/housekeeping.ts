@@ -13,7 +13,7 @@ import { HOUSEKEEPING_QUEUE, type HousekeepingJob, type HousekeepingJobData, typ
 import { startPool } from '../shared/pool.ts';
 import { Reaper, REAP_INTERVAL_MS } from './reaper.ts';
 
-export async function startHousekeeping(ctx: ServiceContext): Promise<Worker<HousekeepingJobData, string, HousekeepingJobName>> {
+export async function startHousekeeping(ctx: ServiceContext): Promise<Worker<HousekeepingJobData, string>> {
   const reaper = new Reaper(ctx);
   const chore = async (job: HousekeepingJob): Promise<string> => {
     switch (job.name) {
@@ -29,8 +29,7 @@ export async function startHousekeeping(ctx: ServiceContext): Promise<Worker<Hou
   };
   const reap: HousekeepingJobName = 'reap';
   await ctx.queues.get(HOUSEKEEPING_QUEUE).upsertJobScheduler('reaper', { every: REAP_INTERVAL_MS }, { name: reap, opts: { removeOnComplete: 10, removeOnFail: 50 } });
-  // BullMQ types a job's name and its data apart; the name says which data the job carries.
-  return startPool(ctx.config, HOUSEKEEPING_QUEUE, (job: Job<HousekeepingJobData, string, HousekeepingJobName>) => chore(job as HousekeepingJob), { concurrency: 4 }, ctx.log);
+  return startPool(ctx.config, HOUSEKEEPING_QUEUE, chore, { concurrency: 4 }, ctx.log);
 }
 
 async function enforceStartDeadline(ctx: ServiceContext, { egressId, queue }: StartDeadlineJobData): Promise<string> {

@@ -66,7 +66,7 @@ export class Reaper {
     let plan: RecordJobData['plan'] | undefined;
     for (const queue of RECORD_QUEUES) {
       const job = await this.ctx.queues.get(queue).getJob(egressId);
-      if (job) plan = (job.data as RecordJobData).plan;
+      if (job) plan = job.data.plan;
     }
     const why = 'the worker recording this egress stopped (killed, or its node lost)';
     if (plan) await endLostEgress(this.ctx, plan, why);

@@ -5,7 +5,7 @@
 import { Worker, type Processor } from 'bullmq';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/load.ts';
-import { bullConnection, bullPrefix, type QueueName } from './queues.ts';
+import { bullConnection, bullPrefix, type JobDataOf, type QueueJob, type QueueName } from './queues.ts';
 
 export interface PoolOptions {
   concurrency: number;
@@ -15,8 +15,16 @@ export interface PoolOptions {
   maxStalledCount?: number;
 }
 
-export function startPool<D, R, N extends string = string>(config: LoadedConfig, queue: QueueName, processor: Processor<D, R, N>, options: PoolOptions, log: Logger): Worker<D, R, N> {
-  const worker = new Worker<D, R, N>(queue, processor, {
+/** Runs a queue's jobs; the processor gets them typed by the queue's job map (QueueJobs), narrowed by `job.name`. */
+export function startPool<Q extends QueueName, R>(
+  config: LoadedConfig,
+  queue: Q,
+  processor: (job: QueueJob<Q, R>, token?: string) => Promise<R>,
+  options: PoolOptions,
+  log: Logger,
+): Worker<JobDataOf<Q>, R> {
+  // BullMQ types a job's name and its data apart; the queue's typed `add` put the data that goes with each name.
+  const worker = new Worker<JobDataOf<Q>, R>(queue, processor as Processor<JobDataOf<Q>, R>, {
     connection: bullConnection(config),
     prefix: bullPrefix(config),
     concurrency: options.concurrency,

@@ -2,9 +2,9 @@
  * Queue names, job data types and the Queue handles every process shares. Job data never holds secrets:
  * Bull Board shows it.
  */
-import { FlowProducer, Queue, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import { FlowProducer, Queue, type BulkJobOptions, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import type { Config, PoolName } from './config/schema.ts';
-import type { EgressPlan, RecordPoolName, StorageTarget } from './egress-plan.ts';
+import type { EgressPlan, RecordPoolName, RequestKind, StorageTarget } from './egress-plan.ts';
 import type { NamingVars } from './naming.ts';
 import { redisOptions } from './redis.ts';
 import { redisKeys, RETENTION_SEC } from './redis-keys.ts';
@@ -145,10 +145,56 @@ export interface StartDeadlineJobData {
 /** The reaper's scan, from a job scheduler: no data. */
 export type ReapJobData = Record<string, never>;
 
+/** A record queue's jobs are named by the request's kind (`plan.requestKind`). */
+export type RecordJobs = { [K in RequestKind]: RecordJobData };
+
+/** The upload queue runs four kinds of job, told apart by name. */
+export interface UploadJobs {
+  upload: UploadJobData;
+  playlist: PlaylistJobData;
+  finalize: FinalizeJobData;
+  salvage: SalvageJobData;
+}
+
+/** A webhook job is named by its event. */
+export type WebhookJobs = { [E in WebhookJobData['event']]: WebhookJobData };
+
 /** The housekeeping queue runs two kinds of job, told apart by name: an egress's start deadline, and the reaper's scan. */
-export type HousekeepingJob = Job<StartDeadlineJobData, string, 'start-deadline'> | Job<ReapJobData, string, 'reap'>;
-export type HousekeepingJobName = HousekeepingJob['name'];
-export type HousekeepingJobData = HousekeepingJob['data'];
+export interface HousekeepingJobs {
+  'start-deadline': StartDeadlineJobData;
+  reap: ReapJobData;
+}
+
+/** Each queue's job names, and the data a job of that name carries. */
+export interface QueueJobs {
+  'room-composite': RecordJobs;
+  'track-composite': RecordJobs;
+  track: RecordJobs;
+  upload: UploadJobs;
+  webhook: WebhookJobs;
+  housekeeping: HousekeepingJobs;
+}
+
+export type JobNameOf<Q extends QueueName> = keyof QueueJobs[Q] & string;
+export type JobDataOf<Q extends QueueName> = QueueJobs[Q][JobNameOf<Q>];
+
+/** A job of queue `Q`: its name says which data it carries (narrow on `job.name`). */
+export type QueueJob<Q extends QueueName, R = unknown> = { [N in JobNameOf<Q>]: Job<QueueJobs[Q][N], R, N> }[JobNameOf<Q>];
+
+/**
+ * A Queue handle whose `add` and `addBulk` check a job's data against its name, and whose `getJob` says
+ * which jobs the queue holds. (The data is still read back from Redis: a processor of jobs that may come
+ * from another version checks their shape itself.)
+ */
+export interface TypedQueue<Q extends QueueName> extends Queue<any, unknown, string> {
+  add<N extends JobNameOf<Q>>(name: N, data: QueueJobs[Q][N], opts?: JobsOptions): Promise<Job<QueueJobs[Q][N], unknown, N>>;
+  addBulk(jobs: { [N in JobNameOf<Q>]: { name: N; data: QueueJobs[Q][N]; opts?: BulkJobOptions } }[JobNameOf<Q>][]): Promise<QueueJob<Q>[]>;
+  getJob(jobId: string): Promise<QueueJob<Q> | undefined>;
+}
+
+export type HousekeepingJob = QueueJob<typeof HOUSEKEEPING_QUEUE, string>;
+export type HousekeepingJobName = JobNameOf<typeof HOUSEKEEPING_QUEUE>;
+export type HousekeepingJobData = JobDataOf<typeof HOUSEKEEPING_QUEUE>;
 
 export const STOP_BEFORE_START = 'Stop called before pipeline could start';
 
@@ -179,7 +225,7 @@ export class Queues {
     this.onError = onError;
   }
 
-  get(name: QueueName): Queue {
+  get<Q extends QueueName>(name: Q): TypedQueue<Q> {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, {
@@ -190,7 +236,8 @@ export class Queues {
       queue.on('error', this.onError);
       this.queues.set(name, queue);
     }
-    return queue;
+    // One handle per name, created above for this name: its jobs are that queue's (QueueJobs[Q]).
+    return queue as TypedQueue<Q>;
   }
 
   flows(): FlowProducer {
@@ -202,7 +249,7 @@ export class Queues {
   }
 
   all(): Queue[] {
-    return ALL_QUEUES.map((name) => this.get(name));
+    return ALL_QUEUES.map((name): Queue => this.get(name));
   }
 
   /** Closes every handle. `force` drops the connections instead of waiting for Redis to answer QUIT. */

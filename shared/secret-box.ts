@@ -1,5 +1,5 @@
 /**
- * Secrets at rest (stream URLs with their keys; later storage credentials): AES-256-GCM with a key from
+ * Secrets at rest (stream URLs with their keys, a request's storage credentials and webhook URLs): AES-256-GCM with a key from
  * config (`secrets_key`, 32 bytes base64), or one derived from the API secret when none is set. What Redis,
  * Bull Board and a Redis dump see is ciphertext.
  */

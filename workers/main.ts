@@ -18,7 +18,7 @@ import { ControlSubscriber } from '../shared/control.ts';
 import { ERRORS } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { startPool } from '../shared/pool.ts';
-import { RECORD_QUEUES, type FinalizeJobData, type RecordJobData } from '../shared/queues.ts';
+import { RECORD_QUEUES, type QueueJob, type UploadJobs } from '../shared/queues.ts';
 import { createRedis } from '../shared/redis.ts';
 import { InFlight } from '../shared/in-flight.ts';
 import { runMain } from '../shared/run-main.ts';
@@ -98,29 +98,38 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     const pool = startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log);
     // The processor ends every egress it runs; this catches what escapes it (Redis lost mid-job, a stall
     // past maxStalledCount), so no egress is left STARTING or ACTIVE by a failed job.
-    pool.on('failed', (job, err) => void endFailed(ctx, (job?.data as RecordJobData | undefined)?.plan.egressId, `the recording job failed: ${err.message}`));
+    pool.on('failed', (job, err) => void endFailed(ctx, job?.data?.plan.egressId, `the recording job failed: ${err.message}`));
     recordPools.push(pool);
   }
   if (recordPoolNames.length) admission.start();
   ctx.warmPool?.start();
   if (delivery) {
-    // A Map: a job's name is data from Redis (a job named `constructor` must be unknown, not Object()).
-    const byName = new Map<string, (job: Job, token?: string) => Promise<unknown>>([
-      ['upload', uploadProcessor(ctx, delivery)],
-      ['playlist', playlistProcessor(ctx, delivery)],
-      ['finalize', finalizeProcessor(ctx, delivery)],
-      ['salvage', salvageProcessor(ctx, delivery)],
-    ]);
-    const upload = (job: Job, token?: string) => {
-      const processor = byName.get(job.name);
-      if (!processor) throw new UnrecoverableError(`unknown upload job ${job.name}`);
-      return processor(job, token);
+    const processors: { [N in keyof UploadJobs]: (job: Job<UploadJobs[N]>, token?: string) => Promise<unknown> } = {
+      upload: uploadProcessor(ctx, delivery),
+      playlist: playlistProcessor(ctx, delivery),
+      finalize: finalizeProcessor(ctx, delivery),
+      salvage: salvageProcessor(ctx, delivery),
+    };
+    // A switch, not a lookup: a job's name is data from Redis (a job named `constructor` must be unknown, not Object()).
+    const upload = (job: QueueJob<'upload'>, token?: string): Promise<unknown> => {
+      switch (job.name) {
+        case 'upload':
+          return processors.upload(job, token);
+        case 'playlist':
+          return processors.playlist(job, token);
+        case 'finalize':
+          return processors.finalize(job, token);
+        case 'salvage':
+          return processors.salvage(job, token);
+        default:
+          throw new UnrecoverableError(`unknown upload job ${(job as Job).name}`);
+      }
     };
     const uploads = startPool(config, 'upload', upload, { concurrency: config.concurrency.upload }, log);
     // A finalize job that keeps failing must still end its egress: never left ENDING forever.
     uploads.on('failed', (job, err) => {
       if (job?.name !== 'finalize' || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-      void endFailed(ctx, (job.data as FinalizeJobData).egressId, `could not finalize the egress: ${err.message}`);
+      void endFailed(ctx, job.data.egressId, `could not finalize the egress: ${err.message}`);
     });
     deliveryPools.push(uploads);
   }

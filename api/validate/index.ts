@@ -21,7 +21,7 @@ import { validateRoomComposite } from './room-composite.ts';
 import { validateStartEgress } from './start-egress.ts';
 import { validateTrackComposite } from './track-composite.ts';
 import { validateTrack } from './track.ts';
-import { invalidUrl, protocolOfUrl, resolveStreamUrl, type StreamProtocolName, type StreamTarget } from './stream-url.ts';
+import { invalidUrl, protocolOfUrl, resolveStreamUrl, type ResolvedStreamUrl, type StreamProtocolName } from './stream-url.ts';
 import { validateWeb } from './web.ts';
 
 export type { ValidateContext } from './common.ts';
@@ -53,7 +53,7 @@ export function validateRequest(request: AnyStartRequest, ctx: ValidateContext):
  * (credentials included), by ref. They go to the sealed secret store, never into the plan.
  */
 export function secretsOf(request: AnyStartRequest, plan: EgressPlan): EgressSecrets {
-  let targets: StreamTarget[];
+  let targets: ResolvedStreamUrl[];
   let uploads: UploadChoice[];
   if (request instanceof TrackEgressRequest) {
     targets = request.output.case === 'websocketUrl' ? [resolveStreamUrl(request.output.value, 'websocket')] : [];
@@ -73,7 +73,7 @@ export function secretsOf(request: AnyStartRequest, plan: EgressPlan): EgressSec
 }
 
 /** A URL given to UpdateStream, checked against the egress's stream protocol. */
-export function updateStreamTarget(url: string, protocol: StreamProtocolName): StreamTarget {
+export function updateStreamTarget(url: string, protocol: StreamProtocolName): ResolvedStreamUrl {
   const own = protocolOfUrl(url);
   if (own !== protocol) throw invalidUrl(url, 'invalid scheme');
   return resolveStreamUrl(url, own);

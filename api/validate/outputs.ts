@@ -28,7 +28,7 @@ import { EgressError, invalidField } from '../../shared/errors.ts';
 import { sizeProblem, type Limits } from '../../shared/limits.ts';
 import { resolveImagePrefix, resolveOutputPath, resolveSegmentNames, type NamingVars } from '../../shared/naming.ts';
 import { IMAGE_SUFFIX_LENGTH, SEGMENT_SUFFIX_LENGTH, checkStorageKey } from './storage-keys.ts';
-import { protocolOfUrl, resolveStreamUrl, type StreamProtocolName, type StreamTarget } from './stream-url.ts';
+import { protocolOfUrl, resolveStreamUrl, type ResolvedStreamUrl, type StreamProtocolName } from './stream-url.ts';
 
 // ---- storage ----
 
@@ -194,7 +194,7 @@ export interface DraftFile {
 
 export interface DraftStream {
   protocol: StreamProtocolName;
-  targets: StreamTarget[];
+  targets: ResolvedStreamUrl[];
 }
 
 export interface CheckedOutputs {

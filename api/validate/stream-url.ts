@@ -13,7 +13,7 @@ import { formatStreamUrl, parseStreamUrl, streamIdOf, StreamUrlError, type Strea
 
 export type StreamProtocolName = 'rtmp' | 'srt' | 'websocket';
 
-export interface StreamTarget {
+export interface ResolvedStreamUrl {
   /** The URL to send to, rebuilt from its checked parts (mux:// expanded). Secret: never in job data. */
   url: string;
   /** For StreamInfo, logs, the plan. */
@@ -68,7 +68,7 @@ function canonicalOf(destination: StreamDestination, protocol: StreamProtocolNam
 }
 
 /** Checks one URL against its output's protocol and returns where to send it. */
-export function resolveStreamUrl(raw: string, protocol: StreamProtocolName): StreamTarget {
+export function resolveStreamUrl(raw: string, protocol: StreamProtocolName): ResolvedStreamUrl {
   const scheme = schemeOf(raw);
   if (PROTOCOL_OF_SCHEME.get(scheme) !== protocol) throw invalidUrl(raw, 'invalid scheme');
   if (scheme === 'twitch') {

@@ -9,7 +9,7 @@ import type { SealedStream } from '../../shared/egress-secrets.ts';
 import { invalidField, notFound } from '../../shared/errors.ts';
 import type { Limits } from '../../shared/limits.ts';
 import { streamEnded } from '../../shared/stream-results.ts';
-import type { StreamTarget } from './stream-url.ts';
+import type { ResolvedStreamUrl } from './stream-url.ts';
 
 /** Refuses lists longer than an egress may have streams (each URL's length is bounded with every string of every RPC: string-lengths.ts). */
 export function checkUpdateStreamBounds(request: UpdateStreamRequest, limits: Limits): void {
@@ -30,7 +30,7 @@ export interface StreamUpdate {
 }
 
 /** Targets with the same identity once. */
-export function uniqueTargets(targets: readonly StreamTarget[]): StreamTarget[] {
+export function uniqueTargets(targets: readonly ResolvedStreamUrl[]): ResolvedStreamUrl[] {
   return targets.filter((t, i) => targets.findIndex((other) => other.id === t.id) === i);
 }
 
@@ -41,7 +41,7 @@ export function uniqueTargets(targets: readonly StreamTarget[]): StreamTarget[] 
  * active streams than `limit` afterwards is `invalid_argument` naming add_output_urls. Throws before
  * anything is changed.
  */
-export function planStreamUpdate(streams: readonly SealedStream[], results: readonly StreamInfo[], add: readonly StreamTarget[], remove: readonly StreamTarget[], limit: number): StreamUpdate {
+export function planStreamUpdate(streams: readonly SealedStream[], results: readonly StreamInfo[], add: readonly ResolvedStreamUrl[], remove: readonly ResolvedStreamUrl[], limit: number): StreamUpdate {
   const active = (position: number) => !streamEnded(results[position]);
   const activeIds = new Set(streams.filter((_, i) => active(i)).map((s) => s.id));
   const added = uniqueTargets(add)

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { resolveStreamUrl } from '../../api/validate/stream-url.ts';
 import type { Resolver, UrlPolicy } from '../../shared/url-policy.ts';
 import { Supervisor, type SupervisedProcess } from '../../workers/media/processes.ts';
-import { StreamFanout, type StreamFanoutOptions, type StreamProtocol, type StreamState } from '../../workers/media/sinks/stream-fanout.ts';
+import { StreamFanout, type SinkProtocol, type StreamFanoutOptions, type StreamState } from '../../workers/media/sinks/stream-fanout.ts';
 import { freeUdpPort } from '../support/free-port.ts';
 import { startRtmpServer, type RtmpServer } from '../support/rtmp-server.ts';
 import { startSrtListener } from '../support/srt-listener.ts';
@@ -68,7 +68,7 @@ function newFanout(options: Partial<StreamFanoutOptions>): StreamFanout {
 
 /** Adds `url` (validated and rebuilt as the API does) and returns a reader of its state. */
 function add(fanout: StreamFanout, url: string): () => StreamState {
-  const protocol: StreamProtocol = url.startsWith('srt') ? 'srt' : 'rtmp';
+  const protocol: SinkProtocol = url.startsWith('srt') ? 'srt' : 'rtmp';
   const target = resolveStreamUrl(url, protocol);
   const index = fanout.states().length;
   fanout.add({ id: target.id, url: target.url, redactedUrl: target.redacted, protocol });

@@ -13,7 +13,7 @@ import type { AudioCodecName, EgressPlan, EncodingPlan, FileType, ImageOutputPla
 import { EgressError } from '../../shared/errors.ts';
 import type { AudioSink } from './pulse.ts';
 
-export type Container = Extract<FileType, 'mp4' | 'ogg' | 'mp3'>;
+export type FileContainer = Extract<FileType, 'mp4' | 'ogg' | 'mp3'>;
 export type AudioEncoding = Extract<AudioCodecName, 'aac' | 'opus' | 'mp3'>;
 
 /** 10 ms of the sink's 48 kHz stereo s16: small reads keep PulseAudio's timestamps close to real time. */
@@ -33,7 +33,7 @@ export const STREAM_FD = 3;
  * packet by packet (without flush_packets a quiet recording sat in ffmpeg's 32 KiB write buffer for many
  * seconds: a killed worker left an MP4 of 28 bytes after 6 s).
  */
-const CAPTURE_MUXER: Record<Container, { format: string; options: [string, string][] }> = {
+const CAPTURE_MUXER: Record<FileContainer, { format: string; options: [string, string][] }> = {
   mp4: { format: 'mp4', options: [['movflags', '+empty_moov+default_base_moof'], ['frag_duration', '1000000'], ['flush_packets', '1']] },
   ogg: { format: 'ogg', options: [['flush_packets', '1']] },
   mp3: { format: 'mp3', options: [['flush_packets', '1']] },
@@ -50,7 +50,7 @@ export const imageFileName = (index: number): string => numbered(IMAGE_PATTERN, 
 /** What a capture writes where: the plan's outputs, resolved and checked against what can be recorded. */
 export interface CaptureLayout {
   /** Recorded crash-safe at capturePath, remuxed into filePath at the end. */
-  file?: { container: Container; capturePath: string; filePath: string };
+  file?: { container: FileContainer; capturePath: string; filePath: string };
   /** MPEG-TS segments in `dir`; ffmpeg lists each closed one in the CSV file at listPath. */
   segments?: { dir: string; listPath: string; durationSec: number };
   /** One directory per plan.images entry. */
@@ -112,7 +112,7 @@ function fileOf({ plan, workDir, filePath, video }: LayoutRequest): CaptureLayou
 }
 
 /** An MP4 holds AAC or Opus; OGG only Opus; an MP3 file only MP3. */
-function audioCodecOf(container: Container, requested: AudioCodecName): AudioEncoding {
+function audioCodecOf(container: FileContainer, requested: AudioCodecName): AudioEncoding {
   if (container === 'ogg') return 'opus';
   if (container === 'mp3') return 'mp3';
   return requested === 'opus' ? 'opus' : 'aac';

@@ -1,6 +1,6 @@
 /**
- * The contract between the egress runner and a recorder (web today; template, SDK and passthrough
- * sources later). A recorder owns every process it starts and ends them on every path.
+ * The contract between the egress runner and a recorder (web, SDK, track and passthrough; workers/recorders.ts
+ * picks one). A recorder owns every process it starts and ends them on every path.
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';

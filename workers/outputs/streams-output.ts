@@ -17,7 +17,7 @@ import { msToNanos } from '../../shared/ids.ts';
 import { alignStreamResults, streamEnded } from '../../shared/stream-results.ts';
 import { urlPolicyOf } from '../../shared/url-policy.ts';
 import type { Supervisor } from '../media/processes.ts';
-import { StreamFanout, type StreamProtocol, type StreamsStopped, type StreamState } from '../media/sinks/stream-fanout.ts';
+import { StreamFanout, type SinkProtocol, type StreamsStopped, type StreamState } from '../media/sinks/stream-fanout.ts';
 
 const STATUS: ReadonlyMap<StreamState['status'], StreamInfo_Status> = new Map([
   ['active', StreamInfo_Status.ACTIVE],
@@ -48,7 +48,7 @@ export class StreamsOutput {
   private readonly ctx: ServiceContext;
   private readonly plan: EgressPlan;
   private readonly log: Logger;
-  private readonly protocol: StreamProtocol;
+  private readonly protocol: SinkProtocol;
   /** The sealed list as last read: StreamInfo entries are made for it before any is written. */
   private streams: readonly SealedStream[] = [];
   /** StreamInfo writes under way: stop() waits for them, so the final states are stored. */

@@ -6,14 +6,14 @@
  */
 
 /** `sent` grows monotonically and the last call, on success, is (total, total). */
-export type UploadProgress = (sentBytes: number, totalBytes: number) => void;
+export type OnUploadProgress = (sentBytes: number, totalBytes: number) => void;
 
 export interface UploadFileOptions {
   /** MIME type stored with the object (video/mp4, application/x-mpegurl, …). */
   contentType: string;
   /** The file's size, known to the caller (from stat); back-ends size multipart chunks from it. */
   sizeBytes: number;
-  onProgress?: UploadProgress;
+  onProgress?: OnUploadProgress;
   /** Aborting cancels the upload (a partial multipart upload is cleaned up) and rejects it. */
   signal?: AbortSignal;
 }

@@ -11,7 +11,7 @@ import { posix } from 'node:path';
 import type { ServiceContext } from '../../shared/context.ts';
 import { policyRefusal } from '../../shared/guarded-agents.ts';
 import type { StorageTarget } from '../../shared/egress-plan.ts';
-import type { StorageBackend, UploadProgress } from './backend.ts';
+import type { StorageBackend, OnUploadProgress } from './backend.ts';
 import { StorageBackends } from './backends.ts';
 
 /** LiveKit's presigned URLs last 7 days, the longest S3 allows. */
@@ -25,7 +25,7 @@ export interface DeliverRequest {
   /** A local file, or a small text (a playlist, a manifest). */
   payload: { path: string } | { text: string };
   contentType: string;
-  onProgress?: UploadProgress;
+  onProgress?: OnUploadProgress;
   /** This is the job's last attempt: if the primary storage fails now, the backup storage takes it. */
   lastAttempt: boolean;
 }

@@ -9,9 +9,7 @@ import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { localPathOf } from '../../shared/naming.ts';
-import type { StorageBackend } from './backend.ts';
-
-export type Progress = (sentBytes: number, totalBytes: number) => void;
+import type { OnUploadProgress, StorageBackend } from './backend.ts';
 
 export function createLocalBackend(directory: string): StorageBackend {
   return {
@@ -22,7 +20,7 @@ export function createLocalBackend(directory: string): StorageBackend {
 }
 
 /** Delivers `localPath` to `<directory>/<key>`; returns the location and size. The source is gone afterwards. */
-async function storeLocally(localPath: string, directory: string, key: string, progress: Progress): Promise<{ location: string; sizeBytes: number }> {
+async function storeLocally(localPath: string, directory: string, key: string, progress: OnUploadProgress): Promise<{ location: string; sizeBytes: number }> {
   const target = localPathOf(directory, key);
   await mkdir(dirname(target), { recursive: true });
   const { size } = await stat(localPath);
@@ -37,7 +35,7 @@ async function storeLocally(localPath: string, directory: string, key: string, p
   return { location: target, sizeBytes: size };
 }
 
-async function copyWithProgress(from: string, to: string, total: number, progress: Progress): Promise<void> {
+async function copyWithProgress(from: string, to: string, total: number, progress: OnUploadProgress): Promise<void> {
   let sent = 0;
   let lastReport = 0;
   const meter = new Transform({

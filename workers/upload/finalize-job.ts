@@ -23,29 +23,29 @@ import { writePlaylists } from './playlist-job.ts';
 
 const RECHECK_MS = 1000;
 
-interface Delivered {
+interface RecordingUploads {
   uploads: { data: UploadJobData; result: UploadResult }[];
   failures: string[];
   pending: number;
 }
 
 /** The state of every upload made while recording (segments, their playlists, images). */
-async function deliveredWhileRecording(ctx: ServiceContext, data: FinalizeJobData): Promise<Delivered> {
+async function deliveredWhileRecording(ctx: ServiceContext, data: FinalizeJobData): Promise<RecordingUploads> {
   const { egressId, segments, images = [] } = data;
   const ids: string[] = [];
   for (let i = 0; i < (segments?.count ?? 0); i++) ids.push(uploadJobId.segment(egressId, i), uploadJobId.playlist(egressId, i + 1));
   for (const image of images) for (let i = 0; i < image.count; i++) ids.push(uploadJobId.image(egressId, image.outputIndex, i));
   const queue = ctx.queues.get('upload');
-  const delivered: Delivered = { uploads: [], failures: [], pending: 0 };
+  const delivered: RecordingUploads = { uploads: [], failures: [], pending: 0 };
   for (const id of ids) {
     const job = await queue.getJob(id);
     if (!job) continue; // removed by retention: long done
     const state = await job.getState();
     if (state === 'completed') {
-      if (job.name === 'upload') delivered.uploads.push({ data: job.data as UploadJobData, result: job.returnvalue as UploadResult });
+      if (job.name === 'upload') delivered.uploads.push({ data: job.data, result: job.returnvalue as UploadResult });
     } else if (state === 'failed') {
       // A playlist that failed is rewritten below; a lost segment or image is a failed upload.
-      if (job.name === 'upload') delivered.failures.push(`${(job.data as UploadJobData).key}: ${job.failedReason}`);
+      if (job.name === 'upload') delivered.failures.push(`${job.data.key}: ${job.failedReason}`);
     } else delivered.pending += 1;
   }
   return delivered;

@@ -9,7 +9,7 @@ import type { ServiceContext } from '../../shared/context.ts';
 import { isLastAttempt } from '../outputs/upload-options.ts';
 import type { Delivery } from '../storage/delivery.ts';
 
-export interface UploadProgress {
+export interface UploadJobProgress {
   sentBytes: number;
   totalBytes: number;
 }
@@ -30,7 +30,7 @@ export function uploadProcessor(ctx: ServiceContext, delivery: Delivery) {
       const now = Date.now();
       if (sentBytes < totalBytes && now - lastReportMs < PROGRESS_INTERVAL_MS) return;
       lastReportMs = now;
-      void job.updateProgress({ sentBytes, totalBytes } satisfies UploadProgress).catch(() => undefined);
+      void job.updateProgress({ sentBytes, totalBytes } satisfies UploadJobProgress).catch(() => undefined);
     };
     const { location, sizeBytes, backup } = await delivery.deliver({ egressId, storage, key, payload: { path: localPath }, contentType, onProgress, lastAttempt: isLastAttempt(job) });
     log.info({ location, sizeBytes, backup, attempt: job.attemptsMade + 1 }, 'upload done');

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EgressInfo, EgressStatus, RoomCompositeEgressRequest } from '@livekit/protocol';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../../api/server.ts';
-import { ALL_QUEUES } from '../../../shared/queues.ts';
+import { ALL_QUEUES, type WebhookJobData } from '../../../shared/queues.ts';
 import { createApiDeps, TEST_API_KEY, TEST_API_SECRET, type TestApiDeps } from '../../support/api-deps.ts';
 import { startRedis, type RedisServer } from '../../support/redis-server.ts';
 
@@ -35,7 +35,7 @@ describe('admin endpoints', () => {
         request: { case: 'roomComposite', value: new RoomCompositeEgressRequest({ roomName: 'room-1' }) },
       }),
     );
-    await deps.queues.get('webhook').add('egress_started', { egressId: 'EG_admin_test' });
+    await deps.queues.get('webhook').add('egress_started', { egressId: 'EG_admin_test' } as WebhookJobData); // only its egressId is shown
   });
 
   after(async () => {

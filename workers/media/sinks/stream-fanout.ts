@@ -11,7 +11,7 @@ import { EgressError, failedPrecondition, notFound } from '../../../shared/error
 import type { Supervisor } from '../processes.ts';
 import { StreamSink, type StreamPolicy, type StreamSinkSettings, type StreamState, type StreamTarget } from './stream-sink.ts';
 
-export type { StreamPolicy, StreamProtocol, StreamSinkSettings, StreamState, StreamStatus, StreamTarget } from './stream-sink.ts';
+export type { SinkProtocol, StreamPolicy, StreamSinkSettings, StreamState, StreamStatus, StreamTarget } from './stream-sink.ts';
 
 export interface StreamFanoutOptions extends StreamSinkSettings, StreamPolicy {
   ffmpegPath: string;

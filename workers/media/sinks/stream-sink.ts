@@ -26,7 +26,8 @@ import { startRtmpRun } from './rtmp-run.ts';
 import { startSrtRun } from './srt-run.ts';
 import { TsJoinPoint } from './ts-join-point.ts';
 
-export type StreamProtocol = 'rtmp' | 'srt';
+/** The protocols a stream sink speaks (the request's StreamProtocol, websocket aside). */
+export type SinkProtocol = 'rtmp' | 'srt';
 
 export interface StreamTarget {
   /** Names this stream in its fanout (`remove(id)`); never shown. */
@@ -36,7 +37,7 @@ export interface StreamTarget {
   /** The URL fit to show (`redactStreamUrl`): for StreamInfo, logs and error messages. */
   redactedUrl: string;
   /** rtmp covers rtmps. */
-  protocol: StreamProtocol;
+  protocol: SinkProtocol;
 }
 
 export type StreamStatus = 'active' | 'finished' | 'failed';
