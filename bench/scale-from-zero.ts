@@ -33,7 +33,7 @@ interface Start {
   noticedMs?: number;
 }
 
-/** A warm station's Chromium is up (its processes carry EGRESS_WARM_STATION: workers/media/warm-pool.ts). */
+/** A warm station's Chromium is up (its processes carry EGRESS_WARM_STATION: workers/web/warm-pool.ts). */
 async function warmStationUp(): Promise<boolean> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { recordWeb } from '../workers/media/web-recorder.ts';
+import { recordWeb } from '../workers/web/web-recorder.ts';
 import { webPlan, TEST_RECORDER_SETTINGS } from '../test/support/plans.ts';
 import { startTestPage } from '../test/support/test-page.ts';
 import { fmt } from './stats.ts';

@@ -14,7 +14,7 @@ export const outlivingRecordTtlSec = (egressTtl: number): number => egressTtl + 
 
 /** Key names and namespaces (a store adds its own suffixes to its namespace), by what they hold. */
 export const redisKeys = {
-  /** The worker that claimed an egress's record job (workers/record-job.ts); the reaper checks it. */
+  /** The worker that claimed an egress's record job (workers/recording/job-processor.ts); the reaper checks it. */
   claim: (prefix: string, egressId: string) => `${prefix}:claim:${egressId}`,
   /** EgressInfo records and their indexes (shared/egress-store.ts). */
   store: (prefix: string) => `${prefix}:store`,

@@ -22,11 +22,11 @@ import { RECORD_QUEUES, type QueueJob, type UploadJobs } from '../shared/queues.
 import { createRedis } from '../shared/redis.ts';
 import { InFlight } from '../shared/in-flight.ts';
 import { runMain } from '../shared/run-main.ts';
-import { recordProcessor } from './record-job.ts';
-import { recordsInProcess } from './recorders.ts';
-import { recorderSettings } from './recording-session.ts';
-import { WarmPool } from './media/warm-pool.ts';
-import { reapLeftovers } from './media/leftovers.ts';
+import { recordProcessor } from './recording/job-processor.ts';
+import { recordsInProcess } from './recording/recorder-choice.ts';
+import { recorderSettings } from './recording/session.ts';
+import { WarmPool } from './web/warm-pool.ts';
+import { reapLeftovers } from './process/leftovers.ts';
 import { Admission } from './capacity/admission.ts';
 import { Delivery } from './storage/delivery.ts';
 import { finalizeProcessor } from './upload/finalize-job.ts';

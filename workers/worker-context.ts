@@ -1,8 +1,8 @@
 /** What the worker pools of one process share on top of the service context. */
 import type { ServiceContext } from '../shared/context.ts';
 import type { ControlSubscriber } from '../shared/control.ts';
-import type { Recording } from './media/recording.ts';
-import type { WarmPool } from './media/warm-pool.ts';
+import type { Recording } from './recording/recorder-contract.ts';
+import type { WarmPool } from './web/warm-pool.ts';
 
 export interface WorkerContext extends ServiceContext {
   /** Receives StopEgress and other control messages for the egresses this process runs. */

@@ -1,5 +1,5 @@
 /**
- * What a dead worker leaves on its host, and the next worker that starts there (workers/media/leftovers.ts):
+ * What a dead worker leaves on its host, and the next worker that starts there (workers/process/leftovers.ts):
  * a worker with an idle warm station (warm_pool.size 1, no job) SIGKILLed takes the station's processes with
  * it; what they cannot remove themselves (the PulseAudio runtime and warm-station directories, the X display's
  * socket) stays until the next worker starts and reaps it, along with simulated leftovers of dead owners
@@ -17,13 +17,13 @@ import { basename, join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
-import { watchdogPid } from '../../workers/media/group-watchdog.ts';
-import { OWN_OWNER, OWNER_TAG, ownerOf } from '../../workers/media/owner-tag.ts';
-import { processesTagged, readStat } from '../../workers/media/proc-table.ts';
-import { Supervisor, spawnSupervised, type SupervisedProcess } from '../../workers/media/processes.ts';
-import { listeningDisplays } from '../../workers/media/stale-displays.ts';
-import { STATION_TAG } from '../../workers/media/warm-pool.ts';
-import { startXvfb } from '../../workers/media/xvfb.ts';
+import { watchdogPid } from '../../workers/process/group-watchdog.ts';
+import { OWN_OWNER, OWNER_TAG, ownerOf } from '../../workers/process/owner-tag.ts';
+import { processesTagged, readStat } from '../../workers/process/proc-table.ts';
+import { Supervisor, spawnSupervised, type SupervisedProcess } from '../../workers/process/processes.ts';
+import { listeningDisplays } from '../../workers/web/stale-displays.ts';
+import { STATION_TAG } from '../../workers/web/warm-pool.ts';
+import { startXvfb } from '../../workers/web/xvfb.ts';
 import { processesInGroups, processesOwnedBy, untilAllGone } from '../support/owned-processes.ts';
 import { startService, type TestService } from '../support/service.ts';
 import { spawnWorker } from '../support/worker-process.ts';

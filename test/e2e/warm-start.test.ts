@@ -7,7 +7,7 @@ import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { STATION_TAG } from '../../workers/media/warm-pool.ts';
+import { STATION_TAG } from '../../workers/web/warm-pool.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../support/service.ts';

@@ -1,5 +1,5 @@
 /**
- * The policy proxy on its own (workers/media/policy-proxy.ts), driven the way Chromium drives it: absolute-form
+ * The policy proxy on its own (workers/web/policy-proxy.ts), driven the way Chromium drives it: absolute-form
  * HTTP requests and CONNECT tunnels, with an injected resolver giving the answers a DNS server would. Loopback
  * listeners on 127.0.0.2 (allowed) and 127.0.0.3 (url_policy.deny) stand in for an allowed and a forbidden
  * host: a refusal is checked on the answer and on the forbidden listener having received nothing.
@@ -10,8 +10,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { UrlPolicy } from '../../shared/url-policy.ts';
-import { startPolicyProxy, type PolicyProxy, type ProxyRules } from '../../workers/media/policy-proxy.ts';
-import { POLICY_HEADER, PROXY_ERROR_HEADER } from '../../workers/media/proxy-wire.ts';
+import { startPolicyProxy, type PolicyProxy, type ProxyRules } from '../../workers/web/policy-proxy.ts';
+import { POLICY_HEADER, PROXY_ERROR_HEADER } from '../../workers/web/proxy-wire.ts';
 import { LogLines, startSite, type Site } from './browser-sites.ts';
 
 const POLICY: UrlPolicy = { allow: [], deny: ['127.0.0.3'], denyPrivate: false };

@@ -22,7 +22,7 @@ import type { StorageTarget } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
 import { policyRefusal } from '../../shared/guarded-agents.ts';
 import { uploadJobId, type UploadJobData } from '../../shared/queues.ts';
-import { uploadJobOptions } from '../../workers/outputs/upload-options.ts';
+import { uploadJobOptions } from '../../workers/upload/upload-options.ts';
 import { StorageBackends } from '../../workers/storage/backends.ts';
 import { Delivery } from '../../workers/storage/delivery.ts';
 import { gcsView } from '../support/object-stores.ts';

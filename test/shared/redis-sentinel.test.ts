@@ -20,7 +20,7 @@ import { startApi, type RunningApi } from '../../api/main.ts';
 import { ConfigError, loadConfig } from '../../shared/config/load.ts';
 import { REDACTED_LOG_PATHS } from '../../shared/logger.ts';
 import { redisOptions } from '../../shared/redis.ts';
-import { spawnSupervised } from '../../workers/media/processes.ts';
+import { spawnSupervised } from '../../workers/process/processes.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { freePort } from '../support/free-port.ts';
 import { MASTER_NAME, PRIMARY_PASSWORD, SENTINEL_PASSWORD, startSentinelRedis, type SentinelRedis } from '../support/redis-sentinel.ts';

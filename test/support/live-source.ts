@@ -1,5 +1,5 @@
 /** A live encode like the recorder's, for stream sink tests: H.264 + AAC in MPEG-TS on stdout, in real time. */
-import type { SupervisedProcess, Supervisor } from '../../workers/media/processes.ts';
+import type { SupervisedProcess, Supervisor } from '../../workers/process/processes.ts';
 
 export function startLiveSource(supervisor: Supervisor, seconds: number): SupervisedProcess {
   return supervisor.spawn('test-source', 'ffmpeg', [

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { commandOf, processesTagged as tagged } from '../../workers/media/proc-table.ts';
+import { commandOf, processesTagged as tagged } from '../../workers/process/proc-table.ts';
 import { freePort } from './free-port.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;

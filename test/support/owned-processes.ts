@@ -1,12 +1,12 @@
 /**
  * The processes an owner (a worker's Node process, or this test process) started, found by the owner tag in
- * their environment (workers/media/owner-tag.ts), never by name, and the members of the process groups they
+ * their environment (workers/process/owner-tag.ts), never by name, and the members of the process groups they
  * lead (Chromium's helpers rewrite their environment, not their group).
  */
 import { readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OWNER_TAG } from '../../workers/media/owner-tag.ts';
-import { commandOf, processesTagged, readStat } from '../../workers/media/proc-table.ts';
+import { OWNER_TAG } from '../../workers/process/owner-tag.ts';
+import { commandOf, processesTagged, readStat } from '../../workers/process/proc-table.ts';
 
 export interface OwnedProcess {
   pid: number;

@@ -1,6 +1,6 @@
 /** Plans and recorder settings for tests and benchmarks that run a recorder directly, without the API. */
 import type { EgressPlan, FileType, ImageOutputPlan } from '../../shared/egress-plan.ts';
-import type { RecorderSettings } from '../../workers/media/recording.ts';
+import type { RecorderSettings } from '../../workers/recording/recorder-contract.ts';
 import { DEFAULT_LIMITS } from '../../shared/limits.ts';
 
 export const TEST_RECORDER_SETTINGS: RecorderSettings = {

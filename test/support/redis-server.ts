@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnSupervised } from '../../workers/media/processes.ts';
+import { spawnSupervised } from '../../workers/process/processes.ts';
 import { freePort } from './free-port.ts';
 
 export interface RedisServer {

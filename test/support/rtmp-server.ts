@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeExit, spawnSupervised, type SupervisedProcess } from '../../workers/media/processes.ts';
+import { describeExit, spawnSupervised, type SupervisedProcess } from '../../workers/process/processes.ts';
 import { freePort, acceptsConnections } from './free-port.ts';
 
 const HOST = '127.0.0.1';

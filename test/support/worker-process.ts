@@ -4,7 +4,7 @@
  * like a recorder's (processes.ts): it dies with the test process, whatever ends that.
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawnSupervised } from '../../workers/media/processes.ts';
+import { spawnSupervised } from '../../workers/process/processes.ts';
 import type { TestService } from './service.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;

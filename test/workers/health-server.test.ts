@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../shared/config/load.ts';
-import { spawnSupervised } from '../../workers/media/processes.ts';
+import { spawnSupervised } from '../../workers/process/processes.ts';
 import { startWorkers } from '../../workers/main.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { acceptsConnections, freePort } from '../support/free-port.ts';

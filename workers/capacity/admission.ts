@@ -16,7 +16,7 @@ import type { Config } from '../../shared/config/schema.ts';
 import type { EgressPlan, RecordPoolName } from '../../shared/egress-plan.ts';
 import { writeCapacityReport, type CapacityReport } from '../../shared/capacity-report.ts';
 import type { Redis } from '../../shared/redis.ts';
-import type { Recording } from '../media/recording.ts';
+import type { Recording } from '../recording/recorder-contract.ts';
 import { configuredCost, costKindOf, POOL_KINDS, type CostKind } from './cost-kinds.ts';
 import { availableMemoryBytes, busyShare, cores, InProcessShares, perEgressUsage, sampleCpu, type CpuSample } from './host-load.ts';
 
@@ -65,7 +65,7 @@ export interface AdmissionOptions {
   enabled: boolean;
   /** Warm stations taken by recordings (station id → egress id): their processes count for that egress. */
   stationOwners?: ReadonlyMap<string, string>;
-  /** Whether a plan is recorded inside the worker process (workers/recorders.ts). */
+  /** Whether a plan is recorded inside the worker process (workers/recording/recorder-choice.ts). */
   recordsInProcess?: (plan: EgressPlan) => boolean;
   log: Logger;
 }

@@ -1,7 +1,7 @@
 /**
  * The node's load, read from /proc: CPU busy share between two samples (all cores), available memory, and
  * the CPU each recording uses (every process started for an egress carries EGRESS_ID in its environment:
- * Chromium with all its helpers, ffmpeg, Xvfb). A warm station's processes (workers/media/warm-pool.ts) were
+ * Chromium with all its helpers, ffmpeg, Xvfb). A warm station's processes (workers/web/warm-pool.ts) were
  * started before their egress was known and carry EGRESS_WARM_STATION instead: they count for the egress that
  * took the station, and for nobody while idle. The recorders that run inside the worker process (the SDK and
  * track recorders: rtc-node's decoders, werift) have no process of their own: the worker process's CPU is

@@ -11,8 +11,8 @@ import { pathPolicyOf, type EgressPlan, type ImageOutputPlan } from '../../share
 import { msToNanos } from '../../shared/ids.ts';
 import { formatUtc, namingVarsOf, resolveImagePrefix } from '../../shared/naming.ts';
 import { uploadJobId, type ImagesSummary, type UploadJobData } from '../../shared/queues.ts';
-import type { ImageReport } from '../media/recording.ts';
-import { uploadJobOptions } from './upload-options.ts';
+import type { ImageReport } from '../recording/recorder-contract.ts';
+import { uploadJobOptions } from '../upload/upload-options.ts';
 
 interface Tally {
   output: ImageOutputPlan;

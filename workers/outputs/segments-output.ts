@@ -11,8 +11,8 @@ import { msToNanos } from '../../shared/ids.ts';
 import { formatUtc, namingVarsOf, resolveSegmentNames, type SegmentNames } from '../../shared/naming.ts';
 import { uploadJobId, type PlaylistJobData, type SegmentsSummary, type UploadJobData } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
-import type { SegmentReport } from '../media/recording.ts';
-import { uploadJobOptions } from './upload-options.ts';
+import type { SegmentReport } from '../recording/recorder-contract.ts';
+import { uploadJobOptions } from '../upload/upload-options.ts';
 
 const pad5 = (n: number) => String(n).padStart(5, '0');
 

@@ -16,8 +16,8 @@ import type { SealedStream } from '../../shared/egress-secrets.ts';
 import { msToNanos } from '../../shared/ids.ts';
 import { alignStreamResults, streamEnded } from '../../shared/stream-results.ts';
 import { urlPolicyOf } from '../../shared/url-policy.ts';
-import type { Supervisor } from '../media/processes.ts';
-import { StreamFanout, type SinkProtocol, type StreamsStopped, type StreamState } from '../media/sinks/stream-fanout.ts';
+import type { Supervisor } from '../process/processes.ts';
+import { StreamFanout, type SinkProtocol, type StreamsStopped, type StreamState } from '../streams/stream-fanout.ts';
 
 const STATUS: ReadonlyMap<StreamState['status'], StreamInfo_Status> = new Map([
   ['active', StreamInfo_Status.ACTIVE],

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { layoutOf } from '../../shared/egress-layout.ts';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { pushLayout } from '../../shared/room-layout.ts';
-import { recordsInProcess } from '../recorders.ts';
+import { recordsInProcess } from '../recording/recorder-choice.ts';
 import type { WorkerContext } from '../worker-context.ts';
 
 /** The plan with the egress's stored layout: the one an UpdateLayout set while it was queued. */

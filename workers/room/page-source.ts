@@ -10,8 +10,8 @@ import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
 import { isIP } from 'node:net';
 import { checkUrl, hostOfUrl, normalizeHost, systemResolver } from '../../shared/url-policy.ts';
-import type { BrowserAccess } from '../media/policy-proxy.ts';
-import type { RecorderSettings } from '../media/recording.ts';
+import type { BrowserAccess } from '../web/policy-proxy.ts';
+import type { RecorderSettings } from '../recording/recorder-contract.ts';
 import { liveKitCredentials, recorderToken } from './recorder-token.ts';
 
 export interface PageSource {

@@ -9,7 +9,7 @@
  * bounded and close to the video's.
  */
 import type { Writable } from 'node:stream';
-import { RAW_AUDIO_CHANNELS, RAW_AUDIO_RATE } from '../media/ffmpeg-args.ts';
+import { RAW_AUDIO_CHANNELS, RAW_AUDIO_RATE } from '../capture/ffmpeg-args.ts';
 import { startTicker, type Ticker } from './wall-clock.ts';
 
 export const CHUNK_MS = 10;

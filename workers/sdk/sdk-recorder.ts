@@ -12,11 +12,11 @@
  */
 import { Room } from '@livekit/rtc-node';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
-import { captureLayout } from '../media/ffmpeg-args.ts';
-import { startCapture } from '../media/ffmpeg-capture.ts';
-import { Supervisor } from '../media/processes.ts';
-import { captureOutputsOf, notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../media/recorder-steps.ts';
-import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
+import { captureLayout } from '../capture/ffmpeg-args.ts';
+import { startCapture } from '../capture/ffmpeg-capture.ts';
+import { Supervisor } from '../process/processes.ts';
+import { captureOutputsOf, notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../recording/recorder-steps.ts';
+import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../recording/recorder-contract.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
 import { sidOf } from '../room/room-sid.ts';
 import { AudioMixer } from './audio-mixer.ts';

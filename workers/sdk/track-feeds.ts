@@ -23,7 +23,7 @@ import {
   type Participant,
 } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
-import { RAW_AUDIO_CHANNELS, RAW_AUDIO_RATE } from '../media/ffmpeg-args.ts';
+import { RAW_AUDIO_CHANNELS, RAW_AUDIO_RATE } from '../capture/ffmpeg-args.ts';
 import type { AudioMixer, MixerInput } from './audio-mixer.ts';
 import type { FramePacer } from './frame-pacer.ts';
 import type { SourceRules, TrackRole } from './source-rules.ts';

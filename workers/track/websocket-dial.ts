@@ -9,7 +9,7 @@ import { EgressError } from '../../shared/errors.ts';
 import { redactStreamUrl } from '../../shared/redact.ts';
 import type { Resolver, UrlPolicy } from '../../shared/url-policy.ts';
 import { pinnedLookup } from '../../shared/url-policy.ts';
-import { pinDestination } from '../media/sinks/pinned-destination.ts';
+import { pinDestination } from '../streams/pinned-destination.ts';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 export const WEBSOCKET_URL_FIELD = 'websocket_url';

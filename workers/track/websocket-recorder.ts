@@ -11,8 +11,8 @@ import { AudioStream, DisconnectReason, Room, RoomEvent, TrackKind, type RemoteT
 import WebSocket from 'ws';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
 import { redactStreamUrl } from '../../shared/redact.ts';
-import { notStarted, recordingOf } from '../media/recorder-steps.ts';
-import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../media/recording.ts';
+import { notStarted, recordingOf } from '../recording/recorder-steps.ts';
+import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../recording/recorder-contract.ts';
 import { liveKitCredentials, recorderToken } from '../room/recorder-token.ts';
 import { sidOf } from '../room/room-sid.ts';
 import { TRACK_WAIT_MS } from './track-subscriber.ts';

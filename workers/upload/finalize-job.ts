@@ -16,8 +16,8 @@ import type { EgressEnd } from '../../shared/egress-events.ts';
 import { ERRORS } from '../../shared/errors.ts';
 import { msToNanos, nowNanos } from '../../shared/ids.ts';
 import { uploadJobId, type FinalizeJobData, type UploadJobData, type UploadResult } from '../../shared/queues.ts';
-import { buildManifest, type ManifestFile, type ManifestImage, type ManifestPlaylist } from '../manifest.ts';
-import { isLastAttempt } from '../outputs/upload-options.ts';
+import { buildManifest, type ManifestFile, type ManifestImage, type ManifestPlaylist } from '../outputs/manifest.ts';
+import { isLastAttempt } from './upload-options.ts';
 import type { Delivery } from '../storage/delivery.ts';
 import { writePlaylists } from './playlist-job.ts';
 

@@ -3,8 +3,8 @@ import type { Job } from 'bullmq';
 import type { ServiceContext } from '../../shared/context.ts';
 import type { PlaylistJobData } from '../../shared/queues.ts';
 import type { LoggedSegment } from '../../shared/segment-log.ts';
-import { eventPlaylist, livePlaylist, type PlaylistSegment } from '../media/sinks/hls-playlist.ts';
-import { isLastAttempt } from '../outputs/upload-options.ts';
+import { eventPlaylist, livePlaylist, type PlaylistSegment } from '../outputs/hls-playlist.ts';
+import { isLastAttempt } from './upload-options.ts';
 import type { Delivery } from '../storage/delivery.ts';
 
 export const asPlaylistSegments = (logged: LoggedSegment[]): PlaylistSegment[] =>

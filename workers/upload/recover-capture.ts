@@ -12,9 +12,9 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../../shared/config/load.ts';
 import type { EgressPlan, FileType } from '../../shared/egress-plan.ts';
-import { mediaDurationSec } from '../media/media-duration.ts';
-import { ownedChild } from '../media/owned-child.ts';
-import { fileOutputTarget, type OutputTarget } from '../output-paths.ts';
+import { mediaDurationSec } from '../capture/media-duration.ts';
+import { ownedChild } from '../process/owned-child.ts';
+import { fileOutputTarget, type OutputTarget } from '../outputs/output-paths.ts';
 import { readCaptureInfo } from '../track/capture-info.ts';
 
 const run = promisify(execFile);

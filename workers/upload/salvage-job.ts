@@ -13,7 +13,7 @@ import type { ServiceContext } from '../../shared/context.ts';
 import type { SalvageJobData } from '../../shared/queues.ts';
 import { WORKER_LOST_MARK } from '../../shared/worker-lost.ts';
 import { FILE_CONTENT_TYPE } from '../../shared/encoding.ts';
-import { isLastAttempt } from '../outputs/upload-options.ts';
+import { isLastAttempt } from './upload-options.ts';
 import type { Delivery } from '../storage/delivery.ts';
 import { recoverCapture } from './recover-capture.ts';
 

@@ -6,7 +6,7 @@
 import type { Job } from 'bullmq';
 import type { UploadJobData, UploadResult } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
-import { isLastAttempt } from '../outputs/upload-options.ts';
+import { isLastAttempt } from './upload-options.ts';
 import type { Delivery } from '../storage/delivery.ts';
 
 export interface UploadJobProgress {

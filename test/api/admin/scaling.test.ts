@@ -95,7 +95,7 @@ describe('autoscaling trigger: GET /scaling/<pool>', () => {
           await held;
           return 'recorded';
         }
-        // What admission does when this worker has no room (workers/record-job.ts).
+        // What admission does when this worker has no room (workers/recording/job-processor.ts).
         await job.moveToDelayed(Date.now() + 60_000, token);
         throw new DelayedError();
       },

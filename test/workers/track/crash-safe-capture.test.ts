@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { remux } from '../../../workers/media/ffmpeg-capture.ts';
-import { Supervisor } from '../../../workers/media/processes.ts';
+import { remux } from '../../../workers/capture/ffmpeg-capture.ts';
+import { Supervisor } from '../../../workers/process/processes.ts';
 import { describeKeyframe, type PassthroughCodec } from '../../../workers/track/codecs.ts';
 import { CAPTURE_EXTENSION, ContainerWriter } from '../../../workers/track/container-writer.ts';
 
