@@ -34,6 +34,11 @@ export const redisKeys = {
   rateLimit: (prefix: string) => `${prefix}:ratelimit`,
   /** A worker's capacity report (shared/capacity-report.ts); `*` as workerId matches them all. */
   capacity: (prefix: string, workerId: string) => `${prefix}:capacity:${workerId}`,
+  /** The lease on recording an egress (shared/lease/egress-lease.ts): who records it now; it lapses unless renewed. */
+  lease: (prefix: string, egressId: string) => `${prefix}:lease:${egressId}`,
+  /** The fencing-token counter of an egress's lease, kept RETENTION_SEC after its last use. */
+  leaseFence: (prefix: string, egressId: string) => `${prefix}:fence:${egressId}`,
   /** BullMQ's own prefix (shared/queues.ts). */
   bull: (prefix: string) => `${prefix}:bull`,
 } as const;
+

@@ -1,0 +1,20 @@
+/**
+ * Writes that only the current owner of an egress can make: each checks its fence against the lease in the
+ * same Lua call as the write, so a worker that lost the egress (partitioned, frozen, or simply late) has its
+ * results, upload records and status refused instead of overwriting those of the worker that took over.
+ */
+import type { Redis } from '../redis.ts';
+import { fencedResult, type Fence, type FencedResult } from './fence.ts';
+import { FENCED_HSET, FENCED_SET } from './lease-scripts.ts';
+
+/** SET `key` to `value` (expiring after `ttlSec` if given, else without expiry) if `fence` holds the lease. */
+export async function fencedSet(redis: Redis, fence: Fence, key: string, value: string | Buffer, ttlSec = 0): Promise<FencedResult> {
+  return fencedResult(await redis.eval(FENCED_SET, 3, fence.leaseKey, fence.fenceKey, key, fence.token, value, Math.round(ttlSec)));
+}
+
+/** HSET the `fields` of the hash `key` if `fence` holds the lease. */
+export async function fencedHset(redis: Redis, fence: Fence, key: string, fields: Record<string, string | Buffer>): Promise<FencedResult> {
+  const pairs = Object.entries(fields).flat();
+  if (pairs.length === 0) throw new RangeError('fencedHset needs at least one field');
+  return fencedResult(await redis.eval(FENCED_HSET, 3, fence.leaseKey, fence.fenceKey, key, fence.token, ...pairs));
+}
