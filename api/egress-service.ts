@@ -6,18 +6,13 @@ import {
   EgressInfo,
   EgressSourceType,
   EgressStatus,
-  ListEgressRequest,
   ListEgressResponse,
-  ParticipantEgressRequest,
-  RoomCompositeEgressRequest,
-  StartEgressRequest,
-  StopEgressRequest,
   StreamInfo_Status,
-  TrackCompositeEgressRequest,
   TrackEgressRequest,
-  UpdateLayoutRequest,
-  UpdateStreamRequest,
-  WebEgressRequest,
+  type ListEgressRequest,
+  type StopEgressRequest,
+  type UpdateLayoutRequest,
+  type UpdateStreamRequest,
   type WebhookConfig,
 } from '@livekit/protocol';
 import type { ServiceContext } from '../shared/context.ts';
@@ -26,11 +21,17 @@ import type { WebhookTarget } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
 import { EgressError, ERRORS, failedPrecondition, invalidField, notFound } from '../shared/errors.ts';
 import { newEgressId, nowNanos } from '../shared/ids.ts';
-import { HOUSEKEEPING_QUEUE, STOP_BEFORE_START, type HousekeepingJobName, type RecordJobData, type RecordQueueName, type StartDeadlineJobData } from '../shared/queues.ts';
+import {
+  HOUSEKEEPING_QUEUE,
+  STOP_BEFORE_START,
+  type HousekeepingJobName,
+  type RecordJobData,
+  type RecordQueueName,
+  type StartDeadlineJobData,
+} from '../shared/queues.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
 import type { EgressSecrets } from '../shared/egress-secrets.ts';
-import { redactRequest } from '../shared/redact.ts';
-import { secretsOf, updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
+import { updateStreamTarget, validateRequest, type AnyStartRequest } from './validate/index.ts';
 import { checkUpdateStreamBounds, planStreamUpdate, uniqueTargets, type StreamUpdate } from './validate/update-stream.ts';
 import { alignStreamResults } from '../shared/stream-results.ts';
 import { parseStreamUrl } from '../shared/stream-destination.ts';
@@ -50,15 +51,6 @@ export interface StartOptions {
 }
 
 export type EgressServiceDeps = Pick<ServiceContext, 'config' | 'events' | 'queues' | 'control' | 'secrets' | 'log' | 'redis'>;
-
-function requestCase(request: StartRequest): EgressInfo['request'] {
-  if (request instanceof RoomCompositeEgressRequest) return { case: 'roomComposite', value: redactRequest(request) };
-  if (request instanceof WebEgressRequest) return { case: 'web', value: redactRequest(request) };
-  if (request instanceof ParticipantEgressRequest) return { case: 'participant', value: redactRequest(request) };
-  if (request instanceof TrackCompositeEgressRequest) return { case: 'trackComposite', value: redactRequest(request) };
-  if (request instanceof TrackEgressRequest) return { case: 'track', value: redactRequest(request) };
-  return { case: 'egress', value: redactRequest(request as StartEgressRequest) };
-}
 
 /** Chrome renders web and template egress; everything else joins the room through the SDK. */
 function sourceTypeOf(plan: EgressPlan): EgressSourceType {
@@ -89,10 +81,11 @@ export class EgressService {
     const egressId = newEgressId();
     const now = Date.now();
     const maxDurationSec = options.maxDurationSec ?? config.max_duration;
-    const plan = { ...validateRequest(request, { egressId, now, limits: config.limits }), ...(maxDurationSec ? { maxDurationSec } : {}) };
+    const valid = validateRequest(request, { egressId, now, limits: config.limits });
+    const { secrets } = valid;
+    const plan = { ...valid.plan, ...(maxDurationSec ? { maxDurationSec } : {}) };
     const page = requestedPage(plan);
     if (page) await checkUrl(page.url, page.field, this.urlPolicy);
-    const secrets = secretsOf(request, plan);
     await this.checkStreamDestinations(secrets, request);
     await this.checkStorageDestinations(request);
     const targets = await this.webhookTargets(request.webhooks, caller);
@@ -103,7 +96,7 @@ export class EgressService {
       status: EgressStatus.EGRESS_STARTING,
       startedAt: nowNanos(),
       updatedAt: nowNanos(),
-      request: requestCase(request),
+      request: valid.request,
     });
     if (secrets.streamProtocol || Object.keys(secrets.uploads ?? {}).length > 0) await this.deps.secrets.put(egressId, secrets);
     await events.create(info, targets);
@@ -154,7 +147,12 @@ export class EgressService {
       // The mark comes first: a worker picking the job up from now on sees it and does not record.
       await control.requestStop(egressId, 'StopEgress API');
       if (await removeWaitingJob(queues, egressId)) {
-        const ended = await events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error: STOP_BEFORE_START, errorCode: ERRORS.EGR_ERR_ABORTED_BEFORE_START.egressCode, reason: 'StopEgress API' });
+        const ended = await events.end(egressId, {
+          status: EgressStatus.EGRESS_ABORTED,
+          error: STOP_BEFORE_START,
+          errorCode: ERRORS.EGR_ERR_ABORTED_BEFORE_START.egressCode,
+          reason: 'StopEgress API',
+        });
         log.info({ egressId }, 'egress stopped while queued');
         return ended ?? info;
       }
@@ -224,7 +222,11 @@ export class EgressService {
    */
   async updateLayout(request: UpdateLayoutRequest): Promise<EgressInfo> {
     const info = await this.existing(request.egressId, 'updated');
-    if (layoutOf(info) === undefined) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'UpdateLayout called on an egress without a layout template (room composite, or StartEgress with a template source)');
+    if (layoutOf(info) === undefined)
+      throw new EgressError(
+        'EGR_ERR_INVALID_ARGUMENT',
+        'UpdateLayout called on an egress without a layout template (room composite, or StartEgress with a template source)',
+      );
     const updated = await this.deps.events.update(request.egressId, (current) => setLayout(current, request.layout));
     await pushLayout(this.deps.config, info.roomName, request.egressId, request.layout).catch((err: Error) =>
       this.deps.log.warn({ egressId: request.egressId, err: err.message }, 'could not pass the layout to the recorder'),

@@ -11,6 +11,9 @@ import { clientKey } from '../shared/client-address.ts';
 export async function settleAttempt(throttle: AuthThrottle, request: FastifyRequest, ok: boolean): Promise<void> {
   const failures = await throttle.settle(request.ip, ok);
   if (!ok && failures === throttle.limit) {
-    request.log.warn({ client: clientKey(request.ip), failures }, 'too many failed authentications: client address throttled for the rest of the minute');
+    request.log.warn(
+      { client: clientKey(request.ip), failures },
+      'too many failed authentications: client address throttled for the rest of the minute',
+    );
   }
 }

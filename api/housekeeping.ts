@@ -9,7 +9,13 @@ import type { Job, Worker } from 'bullmq';
 import type { ServiceContext } from '../shared/context.ts';
 import { ERRORS } from '../shared/errors.ts';
 import { removeWaitingJob } from '../shared/queued-job.ts';
-import { HOUSEKEEPING_QUEUE, type HousekeepingJob, type HousekeepingJobData, type HousekeepingJobName, type StartDeadlineJobData } from '../shared/queues.ts';
+import {
+  HOUSEKEEPING_QUEUE,
+  type HousekeepingJob,
+  type HousekeepingJobData,
+  type HousekeepingJobName,
+  type StartDeadlineJobData,
+} from '../shared/queues.ts';
 import { startPool } from '../shared/pool.ts';
 import { Reaper, REAP_INTERVAL_MS } from './reaper.ts';
 
@@ -28,7 +34,9 @@ export async function startHousekeeping(ctx: ServiceContext): Promise<Worker<Hou
     }
   };
   const reap: HousekeepingJobName = 'reap';
-  await ctx.queues.get(HOUSEKEEPING_QUEUE).upsertJobScheduler('reaper', { every: REAP_INTERVAL_MS }, { name: reap, opts: { removeOnComplete: 10, removeOnFail: 50 } });
+  await ctx.queues
+    .get(HOUSEKEEPING_QUEUE)
+    .upsertJobScheduler('reaper', { every: REAP_INTERVAL_MS }, { name: reap, opts: { removeOnComplete: 10, removeOnFail: 50 } });
   return startPool(ctx.config, HOUSEKEEPING_QUEUE, chore, { concurrency: 4 }, ctx.log);
 }
 
@@ -38,7 +46,12 @@ async function enforceStartDeadline(ctx: ServiceContext, { egressId, queue }: St
   // A worker that picks the job up from here on finds it past its deadline itself.
   if (!(await removeWaitingJob(ctx.queues, egressId, [queue]))) return 'picked';
   const error = `no ${queue} worker was free to start this egress within ${ctx.config.start_deadline} s; add ${queue} workers or raise their concurrency`;
-  await ctx.events.end(egressId, { status: EgressStatus.EGRESS_ABORTED, error, errorCode: ERRORS.EGR_ERR_START_DEADLINE.egressCode, reason: 'Failure' });
+  await ctx.events.end(egressId, {
+    status: EgressStatus.EGRESS_ABORTED,
+    error,
+    errorCode: ERRORS.EGR_ERR_START_DEADLINE.egressCode,
+    reason: 'Failure',
+  });
   ctx.log.warn({ egressId, queue }, 'start deadline passed; egress aborted');
   return 'aborted';
 }

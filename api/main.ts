@@ -31,7 +31,9 @@ export async function startApi(config: LoadedConfig, log: Logger): Promise<Runni
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
   // What the sockets are bound to (`localhost` binds both loopbacks), not the URL to connect to.
-  const listening = app.addresses().map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
+  const listening = app
+    .addresses()
+    .map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
   log.info({ url, listening }, 'API listening');
   return {
     url,

@@ -70,7 +70,13 @@ export class Reaper {
     }
     const why = 'the worker recording this egress stopped (killed, or its node lost)';
     if (plan) await endLostEgress(this.ctx, plan, why);
-    else await this.ctx.events.end(egressId, { status: EgressStatus.EGRESS_FAILED, error: why, errorCode: ERRORS.EGR_ERR_WORKER_LOST.egressCode, reason: 'Process killed' });
+    else
+      await this.ctx.events.end(egressId, {
+        status: EgressStatus.EGRESS_FAILED,
+        error: why,
+        errorCode: ERRORS.EGR_ERR_WORKER_LOST.egressCode,
+        reason: 'Process killed',
+      });
     return true;
   }
 }

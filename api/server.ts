@@ -16,9 +16,11 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   // Per-request lines only at debug: a metrics scraper every few seconds would drown everything else. Never
   // chattier than the service's own level (error, silent).
   const level = log.isLevelEnabled('debug') || !log.isLevelEnabled('warn') ? log.level : 'warn';
+  // Requests and errors are logged without query values (they carry tokens): api/request-log.ts. Typed as
+  // Fastify's logger interface, so that the instance is FastifyInstance's default, not one generic over pino.
+  const loggerInstance: FastifyBaseLogger = log.child({ component: 'http' }, { level, serializers: REQUEST_LOG_SERIALIZERS });
   const app = Fastify({
-    // Requests and errors are logged without query values (they carry tokens): api/request-log.ts.
-    loggerInstance: log.child({ component: 'http' }, { level, serializers: REQUEST_LOG_SERIALIZERS }) as FastifyBaseLogger,
+    loggerInstance,
     // Request ids in logs tie a client's call to what followed.
     requestIdHeader: 'x-livekit-request-id',
     // request.ip is what failed authentications are counted by: X-Forwarded-For is believed only from the

@@ -69,7 +69,11 @@ export async function benchRoomCompositeCost(): Promise<string[]> {
     for (const participants of [2, 4]) {
       const room = `bench-${participants}`;
       const publishers = await startPublishers(participants, { ...common, room, video: { codec: 'vp8', width: 640, height: 360 } });
-      const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ filepath: `bench/${room}.mp4` }) }, { layout: 'grid', encodingOptions: EncodingOptionsPreset.H264_720P_30 });
+      const started = await client.startRoomCompositeEgress(
+        room,
+        { file: new EncodedFileOutput({ filepath: `bench/${room}.mp4` }) },
+        { layout: 'grid', encodingOptions: EncodingOptionsPreset.H264_720P_30 },
+      );
       await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
       await new Promise((r) => setTimeout(r, 3000)); // past the start-up
       const before = await egressUsage(started.egressId);
@@ -122,7 +126,10 @@ export async function benchRoomCompositeCost(): Promise<string[]> {
 async function syncLine(label: string, path: string, region?: { x: number; y: number; w: number; h: number }): Promise<string> {
   const sync = await measureAvSync(path, region);
   const abs = sync.offsets.map(Math.abs).sort((a, b) => a - b);
-  const [first, last] = await Promise.all([measureAvSync(path, region, { untilSec: 60 }), measureAvSync(path, region, { fromSec: SYNC_SECONDS - 60 })]);
+  const [first, last] = await Promise.all([
+    measureAvSync(path, region, { untilSec: 60 }),
+    measureAvSync(path, region, { fromSec: SYNC_SECONDS - 60 }),
+  ]);
   return (
     `    ${label}: ${sync.offsets.length} pairs, median ${fmt(sync.medianOffsetSec * 1000, 0)} ms, 95th percentile |offset| ${fmt((abs[Math.floor(abs.length * 0.95)] ?? NaN) * 1000, 0)} ms,` +
     ` first minute ${fmt(first.medianOffsetSec * 1000, 0)} ms, last minute ${fmt(last.medianOffsetSec * 1000, 0)} ms`

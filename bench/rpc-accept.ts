@@ -38,9 +38,16 @@ export async function benchRpcAccept(): Promise<string[]> {
     at.addGrant({ roomRecord: true });
     const auth = `Bearer ${await at.toJwt()}`;
     // An address, not a name: the figure is the service's own cost, not this machine's resolver's.
-    const body = new WebEgressRequest({ url: 'http://127.0.0.1:9/dashboard', fileOutputs: [new EncodedFileOutput({ filepath: 'bench.mp4' })] }).toJsonString();
+    const body = new WebEgressRequest({
+      url: 'http://127.0.0.1:9/dashboard',
+      fileOutputs: [new EncodedFileOutput({ filepath: 'bench.mp4' })],
+    }).toJsonString();
     const rpc = async () => {
-      const res = await fetch(`${service.url}/twirp/livekit.Egress/StartWebEgress`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
+      const res = await fetch(`${service.url}/twirp/livekit.Egress/StartWebEgress`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body,
+      });
       if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
     };

@@ -37,7 +37,10 @@ interface Start {
 async function warmStationUp(): Promise<boolean> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const [cmdline, environ] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'latin1').catch(() => ''), readFile(`/proc/${entry}/environ`, 'latin1').catch(() => '')]);
+    const [cmdline, environ] = await Promise.all([
+      readFile(`/proc/${entry}/cmdline`, 'latin1').catch(() => ''),
+      readFile(`/proc/${entry}/environ`, 'latin1').catch(() => ''),
+    ]);
     if (cmdline.includes('chromium') && environ.includes('EGRESS_WARM_STATION=')) return true;
   }
   return false;
@@ -96,7 +99,8 @@ export async function benchScaleFromZero(): Promise<string[]> {
   try {
     const cold = await coldStarts(page);
     const warm = await warmStarts(page);
-    const ms = (values: number[]) => `p50 ${fmt(summarize(values).p50, 0)} ms, max ${fmt(Math.max(...values), 0)} ms (${values.map((v) => fmt(v, 0)).join(', ')})`;
+    const ms = (values: number[]) =>
+      `p50 ${fmt(summarize(values).p50, 0)} ms, max ${fmt(Math.max(...values), 0)} ms (${values.map((v) => fmt(v, 0)).join(', ')})`;
     const coldActive = cold.map((s) => s.toActiveMs);
     const noticed = cold.map((s) => s.noticedMs ?? NaN);
     return [

@@ -55,7 +55,10 @@ export async function descendants(root: number): Promise<ProcSample[]> {
  * Samples the CPU time and memory (PSS) of the processes below `root` (and of `root` itself, withRoot) every 250 ms until stopped. CPU is counted
  * per process from first to last sight, so processes that come and go are included.
  */
-export function sampleTree(root: number, options: { withRoot?: boolean } = {}): { stop(): Promise<{ cores: number; peakPssBytes: number; seconds: number }> } {
+export function sampleTree(
+  root: number,
+  options: { withRoot?: boolean } = {},
+): { stop(): Promise<{ cores: number; peakPssBytes: number; seconds: number }> } {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   let peakPss = 0;

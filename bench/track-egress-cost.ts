@@ -27,7 +27,14 @@ export async function benchTrackEgressCost(): Promise<string[]> {
   const service = await startService({ ws_url: livekit.url, pools: ['upload', 'webhook'] });
   const client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
   const worker = spawnWorker(service, ['track']);
-  const publisher = await startPublisher({ url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room: 'bench-track', identity: 'pub', video: { codec: 'h264', width: 640, height: 360, fps: 30 } });
+  const publisher = await startPublisher({
+    url: livekit.url,
+    apiKey: E2E_API_KEY,
+    apiSecret: E2E_API_SECRET,
+    room: 'bench-track',
+    identity: 'pub',
+    video: { codec: 'h264', width: 640, height: 360, fps: 30 },
+  });
   try {
     await sleep(3000); // the worker's start-up
     const idle = sampleTree(worker.pid!, { withRoot: true });
@@ -38,7 +45,11 @@ export async function benchTrackEgressCost(): Promise<string[]> {
       ['video', 'H.264 640x360 30 fps → MP4'],
       ['audio', 'Opus → OGG                 '],
     ] as const) {
-      const started = await client.startTrackEgress('bench-track', new DirectFileOutput({ filepath: `bench/track-${kind}` }), publisher.trackSid(kind)!);
+      const started = await client.startTrackEgress(
+        'bench-track',
+        new DirectFileOutput({ filepath: `bench/track-${kind}` }),
+        publisher.trackSid(kind)!,
+      );
       await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
       const sampler = sampleTree(worker.pid!, { withRoot: true });
       await sleep(SECONDS * 1000);

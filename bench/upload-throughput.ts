@@ -80,14 +80,21 @@ async function s3Target(): Promise<Target> {
   const upload = async (s3Client: S3Client, path: string, key: string) => {
     const body = createReadStream(path);
     try {
-      await new Upload({ client: s3Client, params: { Bucket: s3.bucket, Key: key, Body: body, ContentType: CONTENT_TYPE }, partSize, queueSize: S3_DEFAULTS.queueSize }).done();
+      await new Upload({
+        client: s3Client,
+        params: { Bucket: s3.bucket, Key: key, Body: body, ContentType: CONTENT_TYPE },
+        partSize,
+        queueSize: S3_DEFAULTS.queueSize,
+      }).done();
     } finally {
       body.destroy();
     }
   };
   return {
     name: 'S3 (versitygw)',
-    storage: { s3: { access_key: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, bucket: s3.bucket, force_path_style: true } },
+    storage: {
+      s3: { access_key: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, bucket: s3.bucket, force_path_style: true },
+    },
     baseline: {
       label: `lib-storage Upload, ${partSize / MiB} MiB parts, ${S3_DEFAULTS.queueSize} in flight, checksums when required`,
       upload: (path, key) => upload(client, path, key),
@@ -121,13 +128,17 @@ async function gcsTarget(): Promise<Target> {
     // that the back-end also turns off, so both move the same bytes and neither hashes them.
     baseline: {
       label: 'createWriteStream, resumable, one streamed request, no validation',
-      upload: (path, key) => pipeline(createReadStream(path), bucket.file(key).createWriteStream({ resumable: true, contentType: CONTENT_TYPE, validation: false })),
+      upload: (path, key) =>
+        pipeline(createReadStream(path), bucket.file(key).createWriteStream({ resumable: true, contentType: CONTENT_TYPE, validation: false })),
     },
     // As the back-end does it: one request per 16 MiB chunk, each acknowledged before the next.
     extra: {
       label: `the same in ${GCS_CHUNK_BYTES / MiB} MiB chunks, as the back-end`,
       upload: (path, key) =>
-        pipeline(createReadStream(path), bucket.file(key).createWriteStream({ resumable: true, contentType: CONTENT_TYPE, validation: false, chunkSize: GCS_CHUNK_BYTES })),
+        pipeline(
+          createReadStream(path),
+          bucket.file(key).createWriteStream({ resumable: true, contentType: CONTENT_TYPE, validation: false, chunkSize: GCS_CHUNK_BYTES }),
+        ),
     },
     storedSize: async (key) => Number((await bucket.file(key).getMetadata())[0].size ?? -1),
     stop: () => gcs.stop(),
@@ -137,7 +148,9 @@ async function gcsTarget(): Promise<Target> {
 async function azureTarget(): Promise<Target> {
   const azurite = await startAzurite();
   const containerName = 'bench-upload';
-  const container = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient(containerName);
+  const container = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient(
+    containerName,
+  );
   try {
     await container.createIfNotExists();
   } catch (err) {
@@ -152,11 +165,16 @@ async function azureTarget(): Promise<Target> {
     baseline: {
       label: 'BlockBlobClient.uploadFile, 4 MiB blocks, 16 in flight',
       upload: async (path, key) =>
-        void (await container.getBlockBlobClient(key).uploadFile(path, { blockSize: 4 * MiB, maxSingleShotSize: 4 * MiB, concurrency: 16, blobHTTPHeaders: { blobContentType: CONTENT_TYPE } })),
+        void (await container
+          .getBlockBlobClient(key)
+          .uploadFile(path, { blockSize: 4 * MiB, maxSingleShotSize: 4 * MiB, concurrency: 16, blobHTTPHeaders: { blobContentType: CONTENT_TYPE } })),
     },
     extra: {
       label: 'the same with the SDK default maxSingleShotSize (one Put Blob up to 256 MiB)',
-      upload: async (path, key) => void (await container.getBlockBlobClient(key).uploadFile(path, { blockSize: 4 * MiB, concurrency: 16, blobHTTPHeaders: { blobContentType: CONTENT_TYPE } })),
+      upload: async (path, key) =>
+        void (await container
+          .getBlockBlobClient(key)
+          .uploadFile(path, { blockSize: 4 * MiB, concurrency: 16, blobHTTPHeaders: { blobContentType: CONTENT_TYPE } })),
     },
     storedSize: async (key) => (await container.getBlockBlobClient(key).getProperties()).contentLength ?? -1,
     stop: () => azurite.stop(),
@@ -238,10 +256,22 @@ async function benchTarget(redis: RedisServer, dir: string, source: string, star
       const events: ProgressEvent[] = [];
       progress.set(jobId, events);
       const done = new Promise<void>((resolve, reject) => waiters.set(jobId, { resolve, reject }));
-      const data: UploadJobData = { egressId: `EG_bench_${i}`, output: 'file', localPath, key, contentType: CONTENT_TYPE, storage: { kind: 'service' } };
+      const data: UploadJobData = {
+        egressId: `EG_bench_${i}`,
+        output: 'file',
+        localPath,
+        key,
+        contentType: CONTENT_TYPE,
+        storage: { kind: 'service' },
+      };
       const t0 = performance.now();
       await queue.add('upload', data, { jobId });
-      await Promise.race([done, sleep(JOB_TIMEOUT_MS, undefined, { ref: false }).then(() => Promise.reject(new Error(`upload job ${jobId}: not completed within ${JOB_TIMEOUT_MS / 1000} s`)))]);
+      await Promise.race([
+        done,
+        sleep(JOB_TIMEOUT_MS, undefined, { ref: false }).then(() =>
+          Promise.reject(new Error(`upload job ${jobId}: not completed within ${JOB_TIMEOUT_MS / 1000} s`)),
+        ),
+      ]);
       const t1 = performance.now();
       const before = events.length;
       await sleep(TRAILING_EVENTS_MS);
@@ -282,7 +312,10 @@ async function benchTarget(redis: RedisServer, dir: string, source: string, star
       queued.push(await throughQueue(i));
     }
 
-    const mbps = (seconds: number[]) => ({ median: summarize(seconds.map((s) => SIZE_MB / s)).p50, all: seconds.map((s) => fmt(SIZE_MB / s, 1)).join(', ') });
+    const mbps = (seconds: number[]) => ({
+      median: summarize(seconds.map((s) => SIZE_MB / s)).p50,
+      all: seconds.map((s) => fmt(SIZE_MB / s, 1)).join(', '),
+    });
     const rawMBps = mbps(rawSeconds);
     const directMBps = mbps(directRuns.map((r) => r.seconds));
     const queueMBps = mbps(queued.map((r) => r.seconds));
@@ -293,8 +326,18 @@ async function benchTarget(redis: RedisServer, dir: string, source: string, star
     const late = queued.map((r) => r.late);
     const rows: [string, string][] = [
       [`raw SDK (${target.baseline.label})`, `${fmt(rawMBps.median, 1)} MB/s   [${rawMBps.all}]`],
-      ...(target.extra ? [[`raw SDK, ${target.extra.label}`, `${fmt(mbps(extraSeconds).median, 1)} MB/s   [${mbps(extraSeconds).all}]   ×${fmt(mbps(extraSeconds).median / rawMBps.median)} of raw`] as [string, string]] : []),
-      ['service back-end called directly, no queue', `${fmt(directMBps.median, 1)} MB/s   [${directMBps.all}]   ×${fmt(directMBps.median / rawMBps.median)} of raw`],
+      ...(target.extra
+        ? [
+            [
+              `raw SDK, ${target.extra.label}`,
+              `${fmt(mbps(extraSeconds).median, 1)} MB/s   [${mbps(extraSeconds).all}]   ×${fmt(mbps(extraSeconds).median / rawMBps.median)} of raw`,
+            ] as [string, string],
+          ]
+        : []),
+      [
+        'service back-end called directly, no queue',
+        `${fmt(directMBps.median, 1)} MB/s   [${directMBps.all}]   ×${fmt(directMBps.median / rawMBps.median)} of raw`,
+      ],
       ['through the queue (add → completed)', `${fmt(queueMBps.median, 1)} MB/s   [${queueMBps.all}]`],
       ['ratio (queue / raw)', `×${fmt(queueMBps.median / rawMBps.median)}   (queue / direct back-end ×${fmt(queueMBps.median / directMBps.median)})`],
       [
@@ -322,7 +365,9 @@ export async function benchUploadThroughput(): Promise<string[]> {
     const source = join(dir, 'source.mp4');
     await writeTestFile(source, SIZE_BYTES);
     await datasync(source);
-    const lines = [`(e) Upload throughput, one ${SIZE_MB} MB file (MB = 2^20 bytes), median of ${RUNS}, raw SDK vs the upload queue, same emulator, same run`];
+    const lines = [
+      `(e) Upload throughput, one ${SIZE_MB} MB file (MB = 2^20 bytes), median of ${RUNS}, raw SDK vs the upload queue, same emulator, same run`,
+    ];
     const targets = { s3: s3Target, gcs: gcsTarget, azure: azureTarget };
     for (const [name, start] of Object.entries(targets)) if (ONLY.includes(name)) lines.push(...(await benchTarget(redis, dir, source, start)));
     return lines;

@@ -38,7 +38,7 @@ async function webRecording(url: string, width: number, height: number): Promise
   const recording = recordWeb({
     plan,
     workDir,
-    filePath: join(workDir, 'out.mp4'),
+    outputs: { file: { path: join(workDir, 'out.mp4') } },
     settings: TEST_RECORDER_SETTINGS,
     log: pino({ level: 'warn' }),
     onActive: () => {
@@ -64,7 +64,26 @@ async function rawCapture(width: number, height: number): Promise<Cost> {
   try {
     const display = await startXvfb(supervisor, plan.encoding);
     // Measured once ffmpeg runs, as the web recording is measured from its first frame.
-    const args = ['-hide_banner', '-loglevel', 'error', '-f', 'x11grab', '-draw_mouse', '0', '-framerate', '30', '-video_size', `${width}x${height}`, '-i', display.display, ...videoEncodeArgs(plan), '-t', String(SECONDS), '-y', join(workDir, 'raw.mp4')];
+    const args = [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'x11grab',
+      '-draw_mouse',
+      '0',
+      '-framerate',
+      '30',
+      '-video_size',
+      `${width}x${height}`,
+      '-i',
+      display.display,
+      ...videoEncodeArgs(plan),
+      '-t',
+      String(SECONDS),
+      '-y',
+      join(workDir, 'raw.mp4'),
+    ];
     const ffmpeg = spawn('ffmpeg', args, { stdio: 'ignore' });
     const sampler = sampleTree(process.pid);
     await new Promise<void>((resolve, reject) => ffmpeg.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}`)))));

@@ -26,7 +26,7 @@ async function recordTogether(url: string, count: number): Promise<number[]> {
       const recording = recordWeb({
         plan: webPlan({ url, width: 1280, height: 720 }),
         workDir,
-        filePath: join(workDir, 'out.mp4'),
+        outputs: { file: { path: join(workDir, 'out.mp4') } },
         settings: TEST_RECORDER_SETTINGS,
         log: pino({ level: 'warn' }),
         onActive: () => active(),
@@ -58,6 +58,8 @@ export async function benchWebConcurrency(): Promise<string[]> {
   } finally {
     await page.close();
   }
-  lines.push(`    holds ${held} at under 1 % bad frames; LiveKit's admission (web_cpu_cost 4, max_cpu_utilization 0.8) admits ${Math.max(0, Math.floor((availableParallelism() * 0.8) / 4))} here (the first is always taken: 1)`);
+  lines.push(
+    `    holds ${held} at under 1 % bad frames; LiveKit's admission (web_cpu_cost 4, max_cpu_utilization 0.8) admits ${Math.max(0, Math.floor((availableParallelism() * 0.8) / 4))} here (the first is always taken: 1)`,
+  );
   return lines;
 }

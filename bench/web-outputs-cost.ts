@@ -23,7 +23,9 @@ async function measure(options: PlanOptions, rtmpUrl?: string): Promise<{ cores:
   const workDir = await mkdtemp(join(tmpdir(), 'bench-outputs-'));
   const log = pino({ level: 'warn' });
   const supervisor = new Supervisor(log, {});
-  const fanout = rtmpUrl ? new StreamFanout({ ffmpegPath: 'ffmpeg', supervisor, log, urlPolicy: { allow: [], deny: [], denyPrivate: false } }) : undefined;
+  const fanout = rtmpUrl
+    ? new StreamFanout({ ffmpegPath: 'ffmpeg', supervisor, log, urlPolicy: { allow: [], deny: [], denyPrivate: false } })
+    : undefined;
   let segments = 0;
   let images = 0;
   let sampler: ReturnType<typeof sampleTree> | undefined;
@@ -32,9 +34,21 @@ async function measure(options: PlanOptions, rtmpUrl?: string): Promise<{ cores:
   const start: RecordingStart = {
     plan,
     workDir,
-    filePath: join(workDir, 'out.mp4'),
-    segmentsDir: join(workDir, 'segments'),
-    imagesDirs: plan.images.map((_, i) => join(workDir, `images-${i}`)),
+    outputs: {
+      file: { path: join(workDir, 'out.mp4') },
+      segments: { dir: join(workDir, 'segments'), onSegment: () => void (segments += 1) },
+      images: { dirs: plan.images.map((_, i) => join(workDir, `images-${i}`)), onImage: () => void (images += 1) },
+      ...(fanout && rtmpUrl
+        ? {
+            stream: {
+              onStream: (ts) => {
+                fanout.attach(ts);
+                fanout.add({ id: 'bench', url: rtmpUrl, redactedUrl: 'rtmp://bench', protocol: 'rtmp' });
+              },
+            },
+          }
+        : {}),
+    },
     settings: TEST_RECORDER_SETTINGS,
     log,
     onActive: () => {
@@ -42,18 +56,8 @@ async function measure(options: PlanOptions, rtmpUrl?: string): Promise<{ cores:
       sampler = sampleTree(process.pid, { withRoot: true });
       active();
     },
-    onSegment: () => void (segments += 1),
-    onImage: () => void (images += 1),
-    ...(fanout && rtmpUrl
-      ? {
-          onStream: (ts) => {
-            fanout.attach(ts);
-            fanout.add({ id: 'bench', url: rtmpUrl, redactedUrl: 'rtmp://bench', protocol: 'rtmp' });
-          },
-        }
-      : {}),
   };
-  await Promise.all(start.imagesDirs!.map((d) => mkdir(d, { recursive: true })));
+  await Promise.all(start.outputs.images!.dirs.map((d) => mkdir(d, { recursive: true })));
   const recording = recordWeb(start);
   await Promise.race([activeNow, recording.done]);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
@@ -71,7 +75,10 @@ export async function benchWebOutputsCost(): Promise<string[]> {
   const rtmp = await startRtmpServer();
   try {
     const fileOnly = await measure({ url: page.url });
-    const all = await measure({ url: page.url, segments: { durationSec: 4 }, images: [{ width: 640, height: 360, intervalSec: 2 }], stream: true }, rtmp.url('good-bench'));
+    const all = await measure(
+      { url: page.url, segments: { durationSec: 4 }, images: [{ width: 640, height: 360, intervalSec: 2 }], stream: true },
+      rtmp.url('good-bench'),
+    );
     return [
       `(d) One 720p30 web egress, ${SECONDS} s, CPU cores of the bench process (the worker's part: the RTMP publisher) and every process below it (Chromium, Xvfb, ffmpeg, stream copy, and the nginx-rtmp receiving it)`,
       `    file only                      : ${fmt(fileOnly.cores)} cores`,

@@ -1,9 +1,26 @@
 /**
  * Prints the config reference (docs/config.md) from the config schema, the one source of keys, types,
  * defaults and descriptions. `node scripts/config-docs.ts > docs/config.md`; a test keeps them equal.
+ * It walks the JSON Schema zod makes of the schema (`z.toJSONSchema`, what a config is read as), not zod's
+ * internals.
  */
 import { z } from 'zod';
 import { configSchema } from '../shared/config/schema.ts';
+
+/** The parts of a JSON Schema (draft 2020-12, as zod writes it) the reference shows. */
+interface JsonSchema {
+  /** Several for a union of plain types (`boolean | string`). */
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
+  items?: JsonSchema;
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+}
 
 interface Row {
   key: string;
@@ -12,45 +29,33 @@ interface Row {
   description: string;
 }
 
-function unwrap(schema: z.ZodType): { inner: z.ZodType; def?: unknown } {
-  let inner: z.ZodType = schema;
-  let def: unknown;
-  for (;;) {
-    const d = (inner as any)._zod.def;
-    if (d.type === 'default' || d.type === 'prefault') {
-      def = typeof d.defaultValue === 'function' ? d.defaultValue() : d.defaultValue;
-      inner = d.innerType;
-    } else if (d.type === 'optional') inner = d.innerType;
-    else if (d.type === 'pipe') inner = d.in;
-    else return { inner, def };
-  }
+const code = (value: unknown) => `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
+
+/** `string`, `list of string`, `map of number`, `` `a` \| `b` ``, … */
+function typeName(schema: JsonSchema): string {
+  const options = schema.anyOf ?? schema.oneOf;
+  if (options) return options.map(typeName).join(' \\| ');
+  if (schema.enum) return schema.enum.map(code).join(' \\| ');
+  if (schema.const !== undefined) return code(JSON.stringify(schema.const));
+  if (schema.type === 'array' && schema.items) return `list of ${typeName(schema.items)}`;
+  if (schema.type === 'object' && !schema.properties && typeof schema.additionalProperties === 'object')
+    return `map of ${typeName(schema.additionalProperties)}`;
+  if (Array.isArray(schema.type)) return schema.type.map((type) => typeName({ type })).join(' \\| ');
+  // The reference says `number` of every number; the ranges are in the descriptions.
+  if (schema.type === 'integer') return 'number';
+  return schema.type ?? 'any';
 }
 
-function typeName(schema: z.ZodType): string {
-  const d = (schema as any)._zod.def;
-  switch (d.type) {
-    case 'enum':
-      return Object.values(d.entries).map((v) => `\`${String(v)}\``).join(' \\| ');
-    case 'array':
-      return `list of ${typeName(unwrap(d.element).inner)}`;
-    case 'record':
-      return `map of ${typeName(d.valueType)}`;
-    case 'union':
-      return d.options.map((o: z.ZodType) => typeName(o)).join(' \\| ');
-    default:
-      return d.type;
+/** A row per leaf key; an object with properties is a section, its keys dotted under its own. */
+function rows(schema: JsonSchema, prefix: string): Row[] {
+  if (schema.type === 'object' && schema.properties) {
+    return Object.entries(schema.properties).flatMap(([key, field]) => rows(field, prefix ? `${prefix}.${key}` : key));
   }
+  const def = schema.default === undefined ? '' : schema.default === '' ? '""' : JSON.stringify(schema.default);
+  return [{ key: prefix, type: typeName(schema), def, description: schema.description ?? '' }];
 }
 
-function rows(schema: z.ZodType, prefix: string, description = ''): Row[] {
-  const { inner, def } = unwrap(schema);
-  if ((inner as any)._zod.def.type === 'object') {
-    const shape = (inner as any)._zod.def.shape as Record<string, z.ZodType>;
-    return Object.entries(shape).flatMap(([key, field]) => rows(field, prefix ? `${prefix}.${key}` : key, field.description ?? ''));
-  }
-  const shown = def === undefined ? '' : def === '' ? '""' : JSON.stringify(def);
-  return [{ key: prefix, type: typeName(inner), def: shown, description }];
-}
+const jsonSchema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
 
 const lines = [
   '# Configuration reference',
@@ -65,7 +70,7 @@ const lines = [
   '',
   '| key | type | default | description |',
   '| --- | --- | --- | --- |',
-  ...rows(configSchema, '').map((r) => `| \`${r.key}\` | ${r.type} | ${r.def ? `\`${r.def}\`` : ''} | ${r.description} |`),
+  ...rows(jsonSchema, '').map((r) => `| \`${r.key}\` | ${r.type} | ${r.def ? `\`${r.def}\`` : ''} | ${r.description} |`),
   '',
 ];
 process.stdout.write(lines.join('\n'));

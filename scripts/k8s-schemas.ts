@@ -40,7 +40,10 @@ const KINDS = [
 /** CRD files, by Go module and path inside it. */
 const CRDS: [module: string, path: string][] = [
   [`github.com/kedacore/keda/v2@${KEDA_VERSION}`, 'config/crd/bases/keda.sh_scaledobjects.yaml'],
-  [`github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}`, 'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml'],
+  [
+    `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}`,
+    'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml',
+  ],
 ];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -77,7 +80,8 @@ export function allowNullOptionalFields(data: Json, parent?: Json, grandParent?:
   for (const [key, value] of Object.entries(data)) {
     if (isObject(value)) out[key] = allowNullOptionalFields(value, data, parent);
     else if (Array.isArray(value)) out[key] = value.map((item) => allowNullOptionalFields(item, value, parent));
-    else if (key === 'type' && typeof value === 'string' && value !== 'null' && !(isObject(grandParent) && 'required' in grandParent)) out[key] = [value, 'null'];
+    else if (key === 'type' && typeof value === 'string' && value !== 'null' && !(isObject(grandParent) && 'required' in grandParent))
+      out[key] = [value, 'null'];
     else out[key] = value;
   }
   return out;
@@ -132,7 +136,10 @@ export function builtInSchemas(swagger: { definitions: Schema }): Map<string, Sc
 export function crdSchemas(yamlText: string): Map<string, Schema> {
   const out = new Map<string, Schema>();
   for (const doc of parseAllDocuments(yamlText)) {
-    const crd = doc.toJS() as { kind?: string; spec?: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema?: Schema } }[] } };
+    const crd = doc.toJS() as {
+      kind?: string;
+      spec?: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema?: Schema } }[] };
+    };
     if (crd?.kind !== 'CustomResourceDefinition' || !crd.spec) continue;
     for (const version of crd.spec.versions) {
       const schema = version.schema?.openAPIV3Schema;
@@ -174,7 +181,7 @@ if (import.meta.main) {
     const kubernetes = `k8s.io/kubernetes@v${KUBERNETES_VERSION}`;
     const dirs = goModules([kubernetes, ...CRDS.map(([module]) => module)], cache);
     rmSync(target, { recursive: true, force: true });
-    const swagger = JSON.parse(readFileSync(join(dirs.get(kubernetes)!, 'api/openapi-spec/swagger.json'), 'utf8'));
+    const swagger = JSON.parse(readFileSync(join(dirs.get(kubernetes)!, 'api/openapi-spec/swagger.json'), 'utf8')) as { definitions: Schema };
     for (const [name, schema] of builtInSchemas(swagger)) write(join(target, `kubernetes/v${KUBERNETES_VERSION}-standalone-strict`), name, schema);
     for (const [module, path] of CRDS) {
       for (const [name, schema] of crdSchemas(readFileSync(join(dirs.get(module)!, path), 'utf8'))) write(join(target, 'crds'), name, schema);

@@ -8,7 +8,7 @@ command="${1:-start}"
 shift || true
 case "$command" in
   test | bench) bash scripts/ensure-deps.sh --test ;;
-  cycles | unit) bash scripts/ensure-deps.sh --npm ;;
+  cycles | unit | lint | format) bash scripts/ensure-deps.sh --npm ;;
   *) bash scripts/ensure-deps.sh ;;
 esac
 # After the install (npm leaves out devDependencies under production): @livekit/rtc-node logs at debug level
@@ -62,11 +62,24 @@ case "$command" in
   typecheck) exec npx tsc -p . ;;
   # Circular value imports among the sources (scripts/import-cycles.ts); CI runs it before the tests.
   cycles) exec node scripts/import-cycles.ts "$@" ;;
+  # ESLint (eslint.config.js: typescript-eslint, type-aware) and prettier's check (.prettierrc.json); CI runs it first.
+  # Both run, whatever the first finds; the status is a failure if either failed.
+  lint)
+    status=0
+    npx eslint "$@" . || status=$?
+    npx prettier --check --log-level=warn . || status=$?
+    exit "$status"
+    ;;
+  # Rewrites: prettier's formatting, then ESLint's fixes (type-only imports and the like).
+  format)
+    npx prettier --write --log-level=warn .
+    exec npx eslint --fix .
+    ;;
   # The tests that need no system package (no redis-server, Chromium, FFmpeg, LiveKit server): test/unit-tests.txt.
   unit)
     npx tsc -p .
     mapfile -t files < <(grep -v '^\s*\(#\|$\)' test/unit-tests.txt)
     exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
     ;;
-  *) echo "usage: scripts/run.sh start|api|workers|test|bench|typecheck|cycles|unit|livekit" >&2; exit 2 ;;
+  *) echo "usage: scripts/run.sh start|api|workers|test|bench|typecheck|cycles|unit|lint|format|livekit" >&2; exit 2 ;;
 esac

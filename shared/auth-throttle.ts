@@ -71,7 +71,11 @@ export class AuthThrottle {
 const secondsLeft = (ttlMs: number) => (ttlMs > 0 ? Math.ceil(ttlMs / 1000) : WINDOW_SEC);
 
 export function throttled(retryAfterSec: number, perMinute: number): EgressError {
-  return new EgressError('EGR_ERR_RATE_LIMITED', `too many failed authentications from this address (at most ${perMinute} a minute): retry in ${retryAfterSec} s`, {
-    meta: { retry_after: String(retryAfterSec) },
-  });
+  return new EgressError(
+    'EGR_ERR_RATE_LIMITED',
+    `too many failed authentications from this address (at most ${perMinute} a minute): retry in ${retryAfterSec} s`,
+    {
+      meta: { retry_after: String(retryAfterSec) },
+    },
+  );
 }

@@ -5,11 +5,12 @@
  * configured webhook URLs and the request's own (sealed: shared/webhook-targets.ts), through the webhook
  * queue (retries, backoff); job data names each destination by reference, never by its URL.
  */
-import { EgressInfo, EgressStatus, WebhookEvent } from '@livekit/protocol';
+import { type EgressInfo, EgressStatus, WebhookEvent } from '@livekit/protocol';
 import type { Logger } from 'pino';
+import { jobBackoff } from './backoff.ts';
 import type { LoadedConfig } from './config/load.ts';
-import { EgressError, ERRORS } from './errors.ts';
-import { EgressStore, isTerminal } from './egress-store.ts';
+import { type EgressError, ERRORS } from './errors.ts';
+import { type EgressStore, isTerminal } from './egress-store.ts';
 import { newId, nowNanos } from './ids.ts';
 import type { Queues, WebhookJobData } from './queues.ts';
 import type { Redis } from './redis.ts';
@@ -48,7 +49,10 @@ export class EgressEvents {
     this.config = deps.config;
     this.log = deps.log;
     // As long as the key lived before it was sealed: webhook jobs may outlive the record.
-    this.webhooks = new WebhookTargetStore(deps.redis, deps.box, { prefix: deps.config.redis.prefix, ttlSeconds: outlivingRecordTtlSec(deps.config.egress_ttl) });
+    this.webhooks = new WebhookTargetStore(deps.redis, deps.box, {
+      prefix: deps.config.redis.prefix,
+      ttlSeconds: outlivingRecordTtlSec(deps.config.egress_ttl),
+    });
   }
 
   async create(info: EgressInfo, targets: WebhookTarget[]): Promise<void> {
@@ -58,7 +62,11 @@ export class EgressEvents {
   }
 
   /** Changes the record; announces the change if it moved the status (or `announce` asks to). */
-  async update(egressId: string, change: (info: EgressInfo) => boolean | void, options: { announce?: boolean } = {}): Promise<EgressInfo | undefined> {
+  async update(
+    egressId: string,
+    change: (info: EgressInfo) => boolean | void,
+    options: { announce?: boolean } = {},
+  ): Promise<EgressInfo | undefined> {
     let statusBefore: EgressStatus | undefined;
     const result = await this.store.update(egressId, (info) => {
       statusBefore = info.status;
@@ -99,14 +107,25 @@ export class EgressEvents {
       if (end.error) info.error = end.error;
       if (end.errorCode) info.errorCode = end.errorCode;
       else if (end.status === EgressStatus.EGRESS_LIMIT_REACHED) info.errorCode = ERRORS.EGR_ERR_LIMIT_REACHED.egressCode;
-      if (info.status !== EgressStatus.EGRESS_COMPLETE) this.log.warn({ egressId, status: EgressStatus[end.status], error: end.error }, 'egress ended');
+      if (info.status !== EgressStatus.EGRESS_COMPLETE)
+        this.log.warn({ egressId, status: EgressStatus[end.status], error: end.error }, 'egress ended');
     });
   }
 
   /** Every destination of the egress, by reference: the config's URLs, then the request's. */
-  private async targets(egressId: string): Promise<{ ref: WebhookRef; shown: string; target: Pick<WebhookTarget, 'includeEvents' | 'excludeEvents'> }[]> {
-    const fromConfig = this.config.webhook.urls.map((url, index) => ({ ref: { source: 'config' as const, index }, shown: displayUrl(url), target: { includeEvents: [], excludeEvents: [] } }));
-    const fromRequest = (await this.webhooks.get(egressId)).map((target, index) => ({ ref: { source: 'request' as const, index }, shown: displayUrl(target.url), target }));
+  private async targets(
+    egressId: string,
+  ): Promise<{ ref: WebhookRef; shown: string; target: Pick<WebhookTarget, 'includeEvents' | 'excludeEvents'> }[]> {
+    const fromConfig = this.config.webhook.urls.map((url, index) => ({
+      ref: { source: 'config' as const, index },
+      shown: displayUrl(url),
+      target: { includeEvents: [], excludeEvents: [] },
+    }));
+    const fromRequest = (await this.webhooks.get(egressId)).map((target, index) => ({
+      ref: { source: 'request' as const, index },
+      shown: displayUrl(target.url),
+      target,
+    }));
     return [...fromConfig, ...fromRequest];
   }
 
@@ -124,7 +143,7 @@ export class EgressEvents {
       targets.map((t) => ({
         name: event,
         data: { egressId: info.egressId, event, target: t.ref, url: t.shown, body } satisfies WebhookJobData,
-        opts: { attempts: this.config.webhook.attempts, backoff: { type: 'exponential', delay: this.config.webhook.backoff } },
+        opts: { attempts: this.config.webhook.attempts, backoff: jobBackoff(this.config.webhook.backoff) },
       })),
     );
   }

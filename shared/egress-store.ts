@@ -54,7 +54,10 @@ export class EgressStore {
   async create(info: EgressInfo): Promise<void> {
     const created = await this.redis.set(this.infoKey(info.egressId), Buffer.from(info.toBinary()), 'NX');
     if (created !== 'OK') throw new Error(`egress ${info.egressId} already exists`);
-    const multi = this.redis.multi().zadd(this.allKey(), Number(info.startedAt / 1_000_000n), info.egressId).sadd(this.activeKey(), info.egressId);
+    const multi = this.redis
+      .multi()
+      .zadd(this.allKey(), Number(info.startedAt / 1_000_000n), info.egressId)
+      .sadd(this.activeKey(), info.egressId);
     if (info.roomName) multi.sadd(this.roomKey(info.roomName), info.egressId).persist(this.roomKey(info.roomName));
     await multi.exec();
   }
@@ -78,16 +81,24 @@ export class EgressStore {
    * times stay as they are. A record that has not ended is left alone.
    */
   async amendEnded(egressId: string, change: (info: EgressInfo) => void): Promise<EgressInfo | undefined> {
-    const result = await this.write(egressId, (info) => {
-      const { status, error, errorCode, endedAt, details } = info;
-      change(info);
-      Object.assign(info, { status, error, errorCode, endedAt, details });
-    }, true);
+    const result = await this.write(
+      egressId,
+      (info) => {
+        const { status, error, errorCode, endedAt, details } = info;
+        change(info);
+        Object.assign(info, { status, error, errorCode, endedAt, details });
+      },
+      true,
+    );
     return result?.info;
   }
 
   /** The CAS loop of update/amendEnded: `amending` picks which records it may touch (ended ones, or not ended). */
-  private async write(egressId: string, change: (info: EgressInfo) => boolean | void, amending: boolean): Promise<{ info: EgressInfo; changed: boolean } | undefined> {
+  private async write(
+    egressId: string,
+    change: (info: EgressInfo) => boolean | void,
+    amending: boolean,
+  ): Promise<{ info: EgressInfo; changed: boolean } | undefined> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const before = await this.redis.getBuffer(this.infoKey(egressId));
       if (!before) return undefined;
@@ -136,7 +147,10 @@ export class EgressStore {
   }
 
   private async forget(ids: string[], roomName?: string): Promise<void> {
-    const multi = this.redis.multi().zrem(this.allKey(), ...ids).srem(this.activeKey(), ...ids);
+    const multi = this.redis
+      .multi()
+      .zrem(this.allKey(), ...ids)
+      .srem(this.activeKey(), ...ids);
     if (roomName) multi.srem(this.roomKey(roomName), ...ids);
     await multi.exec();
   }

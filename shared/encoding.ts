@@ -24,7 +24,12 @@ export const DEFAULT_ENCODING: Readonly<EncodingPlan> = Object.freeze({
 
 type PresetValues = Pick<EncodingPlan, 'width' | 'height' | 'framerate' | 'videoBitrateKbps'>;
 
-const preset = (width: number, height: number, framerate: number, videoBitrateKbps: number): PresetValues => ({ width, height, framerate, videoBitrateKbps });
+const preset = (width: number, height: number, framerate: number, videoBitrateKbps: number): PresetValues => ({
+  width,
+  height,
+  framerate,
+  videoBitrateKbps,
+});
 
 /** Presets change only size, frame rate and video bitrate; audio keeps its defaults. PASSTHROUGH is no size. */
 export const PRESETS: ReadonlyMap<EncodingOptionsPreset, PresetValues> = new Map([
@@ -40,9 +45,7 @@ export const PRESETS: ReadonlyMap<EncodingOptionsPreset, PresetValues> = new Map
 
 /** The `options` / `encoding` oneof every transcoding request carries. */
 export type EncodingOptionsChoice =
-  | { case: 'preset'; value: EncodingOptionsPreset }
-  | { case: 'advanced'; value: EncodingOptions }
-  | { case: undefined; value?: undefined };
+  { case: 'preset'; value: EncodingOptionsPreset } | { case: 'advanced'; value: EncodingOptions } | { case: undefined; value?: undefined };
 
 export interface ResolvedEncoding {
   /** `audioCodec` here is provisional: `negotiateCodecs` picks the real one from the outputs. */
@@ -95,9 +98,21 @@ const ADVANCED_NUMBERS: ReadonlyArray<{
   { field: 'framerate', get: (o) => o.framerate, key: 'framerate', valid: (v) => v > 0, detail: POSITIVE },
   { field: 'video_bitrate', get: (o) => o.videoBitrate, key: 'videoBitrateKbps', valid: (v) => v > 0, detail: POSITIVE },
   { field: 'audio_bitrate', get: (o) => o.audioBitrate, key: 'audioBitrateKbps', valid: (v) => v > 0, detail: POSITIVE },
-  { field: 'audio_frequency', get: (o) => o.audioFrequency, key: 'audioFrequency', valid: (v) => AAC_FREQUENCIES.has(v), detail: `must be one of ${[...AAC_FREQUENCIES].join(', ')}` },
+  {
+    field: 'audio_frequency',
+    get: (o) => o.audioFrequency,
+    key: 'audioFrequency',
+    valid: (v) => AAC_FREQUENCIES.has(v),
+    detail: `must be one of ${[...AAC_FREQUENCIES].join(', ')}`,
+  },
   // A double: NaN and Infinity arrive as JSON strings.
-  { field: 'key_frame_interval', get: (o) => o.keyFrameInterval, key: 'keyFrameIntervalSec', valid: (v) => v > 0 && Number.isFinite(v), detail: POSITIVE },
+  {
+    field: 'key_frame_interval',
+    get: (o) => o.keyFrameInterval,
+    key: 'keyFrameIntervalSec',
+    valid: (v) => v > 0 && Number.isFinite(v),
+    detail: POSITIVE,
+  },
 ];
 
 /**
@@ -107,7 +122,8 @@ const ADVANCED_NUMBERS: ReadonlyArray<{
 function encodingProblem(encoding: EncodingPlan, limits: Limits): { field: string; detail: string } | undefined {
   const size = sizeProblem(limits, encoding.width, encoding.height, true);
   if (size) return { field: size.side, detail: size.detail };
-  const atMost = (field: string, value: number, max: number, unit: string) => (value > max ? { field, detail: `must be at most ${max}${unit}` } : undefined);
+  const atMost = (field: string, value: number, max: number, unit: string) =>
+    value > max ? { field, detail: `must be at most ${max}${unit}` } : undefined;
   return (
     atMost('framerate', encoding.framerate, limits.max_framerate, '') ??
     atMost('video_bitrate', encoding.videoBitrateKbps, limits.max_video_bitrate, ' kbps') ??
@@ -121,7 +137,8 @@ function encodingOf(options: EncodingOptionsChoice): ResolvedEncoding {
   const encoding: EncodingPlan = { ...DEFAULT_ENCODING };
   if (options.case === 'preset') {
     const values = PRESETS.get(options.value);
-    if (!values) throw invalidField('preset', options.value === EncodingOptionsPreset.PASSTHROUGH ? 'PASSTHROUGH needs a v2 media source' : undefined);
+    if (!values)
+      throw invalidField('preset', options.value === EncodingOptionsPreset.PASSTHROUGH ? 'PASSTHROUGH needs a v2 media source' : undefined);
     return { encoding: { ...encoding, ...values }, videoCodecRequested: false };
   }
   if (options.case !== 'advanced') return { encoding, videoCodecRequested: false };
@@ -295,7 +312,9 @@ export function negotiateCodecs(request: CodecRequest): CodecChoice {
   if (request.outputs.includes('default')) {
     const candidates = request.video ? DEFAULT_FILE_CANDIDATES.withVideo : DEFAULT_FILE_CANDIDATES.audioOnly;
     fileType = candidates.find(
-      (c) => (!request.audio || CONTAINERS[c].audio.some((a) => audio.includes(a))) && (!request.video || CONTAINERS[c].video.some((v) => video.includes(v))),
+      (c) =>
+        (!request.audio || CONTAINERS[c].audio.some((a) => audio.includes(a))) &&
+        (!request.video || CONTAINERS[c].video.some((v) => video.includes(v))),
     );
     if (!fileType) throw invalidArgument('no supported file output type is compatible with the selected codecs');
     const chosen = CONTAINERS[fileType].audio;

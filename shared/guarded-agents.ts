@@ -8,7 +8,13 @@
  * Through a proxy only the proxy is ours to connect to, so the proxy's host is what is checked: http targets
  * go as absolute-form requests, https targets through a CONNECT tunnel. Both are done here, not by Node's own
  * proxy support (http.Agent `proxyEnv`, only from Node 24.5), so a proxy works on every Node the engines allow.
- * The proxy agents also serve the operator's own proxy: with no guard, the proxy is connected to as configured.
+ * The forward-proxy agent also serves the operator's own proxy (no guard: connected to as configured); the
+ * operator's https tunnels go through https-proxy-agent (workers/storage/s3.ts).
+ *
+ * Why the guarded tunnel is not https-proxy-agent: the library connects to the proxy itself, with a `lookup`
+ * Node skips for an IP literal, so the pinned, checked connection would have to be wrapped around its internals;
+ * and it hands a proxy's refusal of the CONNECT to the client as if the target had answered it, where a
+ * request's own proxy must fail the request naming the proxy. Neither matters for the operator's proxy.
  */
 import { Agent as HttpAgent, type AgentOptions, type ClientRequest, type ClientRequestArgs } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
@@ -50,8 +56,13 @@ function deliver(create: () => Promise<Duplex>, callback: Callback | undefined):
 }
 
 /** The agent's own connection (`create`), given a lookup that answers only with the target's checked addresses. */
-function connectChecked(options: ClientRequestArgs, guard: ConnectGuard, create: (options: ClientRequestArgs) => Duplex, callback: Callback | undefined): undefined {
-  return deliver(async () => create({ ...options, lookup: await checkedLookup(hostOf(options), guard) } as ClientRequestArgs), callback);
+function connectChecked(
+  options: ClientRequestArgs,
+  guard: ConnectGuard,
+  create: (options: ClientRequestArgs) => Duplex,
+  callback: Callback | undefined,
+): undefined {
+  return deliver(async () => create({ ...options, lookup: await checkedLookup(hostOf(options), guard) }), callback);
 }
 
 /** Plain HTTP, straight to the target. */
@@ -148,7 +159,8 @@ function authorityOf(options: ClientRequestArgs, defaultPort: number): string {
 }
 
 /** Node's own Agent#addRequest (not in its typings): where a request meets its agent, its head not yet sent. */
-const baseAddRequest = (HttpAgent.prototype as unknown as { addRequest(req: ClientRequest, options: ClientRequestArgs): void }).addRequest;
+const baseAddRequest = (HttpAgent.prototype as unknown as { addRequest: (this: HttpAgent, req: ClientRequest, options: ClientRequestArgs) => void })
+  .addRequest;
 
 /** What Node keeps of a request's head before it is written (internals, stable since Node 0.x). */
 interface PendingHead {
@@ -174,7 +186,10 @@ function toAbsoluteForm(req: ClientRequest, options: ClientRequestArgs, auth: st
     if (auth) req.setHeader('proxy-authorization', auth);
     return;
   }
-  const rewritten = head.replace(/^(\S+) \S+ (HTTP\/1\.[01]\r\n)/, (_m, method: string, version: string) => `${method} ${target} ${version}${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}`);
+  const rewritten = head.replace(
+    /^(\S+) \S+ (HTTP\/1\.[01]\r\n)/,
+    (_m, method: string, version: string) => `${method} ${target} ${version}${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}`,
+  );
   pending._header = rewritten;
   for (const chunk of pending.outputData ?? []) {
     if (chunk.data !== head) continue;
@@ -205,13 +220,12 @@ export class GuardedForwardProxyAgent extends HttpAgent {
   }
 }
 
-/** https targets through a proxy: a CONNECT tunnel over the (checked) connection to the proxy, TLS to the target inside it. */
+/** https targets through a request's proxy: a CONNECT tunnel over the checked connection to the proxy, TLS to the target inside it. */
 export class GuardedTunnelAgent extends HttpsAgent {
-  readonly #guard: ConnectGuard | undefined;
+  readonly #guard: ConnectGuard;
   readonly #proxy: URL;
 
-  /** `guard` undefined: the operator's own proxy, not checked. */
-  constructor(proxyUrl: string, guard: ConnectGuard | undefined, options: HttpsAgentOptions = {}) {
+  constructor(proxyUrl: string, guard: ConnectGuard, options: HttpsAgentOptions = {}) {
     super(options);
     this.#guard = guard;
     this.#proxy = new URL(proxyUrl);
@@ -237,10 +251,11 @@ export function policyRefusal(err: unknown): Error | undefined {
     const e = queue.shift();
     if (typeof e !== 'object' || e === null || seen.has(e) || seen.size > 16) continue;
     seen.add(e);
-    if (e instanceof EgressError ? e.code === 'EGR_ERR_PERMISSION_DENIED' : (e as { code?: unknown }).code === 'EGR_ERR_PERMISSION_DENIED') return e as Error;
+    if (e instanceof EgressError ? e.code === 'EGR_ERR_PERMISSION_DENIED' : (e as { code?: unknown }).code === 'EGR_ERR_PERMISSION_DENIED')
+      return e as Error;
     queue.push((e as { cause?: unknown }).cause);
     const errors = (e as { errors?: unknown }).errors;
-    if (Array.isArray(errors)) queue.push(...errors);
+    if (Array.isArray(errors)) queue.push(...(errors as unknown[]));
   }
   return undefined;
 }

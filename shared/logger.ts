@@ -9,11 +9,40 @@ import type { LoadedConfig } from './config/load.ts';
 import { REDACTED } from './redact.ts';
 
 export const REDACTED_LOG_PATHS = [
-  'api_secret', '*.api_secret', 'secret', '*.secret', '*.*.secret', 'password', '*.password', '*.*.password',
-  'accessKey', '*.accessKey', '*.*.accessKey', 'access_key', '*.access_key', 'credentials', '*.credentials',
-  '*.*.credentials', 'accountKey', '*.accountKey', '*.*.accountKey', 'signingKey', '*.signingKey', 'token', '*.token',
-  'authorization', '*.authorization', 'req.headers.authorization', 'sessionToken', '*.sessionToken',
-  'sentinel_password', '*.sentinel_password', '*.*.sentinel_password', 'sentinelPassword', '*.sentinelPassword', '*.*.sentinelPassword',
+  'api_secret',
+  '*.api_secret',
+  'secret',
+  '*.secret',
+  '*.*.secret',
+  'password',
+  '*.password',
+  '*.*.password',
+  'accessKey',
+  '*.accessKey',
+  '*.*.accessKey',
+  'access_key',
+  '*.access_key',
+  'credentials',
+  '*.credentials',
+  '*.*.credentials',
+  'accountKey',
+  '*.accountKey',
+  '*.*.accountKey',
+  'signingKey',
+  '*.signingKey',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'sessionToken',
+  '*.sessionToken',
+  'sentinel_password',
+  '*.sentinel_password',
+  '*.*.sentinel_password',
+  'sentinelPassword',
+  '*.sentinelPassword',
+  '*.*.sentinelPassword',
 ];
 
 export function createLogger(config: Pick<LoadedConfig, 'logging'>, name: string): Logger {
@@ -21,7 +50,9 @@ export function createLogger(config: Pick<LoadedConfig, 'logging'>, name: string
     name,
     level: config.logging.level,
     redact: { paths: REDACTED_LOG_PATHS, censor: REDACTED },
-    ...(config.logging.json ? {} : { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
+    ...(config.logging.json
+      ? {}
+      : { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
   });
 }
 

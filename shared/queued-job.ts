@@ -14,7 +14,12 @@ export async function removeWaitingJob(queues: Queues, jobId: string, names: rea
     const job = await queues.get(name).getJob(jobId);
     if (!job) continue;
     if (!WAITING_STATES.has(await job.getState())) return false;
-    return (await queues.get(name).remove(jobId).catch(() => 0)) === 1;
+    return (
+      (await queues
+        .get(name)
+        .remove(jobId)
+        .catch(() => 0)) === 1
+    );
   }
   return false;
 }

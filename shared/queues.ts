@@ -184,8 +184,10 @@ export type QueueJob<Q extends QueueName, R = unknown> = { [N in JobNameOf<Q>]: 
 /**
  * A Queue handle whose `add` and `addBulk` check a job's data against its name, and whose `getJob` says
  * which jobs the queue holds. (The data is still read back from Redis: a processor of jobs that may come
- * from another version checks their shape itself.)
+ * from another version checks their shape itself.) The methods not re-declared here (getJobs, getWaiting, …)
+ * keep BullMQ's untyped job data.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- BullMQ's own Queue methods, as above
 export interface TypedQueue<Q extends QueueName> extends Queue<any, unknown, string> {
   add<N extends JobNameOf<Q>>(name: N, data: QueueJobs[Q][N], opts?: JobsOptions): Promise<Job<QueueJobs[Q][N], unknown, N>>;
   addBulk(jobs: { [N in JobNameOf<Q>]: { name: N; data: QueueJobs[Q][N]; opts?: BulkJobOptions } }[JobNameOf<Q>][]): Promise<QueueJob<Q>[]>;

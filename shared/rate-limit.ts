@@ -23,9 +23,13 @@ export class RateLimiter {
     const [[, count]] = (await this.redis.multi().incr(counter).expire(counter, 120).exec()) as [[Error | null, number], unknown];
     if (count > perMinute) {
       const retryAfterSec = 60 - Math.floor((Date.now() % 60_000) / 1000);
-      throw new EgressError('EGR_ERR_RATE_LIMITED', `too many ${what} requests for API key ${key}: at most ${perMinute} a minute; retry in ${retryAfterSec} s`, {
-        meta: { retry_after: String(retryAfterSec) },
-      });
+      throw new EgressError(
+        'EGR_ERR_RATE_LIMITED',
+        `too many ${what} requests for API key ${key}: at most ${perMinute} a minute; retry in ${retryAfterSec} s`,
+        {
+          meta: { retry_after: String(retryAfterSec) },
+        },
+      );
     }
   }
 }

@@ -41,4 +41,3 @@ export const redisKeys = {
   /** BullMQ's own prefix (shared/queues.ts). */
   bull: (prefix: string) => `${prefix}:bull`,
 } as const;
-

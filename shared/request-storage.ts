@@ -42,7 +42,8 @@ export function gcpCredentialsProblem(credentials: string): string | undefined {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
   const type = (parsed as { type?: unknown }).type;
-  if (type !== undefined && (typeof type !== 'string' || !GCP_CREDENTIAL_TYPES.has(type))) return 'only service_account and authorized_user credentials are accepted';
+  if (type !== undefined && (typeof type !== 'string' || !GCP_CREDENTIAL_TYPES.has(type)))
+    return 'only service_account and authorized_user credentials are accepted';
   return undefined;
 }
 

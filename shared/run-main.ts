@@ -102,7 +102,9 @@ export async function runMain(
       return;
     }
     const shutdown: Shutdown =
-      signal === 'SIGINT' && options.sigint === 'stop' ? { graceSec: 0, finishSec: STOP_FINISH_SEC } : { graceSec: config.shutdown_grace, finishSec: DRAIN_FINISH_SEC };
+      signal === 'SIGINT' && options.sigint === 'stop'
+        ? { graceSec: 0, finishSec: STOP_FINISH_SEC }
+        : { graceSec: config.shutdown_grace, finishSec: DRAIN_FINISH_SEC };
     if (shutdown.graceSec === 0) stopNow(signal);
     else {
       phase = 'draining';

@@ -29,7 +29,11 @@ export class SegmentLog {
   private key = (egressId: string) => `${this.prefix}:${egressId}`;
 
   async append(egressId: string, segment: LoggedSegment): Promise<number> {
-    const [[, length]] = (await this.redis.multi().rpush(this.key(egressId), JSON.stringify(segment)).expire(this.key(egressId), this.ttlSeconds).exec()) as [[null, number]];
+    const [[, length]] = (await this.redis
+      .multi()
+      .rpush(this.key(egressId), JSON.stringify(segment))
+      .expire(this.key(egressId), this.ttlSeconds)
+      .exec()) as [[null, number]];
     return length;
   }
 

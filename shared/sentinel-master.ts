@@ -52,7 +52,11 @@ async function ask(options: RedisOptions, sentinel: Partial<SentinelAddress>, na
     await client.connect();
     const address = await client.call('SENTINEL', 'get-master-addr-by-name', name);
     if (address) return { sentinel: label, knows: true };
-    return { sentinel: label, knows: false, refusal: { key: 'redis.sentinel_master_name', why: 'knows no primary by that name (its `sentinel monitor` names another)' } };
+    return {
+      sentinel: label,
+      knows: false,
+      refusal: { key: 'redis.sentinel_master_name', why: 'knows no primary by that name (its `sentinel monitor` names another)' },
+    };
   } catch (err) {
     // An error reply: something answers there, and refuses. Anything else: it could not be asked.
     const reply = err instanceof ReplyError ? (err as Error) : refused;

@@ -48,7 +48,8 @@ const READERS: ReadonlyMap<string, Reader> = new Map<string, Reader>([
     'mode',
     (value) => {
       const mode = value.toLowerCase();
-      if (mode !== 'caller') throw new StreamUrlError(`SRT mode ${mode === 'listener' || mode === 'rendezvous' ? mode : '(unknown)'} is not supported: only caller`);
+      if (mode !== 'caller')
+        throw new StreamUrlError(`SRT mode ${mode === 'listener' || mode === 'rendezvous' ? mode : '(unknown)'} is not supported: only caller`);
     },
   ],
 ]);
@@ -63,7 +64,10 @@ export function parseSrtQuery(query: string): SrtOptions {
     const name = (eq < 0 ? param : param.slice(0, eq)).toLowerCase();
     const reader = READERS.get(name);
     // Names only: they are few and known; a value may be a secret and is never shown.
-    if (!reader) throw new StreamUrlError(`SRT option ${/^[a-z_]{1,32}$/.test(name) ? name : '(unknown)'} is not supported (only ${[...READERS.keys()].join(', ')})`);
+    if (!reader)
+      throw new StreamUrlError(
+        `SRT option ${/^[a-z_]{1,32}$/.test(name) ? name : '(unknown)'} is not supported (only ${[...READERS.keys()].join(', ')})`,
+      );
     if (seen.has(name)) throw new StreamUrlError(`SRT option ${name} given twice`);
     seen.add(name);
     let value: string;

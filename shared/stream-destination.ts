@@ -85,7 +85,8 @@ function splitAuthority(authority: string): { hostText: string; port: number | u
     const close = authority.indexOf(']');
     hostText = close < 0 ? '' : authority.slice(1, close);
     const after = close < 0 ? '' : authority.slice(close + 1);
-    if (close < 0 || isIP(hostText) !== 6 || hostText.includes('%') || (after !== '' && !after.startsWith(':'))) throw new StreamUrlError('invalid IPv6 host');
+    if (close < 0 || isIP(hostText) !== 6 || hostText.includes('%') || (after !== '' && !after.startsWith(':')))
+      throw new StreamUrlError('invalid IPv6 host');
     // One spelling of the address (`::ffff:127.0.0.3` → `::ffff:7f00:3`), as WHATWG serializes it.
     const spelled = `http://[${hostText}]/`;
     if (!URL.canParse(spelled)) throw new StreamUrlError('invalid IPv6 host');
@@ -108,7 +109,11 @@ function agreeWithWhatwg(text: string, ours: StreamDestination): void {
   if (!URL.canParse(text)) throw new StreamUrlError('cannot be parsed');
   const url = new URL(text);
   const whatwgPort = url.port === '' ? DEFAULT_PORTS.get(ours.scheme) : Number(url.port);
-  const agree = normalizeHost(url.hostname) === ours.host && whatwgPort === (ours.port ?? DEFAULT_PORTS.get(ours.scheme)) && url.username === '' && url.password === '';
+  const agree =
+    normalizeHost(url.hostname) === ours.host &&
+    whatwgPort === (ours.port ?? DEFAULT_PORTS.get(ours.scheme)) &&
+    url.username === '' &&
+    url.password === '';
   if (!agree || ours.host === '') throw new StreamUrlError('ambiguous host');
 }
 

@@ -9,7 +9,8 @@ import { StreamInfo, StreamInfo_Status, type EgressInfo } from '@livekit/protoco
 /** Appends an ACTIVE entry for every sealed stream that has none yet; whether any was added. */
 export function alignStreamResults(info: EgressInfo, streams: readonly { redacted: string }[]): boolean {
   const before = info.streamResults.length;
-  for (let i = before; i < streams.length; i++) info.streamResults.push(new StreamInfo({ url: streams[i]!.redacted, status: StreamInfo_Status.ACTIVE }));
+  for (let i = before; i < streams.length; i++)
+    info.streamResults.push(new StreamInfo({ url: streams[i]!.redacted, status: StreamInfo_Status.ACTIVE }));
   return info.streamResults.length > before;
 }
 

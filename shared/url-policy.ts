@@ -233,7 +233,7 @@ export function addressDenial(address: string, policy: UrlPolicy, exempt = false
   const c = compiled(policy);
   const own = canonicalAddress(address);
   if (!isIP(own)) return 'not an IP address';
-  const direct = c.always.match(own) ?? (exempt ? undefined : (policy.denyPrivate ? c.private.match(own) : undefined) ?? c.denied.match(own));
+  const direct = c.always.match(own) ?? (exempt ? undefined : ((policy.denyPrivate ? c.private.match(own) : undefined) ?? c.denied.match(own)));
   if (direct) return direct;
   for (const { form, ipv4 } of embeddedIPv4(address)) {
     if (ipv4 === own) continue;
@@ -249,7 +249,9 @@ export function addressDenial(address: string, policy: UrlPolicy, exempt = false
 function inetAton(host: string): string | undefined {
   const parts = host.split('.');
   if (parts.length > 4 || parts.some((p) => !/^(0x[0-9a-f]*|[0-9]+)$/i.test(p))) return undefined;
-  const values = parts.map((p) => (/^0x/i.test(p) ? parseInt(p.slice(2) || '0', 16) : /^0[0-7]+$/.test(p) ? parseInt(p, 8) : /^0\d/.test(p) ? NaN : Number(p)));
+  const values = parts.map((p) =>
+    /^0x/i.test(p) ? parseInt(p.slice(2) || '0', 16) : /^0[0-7]+$/.test(p) ? parseInt(p, 8) : /^0\d/.test(p) ? NaN : Number(p),
+  );
   if (values.some((v) => !Number.isFinite(v))) return undefined;
   const last = values.pop()!;
   if (values.some((v) => v > 255) || last >= 256 ** (4 - values.length)) return undefined;
@@ -333,7 +335,9 @@ export async function checkHost(host: string, field: string, policy: UrlPolicy, 
   const exempt = isExempt(normalized, options);
   const named = nameDenial(normalized, policy, exempt);
   if (named) throw policyDenied(field, normalized, named);
-  const addresses = isIP(normalized) ? [normalized] : await resolveWithin(options.resolve ?? systemResolver, normalized, options.resolveTimeoutMs ?? REQUEST_TIME_RESOLVE_MS);
+  const addresses = isIP(normalized)
+    ? [normalized]
+    : await resolveWithin(options.resolve ?? systemResolver, normalized, options.resolveTimeoutMs ?? REQUEST_TIME_RESOLVE_MS);
   checkAddresses(normalized, addresses, field, policy, exempt);
 }
 

@@ -57,7 +57,11 @@ export class WebhookTargetStore {
   /** `ttlSeconds`: longer than the record's, since webhook jobs (retried with backoff) may outlive it. */
   constructor(redis: Redis, box: SecretBox, options: { prefix: string; ttlSeconds: number }) {
     // Targets were kept in the clear by earlier versions: those are read once more, then expire.
-    this.#store = new SealedStore(redis, box, { namespace: redisKeys.webhooks(options.prefix), ttlSeconds: options.ttlSeconds, readsLegacyPlain: true });
+    this.#store = new SealedStore(redis, box, {
+      namespace: redisKeys.webhooks(options.prefix),
+      ttlSeconds: options.ttlSeconds,
+      readsLegacyPlain: true,
+    });
   }
 
   async put(egressId: string, targets: readonly WebhookTarget[]): Promise<void> {

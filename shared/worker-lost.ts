@@ -6,6 +6,7 @@
  * wins (the end is idempotent and the salvage job id is the egress's).
  */
 import { EgressStatus } from '@livekit/protocol';
+import { jobBackoff } from './backoff.ts';
 import type { ServiceContext } from './context.ts';
 import { endWithError } from './egress-events.ts';
 import type { EgressPlan } from './egress-plan.ts';
@@ -24,6 +25,6 @@ export async function endLostEgress(ctx: Pick<ServiceContext, 'events' | 'queues
   await ctx.queues.get('upload').add('salvage', { egressId, plan } satisfies SalvageJobData, {
     jobId: uploadJobId.salvage(egressId),
     attempts: 5,
-    backoff: { type: 'exponential', delay: 2000 },
+    backoff: jobBackoff(2000),
   });
 }

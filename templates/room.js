@@ -88,7 +88,8 @@
       if (stats.type !== 'inbound-rtp' || !stats.jitterBufferEmittedCount) continue;
       const last = jitterTotals.get(receiver);
       jitterTotals.set(receiver, { delay: stats.jitterBufferDelay, emitted: stats.jitterBufferEmittedCount });
-      if (last && stats.jitterBufferEmittedCount > last.emitted) delay = ((stats.jitterBufferDelay - last.delay) / (stats.jitterBufferEmittedCount - last.emitted)) * 1000;
+      if (last && stats.jitterBufferEmittedCount > last.emitted)
+        delay = ((stats.jitterBufferDelay - last.delay) / (stats.jitterBufferEmittedCount - last.emitted)) * 1000;
     }
     return delay;
   }

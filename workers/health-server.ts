@@ -31,14 +31,20 @@ export interface HealthServer {
 function notReady(health: WorkerHealth): string | undefined {
   if (health.draining) return 'draining: no new jobs';
   if (health.redis !== 'ready') return `Redis connection is ${health.redis}`;
-  const stopped = Object.entries(health.pools).filter(([, running]) => !running).map(([pool]) => pool);
+  const stopped = Object.entries(health.pools)
+    .filter(([, running]) => !running)
+    .map(([pool]) => pool);
   if (stopped.length) return `pool ${stopped.join(', ')} not running`;
   return undefined;
 }
 
 function answer(res: ServerResponse, method: string | undefined, status: number, body: object): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(method === 'HEAD' ? undefined : text);
 }
 

@@ -7,19 +7,17 @@
  * webhooks are delivered; then the process exits (workers/shutdown.ts). A second signal stops every
  * recording at once (still finalized), a third exits at once.
  */
-import { EgressStatus } from '@livekit/protocol';
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { LoadedConfig } from '../shared/config/load.ts';
 import { createServiceContext } from '../shared/context.ts';
 import { ControlSubscriber } from '../shared/control.ts';
-import { ERRORS } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { startPool } from '../shared/pool.ts';
-import { RECORD_QUEUES, type QueueJob, type UploadJobs } from '../shared/queues.ts';
-import { createRedis } from '../shared/redis.ts';
+import { RECORD_QUEUES } from '../shared/queues.ts';
+import { createRedis, type Redis } from '../shared/redis.ts';
 import { InFlight } from '../shared/in-flight.ts';
 import { runMain } from '../shared/run-main.ts';
 import { recordProcessor } from './recording/job-processor.ts';
@@ -29,11 +27,9 @@ import { WarmPool } from './web/warm-pool.ts';
 import { reapLeftovers } from './process/leftovers.ts';
 import { Admission } from './capacity/admission.ts';
 import { Delivery } from './storage/delivery.ts';
-import { finalizeProcessor } from './upload/finalize-job.ts';
-import { salvageProcessor } from './upload/salvage-job.ts';
-import { playlistProcessor } from './upload/playlist-job.ts';
-import { uploadProcessor } from './upload/upload-job.ts';
+import { startUploadPool } from './upload/upload-pool.ts';
 import { webhookProcessor } from './webhook/webhook-job.ts';
+import { endFailed } from './end-failed.ts';
 import type { WorkerContext } from './worker-context.ts';
 import { workersShutdown, type WorkersShutdown } from './shutdown.ts';
 import { startHealthServer, type HealthServer, type WorkerHealth } from './health-server.ts';
@@ -49,42 +45,70 @@ export interface RunningWorkers {
 export async function startWorkers(config: LoadedConfig, log: Logger): Promise<RunningWorkers> {
   // What a worker that died on this host left behind (processes, X displays, temp directories) goes first.
   await reapLeftovers(config.tmp_dir, log);
-  const base = createServiceContext(config, log, 'workers');
-  const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const subscriberRedis = createRedis(config, 'egress-queue:control').on('error', (err: Error) => log.debug({ err: err.message }, 'control subscriber connection error'));
-  const ctx: WorkerContext = {
-    ...base,
-    subscriber: new ControlSubscriber(subscriberRedis, base.control),
-    running: new Map(),
-    workerId,
-  };
+  const { ctx, subscriberRedis } = workerContext(config, log);
   const recordPools: Worker[] = [];
   const deliveryPools: Worker[] = [];
-  let shutdown: WorkersShutdown | undefined;
-  // Built before any pool starts: a storage config that cannot work, or a health port taken, stops the start
-  // with nothing left open.
-  let delivery: Delivery | undefined;
-  let health: HealthServer | undefined;
+  let shutdown: WorkersShutdown | undefined = undefined;
+  // Not ready until every pool runs, and no longer once a drain begins.
+  const state = () => workerHealth(ctx, config.pools, [...recordPools, ...deliveryPools], shutdown?.draining() ?? false);
+  const { delivery, health } = await openBeforePools(ctx, config, state);
+  const { admission, recordJobs } = startRecordPools(ctx, config, log, recordPools);
+  if (delivery) deliveryPools.push(startUploadPool(ctx, config, delivery, log));
+  if (config.pools.includes('webhook')) {
+    deliveryPools.push(startPool(config, 'webhook', webhookProcessor(ctx), { concurrency: config.concurrency.webhook }, log));
+  }
+  log.info({ workerId: ctx.workerId, pools: config.pools, ...(health ? { healthPort: health.port } : {}) }, 'workers started');
+
+  shutdown = workersShutdown({ ctx, log, subscriberRedis, admission, recordPools, deliveryPools, recordJobs, ...(health ? { health } : {}) });
+  const { close, stopAll } = shutdown;
+  return { ctx, close: (graceSec = config.shutdown_grace, finishSec) => close(graceSec, finishSec), stopAll };
+}
+
+/** The service context of this worker process, with its id and its control subscriber's own connection. */
+function workerContext(config: LoadedConfig, log: Logger): { ctx: WorkerContext; subscriberRedis: Redis } {
+  const base = createServiceContext(config, log, 'workers');
+  const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const subscriberRedis = createRedis(config, 'egress-queue:control').on('error', (err: Error) =>
+    log.debug({ err: err.message }, 'control subscriber connection error'),
+  );
+  const ctx: WorkerContext = { ...base, subscriber: new ControlSubscriber(subscriberRedis, base.control), running: new Map(), workerId };
+  return { ctx, subscriberRedis };
+}
+
+/**
+ * What is built before any pool starts: a storage config that cannot work, or a health port taken, stops the
+ * start with nothing left open.
+ */
+async function openBeforePools(
+  ctx: WorkerContext,
+  config: LoadedConfig,
+  state: () => WorkerHealth,
+): Promise<{ delivery?: Delivery; health?: HealthServer }> {
   try {
-    if (config.pools.includes('upload')) delivery = new Delivery(ctx);
-    // Not ready until every pool runs, and no longer once a drain begins.
-    const state = () => workerHealth(ctx, config.pools, [...recordPools, ...deliveryPools], shutdown?.draining() ?? false);
-    if (config.health_port) health = await startHealthServer(config.host, config.health_port, state);
+    const delivery = config.pools.includes('upload') ? new Delivery(ctx) : undefined;
+    const health = config.health_port ? await startHealthServer(config.host, config.health_port, state) : undefined;
+    return { ...(delivery ? { delivery } : {}), ...(health ? { health } : {}) };
   } catch (err) {
     await ctx.subscriber.close();
     await ctx.close();
     throw err;
   }
+}
+
+/**
+ * The record pools config names, pushed to `pools` as they start, with what they share: the warm pool (page
+ * recordings start on a ready display, sink and browser when one fits) and admission (each record job is
+ * admitted by measured cost, workers/capacity/admission.ts, or goes back to its queue).
+ */
+function startRecordPools(ctx: WorkerContext, config: LoadedConfig, log: Logger, pools: Worker[]): { admission: Admission; recordJobs: InFlight } {
   const recordPoolNames = RECORD_QUEUES.filter((queue) => config.pools.includes(queue));
-  // Page recordings (web, room composite) start on a ready display, sink and browser when one fits.
   if (recordPoolNames.includes('room-composite') && config.warm_pool.size > 0) {
     ctx.warmPool = new WarmPool({ size: config.warm_pool.size, settings: recorderSettings(ctx), log });
   }
-  // Each record job is admitted by measured cost (workers/capacity/admission.ts) or goes back to its queue.
   const admission = new Admission({
     config,
     redis: ctx.redis,
-    workerId,
+    workerId: ctx.workerId,
     pools: recordPoolNames,
     recordings: ctx.running,
     log,
@@ -99,48 +123,11 @@ export async function startWorkers(config: LoadedConfig, log: Logger): Promise<R
     // The processor ends every egress it runs; this catches what escapes it (Redis lost mid-job, a stall
     // past maxStalledCount), so no egress is left STARTING or ACTIVE by a failed job.
     pool.on('failed', (job, err) => void endFailed(ctx, job?.data?.plan.egressId, `the recording job failed: ${err.message}`));
-    recordPools.push(pool);
+    pools.push(pool);
   }
   if (recordPoolNames.length) admission.start();
   ctx.warmPool?.start();
-  if (delivery) {
-    const processors: { [N in keyof UploadJobs]: (job: Job<UploadJobs[N]>, token?: string) => Promise<unknown> } = {
-      upload: uploadProcessor(ctx, delivery),
-      playlist: playlistProcessor(ctx, delivery),
-      finalize: finalizeProcessor(ctx, delivery),
-      salvage: salvageProcessor(ctx, delivery),
-    };
-    // A switch, not a lookup: a job's name is data from Redis (a job named `constructor` must be unknown, not Object()).
-    const upload = (job: QueueJob<'upload'>, token?: string): Promise<unknown> => {
-      switch (job.name) {
-        case 'upload':
-          return processors.upload(job, token);
-        case 'playlist':
-          return processors.playlist(job, token);
-        case 'finalize':
-          return processors.finalize(job, token);
-        case 'salvage':
-          return processors.salvage(job, token);
-        default:
-          throw new UnrecoverableError(`unknown upload job ${(job as Job).name}`);
-      }
-    };
-    const uploads = startPool(config, 'upload', upload, { concurrency: config.concurrency.upload }, log);
-    // A finalize job that keeps failing must still end its egress: never left ENDING forever.
-    uploads.on('failed', (job, err) => {
-      if (job?.name !== 'finalize' || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-      void endFailed(ctx, job.data.egressId, `could not finalize the egress: ${err.message}`);
-    });
-    deliveryPools.push(uploads);
-  }
-  if (config.pools.includes('webhook')) {
-    deliveryPools.push(startPool(config, 'webhook', webhookProcessor(ctx), { concurrency: config.concurrency.webhook }, log));
-  }
-  log.info({ workerId, pools: config.pools, ...(health ? { healthPort: health.port } : {}) }, 'workers started');
-
-  shutdown = workersShutdown({ ctx, log, subscriberRedis, admission, recordPools, deliveryPools, recordJobs, ...(health ? { health } : {}) });
-  const { close, stopAll } = shutdown;
-  return { ctx, close: (graceSec = config.shutdown_grace, finishSec) => close(graceSec, finishSec), stopAll };
+  return { admission, recordJobs };
 }
 
 /** What the health endpoint reports, read at each probe. */
@@ -151,13 +138,6 @@ function workerHealth(ctx: WorkerContext, pools: readonly string[], workers: Wor
     running: ctx.running.size,
     draining,
   };
-}
-
-async function endFailed(ctx: WorkerContext, egressId: string | undefined, error: string): Promise<void> {
-  if (!egressId) return;
-  await ctx.events
-    .end(egressId, { status: EgressStatus.EGRESS_FAILED, error, errorCode: ERRORS.EGR_ERR_INTERNAL.egressCode, reason: 'Failure' })
-    .catch((err: Error) => ctx.log.error({ egressId, err: err.message }, 'cannot end the egress'));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -41,9 +41,9 @@ export interface WorkersShutdown {
    * Running recordings go on for `graceSec`, then are stopped and finalized; the rest gets `finishSec`
    * from then (what is not done by then stays queued in Redis or in tmp_dir).
    */
-  close(graceSec: number, finishSec?: number): Promise<void>;
+  close: (graceSec: number, finishSec?: number) => Promise<void>;
   /** Stops every running recording now (they are finalized); what is left of the close gets at most `finishSec`. */
-  stopAll(reason: string, finishSec?: number): void;
+  stopAll: (reason: string, finishSec?: number) => void;
   /** Whether a drain or a stop has begun (the health endpoint then says not ready). */
   draining(): boolean;
 }
@@ -104,7 +104,9 @@ async function waitForDeliveries(ctx: WorkerContext, pools: Worker[], deadline: 
   while (Date.now() < until) {
     const counts = await Promise.race([Promise.all(queues.map((q) => q.getJobCounts('wait', 'active', 'prioritized', 'waiting-children'))), gone]);
     if (!counts) {
-      log.warn('Redis is unavailable: uploads and webhooks not waited for (what Redis keeps of their jobs, the next upload and webhook workers deliver)');
+      log.warn(
+        'Redis is unavailable: uploads and webhooks not waited for (what Redis keeps of their jobs, the next upload and webhook workers deliver)',
+      );
       return;
     }
     if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;

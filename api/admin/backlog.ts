@@ -49,7 +49,10 @@ async function countBacklog(queue: Queue, pool: PoolName): Promise<Backlog> {
 /** One cached reader per pool; `queueOf` gives the pool's queue (shared/queues.ts). */
 export function backlogReader(queueOf: (pool: PoolName) => Queue): ReadBacklog {
   const readers = new Map(
-    POOL_NAMES.map((pool) => [pool, cachedRead(() => countBacklog(queueOf(pool), pool), { maxAgeMs: BACKLOG_MAX_AGE_MS, timeoutMs: TIMEOUT_MS, what: `Redis (${pool} backlog)` })]),
+    POOL_NAMES.map((pool) => [
+      pool,
+      cachedRead(() => countBacklog(queueOf(pool), pool), { maxAgeMs: BACKLOG_MAX_AGE_MS, timeoutMs: TIMEOUT_MS, what: `Redis (${pool} backlog)` }),
+    ]),
   );
   return (pool) => readers.get(pool)!();
 }

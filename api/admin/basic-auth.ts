@@ -35,7 +35,10 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
  */
 export function requireBasicAuth(apiKeys: ReadonlyMap<string, string>, throttle: AuthThrottle): onRequestAsyncHookHandler {
   const tooMany = (reply: FastifyReply, retryAfterSec: string) =>
-    reply.code(429).header('Retry-After', retryAfterSec).send({ error: 'too_many_requests', message: `too many failed sign-ins from this address: retry in ${retryAfterSec} s` });
+    reply
+      .code(429)
+      .header('Retry-After', retryAfterSec)
+      .send({ error: 'too_many_requests', message: `too many failed sign-ins from this address: retry in ${retryAfterSec} s` });
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const retryAfterSec = await throttle.retryAfter(request.ip);
     if (retryAfterSec !== undefined) return tooMany(reply, String(retryAfterSec));

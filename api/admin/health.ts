@@ -30,7 +30,15 @@ export async function healthRoutes(app: FastifyInstance, options: HealthOptions)
     try {
       await pingRedis(options.redis);
       const overview = await options.overview();
-      const workers = overview.workers.map(({ workerId, cores, busyShare, freeCores, running, canAccept, estimates }) => ({ workerId, cores, busyShare, freeCores, running, canAccept, estimates }));
+      const workers = overview.workers.map(({ workerId, cores, busyShare, freeCores, running, canAccept, estimates }) => ({
+        workerId,
+        cores,
+        busyShare,
+        freeCores,
+        running,
+        canAccept,
+        estimates,
+      }));
       return { status: 'ok', redis: 'ok', ...base, activeEgresses: overview.activeEgresses.length, queues: queueSummary(overview), workers };
     } catch (err) {
       return reply.code(503).send({ status: 'unavailable', redis: 'unreachable', reason: (err as Error).message, ...base });

@@ -51,14 +51,24 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsOption
   });
 }
 
-function createRegistry(readOverview: ReadOverview, readBacklog: ReadBacklog): Registry {
+/** Our registry: process metrics, then the Redis-derived, scaling, LiveKit-compatible and per-worker series. */
+export function createRegistry(readOverview: ReadOverview, readBacklog: ReadBacklog): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-
-  // All three gauges are collected from one overview read; a failed read leaves the Redis series empty
-  // rather than reporting stale numbers.
+  // The gauges drawn from the overview are collected from one overview read; a failed read leaves the Redis
+  // series empty rather than reporting stale numbers.
   const overview = async (): Promise<Overview | undefined> => readOverview().catch(() => undefined);
+  const workers = async () => (await overview())?.workers ?? [];
+  registerQueueGauges(registry, overview);
+  registerBacklogGauge(registry, readBacklog);
+  registerEgressesGauge(registry, overview);
+  registerAvailabilityGauges(registry, workers);
+  registerWorkerGauges(registry, workers);
+  return registry;
+}
 
+/** `egress_queue_redis_up` and `egress_queue_jobs{queue,state}`. */
+export function registerQueueGauges(registry: Registry, overview: () => Promise<Overview | undefined>): void {
   new Gauge({
     name: 'egress_queue_redis_up',
     help: 'Whether Redis answered the last metrics read (1) or not (0).',
@@ -79,17 +89,10 @@ function createRegistry(readOverview: ReadOverview, readBacklog: ReadBacklog): R
       }
     },
   });
-  new Gauge({
-    name: 'egress_queue_backlog',
-    help: 'Jobs waiting for or held by the pool\'s workers (waiting + delayed + active): what the pool is scaled on.',
-    labelNames: ['pool'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const counts = await Promise.all(POOL_NAMES.map((pool) => readBacklog(pool).catch(() => undefined)));
-      for (const count of counts) if (count) this.set({ pool: count.pool }, count.backlog);
-    },
-  });
+}
+
+/** `egress_queue_egresses{type,status}`: egresses not yet ended. */
+export function registerEgressesGauge(registry: Registry, overview: () => Promise<Overview | undefined>): void {
   new Gauge({
     name: 'egress_queue_egresses',
     help: 'Egresses not yet ended, per request type and status.',
@@ -100,7 +103,25 @@ function createRegistry(readOverview: ReadOverview, readBacklog: ReadBacklog): R
       for (const info of (await overview())?.activeEgresses ?? []) this.inc(egressLabels(info));
     },
   });
-  const workers = async () => (await overview())?.workers ?? [];
+}
+
+/** `egress_queue_backlog{pool}`: what each pool is scaled on. */
+export function registerBacklogGauge(registry: Registry, readBacklog: ReadBacklog): void {
+  new Gauge({
+    name: 'egress_queue_backlog',
+    help: "Jobs waiting for or held by the pool's workers (waiting + delayed + active): what the pool is scaled on.",
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = await Promise.all(POOL_NAMES.map((pool) => readBacklog(pool).catch(() => undefined)));
+      for (const count of counts) if (count) this.set({ pool: count.pool }, count.backlog);
+    },
+  });
+}
+
+/** LiveKit's `livekit_egress_available` and `livekit_egress_can_accept_request`, across every worker reporting. */
+export function registerAvailabilityGauges(registry: Registry, workers: () => Promise<CapacityReport[]>): void {
   new Gauge({
     name: 'livekit_egress_available',
     help: 'Whether some worker has no recording running (LiveKit: the node is idle).',
@@ -117,6 +138,10 @@ function createRegistry(readOverview: ReadOverview, readBacklog: ReadBacklog): R
       this.set((await workers()).some((w) => w.canAccept['room-composite']) ? 1 : 0);
     },
   });
+}
+
+/** Per worker: free cores and recordings running; per worker and pool: whether it takes a job now, and at what cost. */
+export function registerWorkerGauges(registry: Registry, workers: () => Promise<CapacityReport[]>): void {
   const perWorker = (name: string, help: string, value: (w: CapacityReport) => number) =>
     new Gauge({
       name,
@@ -128,29 +153,27 @@ function createRegistry(readOverview: ReadOverview, readBacklog: ReadBacklog): R
         for (const w of await workers()) this.set({ worker: w.workerId }, value(w));
       },
     });
-  perWorker('egress_queue_worker_free_cores', 'Cores free for one more recording on the worker\'s node (measured).', (w) => w.freeCores);
+  const perWorkerAndPool = (name: string, help: string, values: (w: CapacityReport) => Record<string, number>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['worker', 'pool'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const w of await workers()) for (const [pool, value] of Object.entries(values(w))) this.set({ worker: w.workerId, pool }, value);
+      },
+    });
+  perWorker('egress_queue_worker_free_cores', "Cores free for one more recording on the worker's node (measured).", (w) => w.freeCores);
   perWorker('egress_queue_worker_running', 'Recordings the worker runs.', (w) => w.running);
-  new Gauge({
-    name: 'egress_queue_worker_can_accept',
-    help: 'Whether the worker would take one more job of the pool now.',
-    labelNames: ['worker', 'pool'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const w of await workers()) for (const [pool, yes] of Object.entries(w.canAccept)) this.set({ worker: w.workerId, pool }, yes ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'egress_queue_worker_cost_estimate',
-    help: 'Cores one more recording of each pool is expected to cost on the worker\'s node (measured, else the configured cpu_cost).',
-    labelNames: ['worker', 'pool'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const w of await workers()) for (const [pool, cost] of Object.entries(w.estimates)) this.set({ worker: w.workerId, pool }, cost);
-    },
-  });
-  return registry;
+  perWorkerAndPool('egress_queue_worker_can_accept', 'Whether the worker would take one more job of the pool now.', (w) =>
+    Object.fromEntries(Object.entries(w.canAccept).map(([pool, yes]) => [pool, yes ? 1 : 0])),
+  );
+  perWorkerAndPool(
+    'egress_queue_worker_cost_estimate',
+    "Cores one more recording of each pool is expected to cost on the worker's node (measured, else the configured cpu_cost).",
+    (w) => w.estimates,
+  );
 }
 
 /** `roomComposite` → `room_composite`, as LiveKit names request types; `EGRESS_ACTIVE` → `active`. */

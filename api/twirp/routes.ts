@@ -3,7 +3,7 @@
  * with its own body parser (raw bytes, decoded per content-type) and error handler, so that whatever a
  * client sends it gets a Twirp error, never a 5xx from a parser.
  */
-import type { Message, MessageType } from '@bufbuild/protobuf';
+import type { AnyMessage, Message, MessageType } from '@bufbuild/protobuf';
 import {
   ListEgressRequest,
   ParticipantEgressRequest,
@@ -33,15 +33,18 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 interface Method<T extends Message<T>> {
   type: MessageType<T>;
-  handle: (service: EgressService, request: T, caller: Caller, headers: FastifyRequest['headers']) => Promise<Message>;
+  // Method syntax (bivariant in `request`): METHODS holds the methods of every request type as Method<AnyMessage>,
+  // and each is only ever called with a message its own `type` decoded.
+  handle(service: EgressService, request: T, caller: Caller, headers: FastifyRequest['headers']): Promise<Message>;
 }
 
 const method = <T extends Message<T>>(type: MessageType<T>, handle: Method<T>['handle']): Method<T> => ({ type, handle });
 /** Only a Start RPC reads the Start options' headers: another RPC never fails on them. */
-const start = <T extends Message<T>>(type: MessageType<T>) => method(type, (s, r, caller, headers) => s.start(r as never, caller, startOptions(headers)));
+const start = <T extends Message<T>>(type: MessageType<T>) =>
+  method(type, (s, r, caller, headers) => s.start(r as never, caller, startOptions(headers)));
 
 /** Every RPC of livekit.Egress, by method name. A Map: the name comes from the URL (`constructor` is no RPC). */
-export const METHODS: ReadonlyMap<string, Method<any>> = new Map<string, Method<any>>([
+export const METHODS: ReadonlyMap<string, Method<AnyMessage>> = new Map<string, Method<AnyMessage>>([
   ['StartRoomCompositeEgress', start(RoomCompositeEgressRequest)],
   ['StartWebEgress', start(WebEgressRequest)],
   ['StartParticipantEgress', start(ParticipantEgressRequest)],

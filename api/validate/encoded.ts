@@ -1,13 +1,17 @@
 /**
  * The plan of a transcoding request (room composite, web, participant, track composite, v2 StartEgress):
- * encoding options, then outputs, then one codec set for all of them — LiveKit's order of checks.
+ * encoding options, then outputs, then one codec set for all of them — LiveKit's order of checks. The
+ * stream URLs and upload configs checked on the way are its secrets.
  */
-import { pathPolicyOf, type EgressPlan, type FileOutputPlan, type FileType, type RequestKind, type SegmentsOutputPlan, type StreamOutputPlan } from '../../shared/egress-plan.ts';
-import { FILE_EXTENSION, audioFrequencyFor, negotiateCodecs, resolveEncoding, type Container, type EncodingOptionsChoice } from '../../shared/encoding.ts';
-import { namingVarsOf, resolveOutputPath, type NamingVars } from '../../shared/naming.ts';
+import type { EgressPlan, RequestKind, SegmentsOutputPlan } from '../../shared/egress-plan.ts';
+import { audioFrequencyFor, negotiateCodecs, resolveEncoding, type Container, type EncodingOptionsChoice } from '../../shared/encoding.ts';
+import { namingVarsOf } from '../../shared/naming.ts';
 import type { SourceParts, ValidateContext } from './common.ts';
-import { checkOutputs, type CheckedOutputs, type DraftFile, type RequestedOutputs } from './outputs.ts';
-import { checkStorageKey } from './storage-keys.ts';
+import { checkOutputs, type CheckedOutputs } from './outputs/check.ts';
+import { filePlan } from './outputs/file.ts';
+import { uploadsOf, type RequestedOutputs } from './outputs/gather.ts';
+import { streamPlan } from './outputs/stream.ts';
+import { validated, type Validated } from './validated.ts';
 
 export interface EncodedRequest extends SourceParts {
   requestKind: RequestKind;
@@ -33,27 +37,14 @@ function containersOf(outputs: CheckedOutputs): (Container | 'default')[] {
 function keyframes(intervalSec: number, outputs: CheckedOutputs): { keyFrameIntervalSec: number; segments?: SegmentsOutputPlan } {
   const { segments, stream } = outputs;
   if (segments) {
-    const segmentDurationSec = stream && intervalSec > 0 ? Math.max(1, Math.min(Math.floor(intervalSec), segments.segmentDurationSec)) : segments.segmentDurationSec;
+    const segmentDurationSec =
+      stream && intervalSec > 0 ? Math.max(1, Math.min(Math.floor(intervalSec), segments.segmentDurationSec)) : segments.segmentDurationSec;
     return { keyFrameIntervalSec: 0, segments: { ...segments, segmentDurationSec } };
   }
   return { keyFrameIntervalSec: intervalSec === 0 && stream ? STREAM_KEYFRAME_INTERVAL_SEC : intervalSec };
 }
 
-/** `chosen`: what negotiateCodecs made of a DEFAULT_FILETYPE file (always set when the file had that type). */
-function filePlan(file: DraftFile, chosen: FileType | undefined, vars: NamingVars): FileOutputPlan {
-  const fileType = file.fileType === 'default' ? chosen! : file.fileType;
-  // Again with the real extension: the generated name is only now complete.
-  const key = resolveOutputPath(file.filepath, vars, FILE_EXTENSION[fileType], pathPolicyOf(file.storage));
-  checkStorageKey(key, 0, file.storage, 'filepath');
-  return { fileType, filepath: file.filepath, disableManifest: file.disableManifest, storage: file.storage };
-}
-
-function streamPlan(outputs: CheckedOutputs): StreamOutputPlan | undefined {
-  const { stream } = outputs;
-  return stream && { protocol: stream.protocol, redactedUrls: stream.targets.map((t) => t.redacted) };
-}
-
-export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): EgressPlan {
+export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): Validated {
   const { requestKind, roomName, source } = request;
   const resolved = resolveEncoding(request.options, ctx.limits);
   const vars = namingVarsOf({ source, roomName, requestedAt: ctx.now });
@@ -74,9 +65,9 @@ export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): Egre
   });
   const { keyFrameIntervalSec, segments } = keyframes(resolved.encoding.keyFrameIntervalSec, outputs);
   const file = outputs.file && filePlan(outputs.file, codecs.fileType, vars);
-  const stream = streamPlan(outputs);
+  const stream = streamPlan(outputs.stream);
 
-  return {
+  const plan: EgressPlan = {
     egressId: ctx.egressId,
     requestKind,
     roomName,
@@ -95,4 +86,5 @@ export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): Egre
     images: outputs.images,
     requestedAt: ctx.now,
   };
+  return validated(plan, outputs.stream?.targets ?? [], uploadsOf(request.outputs));
 }

@@ -6,12 +6,12 @@
  * `validatePassthrough`, field names included.
  */
 import { AudioChannel, EncodedFileType, type AudioRoute, type MediaSource, type StartEgressRequest } from '@livekit/protocol';
-import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError, invalidField } from '../../shared/errors.ts';
 import { requireField, type SourceParts, type ValidateContext } from './common.ts';
-import { storageTarget, v2Upload } from './outputs.ts';
+import { v2Upload } from './outputs/upload-storage.ts';
 import { remuxPlan } from './track.ts';
 import { trackCompositeSource } from './track-composite.ts';
+import type { Validated } from './validated.ts';
 
 const notSupported = (what: string): EgressError => new EgressError('EGR_ERR_NOT_SUPPORTED', `media source: ${what} is not supported yet`);
 
@@ -76,7 +76,7 @@ function passthroughTrack(media: MediaSource): { trackId: string; video: boolean
 }
 
 /** PASSTHROUGH preset: one track by id to exactly one DEFAULT_FILETYPE file, remuxed like track egress. */
-export function validatePassthrough(request: StartEgressRequest, ctx: ValidateContext): EgressPlan {
+export function validatePassthrough(request: StartEgressRequest, ctx: ValidateContext): Validated {
   if (request.source.case !== 'media') throw invalidField('passthrough source');
   const { trackId, video } = passthroughTrack(request.source.value);
   if (request.outputs.length !== 1) throw invalidField('passthrough outputs');
@@ -91,7 +91,7 @@ export function validatePassthrough(request: StartEgressRequest, ctx: ValidateCo
       trackId,
       audio: !video,
       video,
-      output: { file: config.value, storage: storageTarget(v2Upload(storage, request.storage)) },
+      output: { file: config.value, upload: v2Upload(storage, request.storage) },
     },
     ctx,
   );

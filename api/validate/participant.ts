@@ -1,11 +1,11 @@
 /** ParticipantEgressRequest: one participant's camera and microphone (or screen share and its audio). */
 import type { ParticipantEgressRequest } from '@livekit/protocol';
-import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { requireField, type ValidateContext } from './common.ts';
 import { encodedPlan } from './encoded.ts';
-import { collectV1Outputs } from './outputs.ts';
+import type { Validated } from './validated.ts';
+import { collectV1Outputs } from './outputs/gather.ts';
 
-export function validateParticipant(request: ParticipantEgressRequest, ctx: ValidateContext): EgressPlan {
+export function validateParticipant(request: ParticipantEgressRequest, ctx: ValidateContext): Validated {
   const roomName = requireField(request.roomName, 'room_name');
   const identity = requireField(request.identity, 'identity');
   return encodedPlan(

@@ -1,10 +1,11 @@
 /** RoomCompositeEgressRequest: a room through a layout template rendered in Chrome. */
 import { AudioMixing, type RoomCompositeEgressRequest, type TemplateSource } from '@livekit/protocol';
-import type { AudioMixingName, EgressPlan } from '../../shared/egress-plan.ts';
+import type { AudioMixingName } from '../../shared/egress-plan.ts';
 import { invalidField } from '../../shared/errors.ts';
 import { mediaFlags, requireField, requireHttpUrl, type SourceParts, type ValidateContext } from './common.ts';
 import { encodedPlan } from './encoded.ts';
-import { collectV1Outputs } from './outputs.ts';
+import type { Validated } from './validated.ts';
+import { collectV1Outputs } from './outputs/gather.ts';
 
 type TemplateFields = Pick<TemplateSource, 'layout' | 'audioOnly' | 'videoOnly' | 'customBaseUrl'>;
 
@@ -23,7 +24,7 @@ export function templateSource(template: TemplateFields, audioMixing = AudioMixi
   return { source: { kind: 'template', layout: template.layout, baseUrl, audioMixing: mixing }, ...flags };
 }
 
-export function validateRoomComposite(request: RoomCompositeEgressRequest, ctx: ValidateContext): EgressPlan {
+export function validateRoomComposite(request: RoomCompositeEgressRequest, ctx: ValidateContext): Validated {
   const roomName = requireField(request.roomName, 'room_name');
   return encodedPlan(
     {

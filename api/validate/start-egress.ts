@@ -4,12 +4,12 @@
  * or track composite (media.ts); the PASSTHROUGH preset is a remux.
  */
 import { EncodingOptionsPreset, type StartEgressRequest } from '@livekit/protocol';
-import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { invalidField } from '../../shared/errors.ts';
 import { requireField, type SourceParts, type ValidateContext } from './common.ts';
 import { encodedPlan } from './encoded.ts';
+import type { Validated } from './validated.ts';
 import { mediaSource, validatePassthrough } from './media.ts';
-import { collectV2Outputs } from './outputs.ts';
+import { collectV2Outputs } from './outputs/gather.ts';
 import { templateSource } from './room-composite.ts';
 import { webSource } from './web.ts';
 
@@ -28,7 +28,7 @@ function sourceOf(request: StartEgressRequest): SourceParts {
   }
 }
 
-export function validateStartEgress(request: StartEgressRequest, ctx: ValidateContext): EgressPlan {
+export function validateStartEgress(request: StartEgressRequest, ctx: ValidateContext): Validated {
   if (request.encoding.case === 'preset' && request.encoding.value === EncodingOptionsPreset.PASSTHROUGH) return validatePassthrough(request, ctx);
   return encodedPlan(
     {

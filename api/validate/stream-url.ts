@@ -73,7 +73,10 @@ export function resolveStreamUrl(raw: string, protocol: StreamProtocolName): Res
   if (PROTOCOL_OF_SCHEME.get(scheme) !== protocol) throw invalidUrl(raw, 'invalid scheme');
   if (scheme === 'twitch') {
     // LiveKit asks https://ingest.twitch.tv/ingests for the ingest; this service makes no such call.
-    throw invalidField('stream url', `${redactStreamUrl(raw)}: twitch:// is not supported, use rtmps://<ingest>.contribute.live-video.net/app/<stream_key>`);
+    throw invalidField(
+      'stream url',
+      `${redactStreamUrl(raw)}: twitch:// is not supported, use rtmps://<ingest>.contribute.live-video.net/app/<stream_key>`,
+    );
   }
   let url = raw;
   if (scheme === 'mux') {

@@ -9,7 +9,15 @@ import { invalidField } from '../../shared/errors.ts';
 import type { Limits } from '../../shared/limits.ts';
 
 /** Fields (proto names) that hold a URL: `max_url_length`. */
-const URL_FIELDS: ReadonlySet<string> = new Set(['url', 'urls', 'custom_base_url', 'websocket_url', 'endpoint', 'add_output_urls', 'remove_output_urls']);
+const URL_FIELDS: ReadonlySet<string> = new Set([
+  'url',
+  'urls',
+  'custom_base_url',
+  'websocket_url',
+  'endpoint',
+  'add_output_urls',
+  'remove_output_urls',
+]);
 
 /**
  * Credentials and the like: never part of a name, a plan or a log (they are sealed in Redis), and sized by

@@ -1,10 +1,10 @@
 /** TrackCompositeEgressRequest: one audio and/or one video track, synced and transcoded. */
 import type { TrackCompositeEgressRequest } from '@livekit/protocol';
-import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { invalidField } from '../../shared/errors.ts';
 import { requireField, type SourceParts, type ValidateContext } from './common.ts';
 import { encodedPlan } from './encoded.ts';
-import { collectV1Outputs } from './outputs.ts';
+import type { Validated } from './validated.ts';
+import { collectV1Outputs } from './outputs/gather.ts';
 
 /** Shared with v2 media sources made of track ids. */
 export function trackCompositeSource(audioTrackId: string, videoTrackId: string): SourceParts {
@@ -12,7 +12,7 @@ export function trackCompositeSource(audioTrackId: string, videoTrackId: string)
   return { source: { kind: 'track_composite', audioTrackId, videoTrackId }, audio: audioTrackId !== '', video: videoTrackId !== '' };
 }
 
-export function validateTrackComposite(request: TrackCompositeEgressRequest, ctx: ValidateContext): EgressPlan {
+export function validateTrackComposite(request: TrackCompositeEgressRequest, ctx: ValidateContext): Validated {
   const roomName = requireField(request.roomName, 'room_name');
   return encodedPlan(
     {

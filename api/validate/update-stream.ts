@@ -41,7 +41,13 @@ export function uniqueTargets(targets: readonly ResolvedStreamUrl[]): ResolvedSt
  * active streams than `limit` afterwards is `invalid_argument` naming add_output_urls. Throws before
  * anything is changed.
  */
-export function planStreamUpdate(streams: readonly SealedStream[], results: readonly StreamInfo[], add: readonly ResolvedStreamUrl[], remove: readonly ResolvedStreamUrl[], limit: number): StreamUpdate {
+export function planStreamUpdate(
+  streams: readonly SealedStream[],
+  results: readonly StreamInfo[],
+  add: readonly ResolvedStreamUrl[],
+  remove: readonly ResolvedStreamUrl[],
+  limit: number,
+): StreamUpdate {
   const active = (position: number) => !streamEnded(results[position]);
   const activeIds = new Set(streams.filter((_, i) => active(i)).map((s) => s.id));
   const added = uniqueTargets(add)

@@ -32,22 +32,47 @@ export interface LoadOptions {
  * accepted, so an existing config works, and named in a warning at start. Any other unknown key is an error.
  */
 export const LIVEKIT_KEYS_NOT_USED = [
-  'template_port', 'prometheus_port', 'debug_handler_port', 'cluster_id', 'node_id', 'max_upload_queue',
-  'disallow_local_storage', 'io_create_timeout', 'io_update_timeout', 'io_selection_timeout', 'io_workers',
-  's3_assume_role_key', 's3_assume_role_secret', 's3_assume_role_arn', 's3_assume_role_external_id',
-  'pulse_sink_reap_grace_sec', 'debug', 'latency', 'latency_overrides', 'video_encoder_threads', 'enable_sync_engine',
-  'enable_one_shot_sender_report_sync', 'audio_tempo_controller', 'storage.alioss', 'backup.alioss',
-  'logging.sample', 'logging.component_levels', 'redis.cluster_addresses',
+  'template_port',
+  'prometheus_port',
+  'debug_handler_port',
+  'cluster_id',
+  'node_id',
+  'max_upload_queue',
+  'disallow_local_storage',
+  'io_create_timeout',
+  'io_update_timeout',
+  'io_selection_timeout',
+  'io_workers',
+  's3_assume_role_key',
+  's3_assume_role_secret',
+  's3_assume_role_arn',
+  's3_assume_role_external_id',
+  'pulse_sink_reap_grace_sec',
+  'debug',
+  'latency',
+  'latency_overrides',
+  'video_encoder_threads',
+  'enable_sync_engine',
+  'enable_one_shot_sender_report_sync',
+  'audio_tempo_controller',
+  'storage.alioss',
+  'backup.alioss',
+  'logging.sample',
+  'logging.component_levels',
+  'redis.cluster_addresses',
 ] as const;
 
-function takeUnusedKeys(raw: Record<string, any>): string[] {
+/** The config as read from YAML, before the schema has checked it: any value may have any shape. */
+type RawConfig = Record<string, unknown>;
+
+function takeUnusedKeys(raw: RawConfig): string[] {
   const found: string[] = [];
   for (const path of LIVEKIT_KEYS_NOT_USED) {
     const [head, tail] = path.split('.') as [string, string | undefined];
     const holder = tail ? raw[head] : raw;
     const key = tail ?? head;
     if (holder && typeof holder === 'object' && key in holder) {
-      delete holder[key];
+      delete (holder as RawConfig)[key];
       found.push(path);
     }
   }
@@ -65,7 +90,7 @@ export interface LoadedConfig extends Config {
   ignoredKeys: string[];
 }
 
-function readYaml(env: NodeJS.ProcessEnv): unknown {
+function readYaml(env: NodeJS.ProcessEnv): RawConfig {
   let text: string | undefined;
   let origin = '';
   if (env.EGRESS_CONFIG_FILE) {
@@ -84,7 +109,7 @@ function readYaml(env: NodeJS.ProcessEnv): unknown {
     const parsed: unknown = parseYaml(text);
     if (parsed === null || parsed === undefined) return {};
     if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${origin}: the config must be a YAML mapping`);
-    return parsed;
+    return parsed as RawConfig;
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${origin} is not valid YAML: ${(err as Error).message}`);
@@ -98,7 +123,7 @@ function numberFromEnv(name: string, value: string): number {
 }
 
 /** Environment variables on top of the YAML, for the keys operators set per container. */
-function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): void {
+function applyEnv(raw: RawConfig, env: NodeJS.ProcessEnv): void {
   if (env.LIVEKIT_API_KEY) raw.api_key = env.LIVEKIT_API_KEY;
   if (env.LIVEKIT_API_SECRET) raw.api_secret = env.LIVEKIT_API_SECRET;
   const wsUrl = env.LIVEKIT_URL ?? env.LIVEKIT_WS_URL;
@@ -107,14 +132,18 @@ function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): void {
   if (env.EGRESS_HOST) raw.host = env.EGRESS_HOST;
   if (env.EGRESS_HEALTH_PORT) raw.health_port = numberFromEnv('EGRESS_HEALTH_PORT', env.EGRESS_HEALTH_PORT);
   if (env.EGRESS_POOLS) {
-    const pools = env.EGRESS_POOLS.split(',').map((p) => p.trim()).filter(Boolean);
+    const pools = env.EGRESS_POOLS.split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
     const unknown = pools.filter((p) => !(POOL_NAMES as readonly string[]).includes(p));
     if (unknown.length) throw new ConfigError(`env EGRESS_POOLS: unknown pool ${unknown.join(', ')} (pools: ${POOL_NAMES.join(', ')})`);
     raw.pools = pools;
   }
   if (env.EGRESS_LOG_LEVEL) raw.logging = { ...(raw.logging ?? {}), level: env.EGRESS_LOG_LEVEL };
   if (env.EGRESS_RECORDINGS_DIR) {
-    raw.storage = { ...(raw.storage ?? {}), local: { ...(raw.storage?.local ?? {}), directory: env.EGRESS_RECORDINGS_DIR } };
+    const storage = raw.storage ?? {};
+    const local = typeof storage === 'object' && 'local' in storage ? storage.local : undefined;
+    raw.storage = { ...storage, local: { ...(local ?? {}), directory: env.EGRESS_RECORDINGS_DIR } };
   }
   // Passwords from a Kubernetes Secret (the Helm chart's Redis with Sentinel); REDIS_URL's, below, wins.
   if (env.REDIS_PASSWORD) raw.redis = { ...(raw.redis ?? {}), password: env.REDIS_PASSWORD };
@@ -140,12 +169,15 @@ function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): void {
 }
 
 function describeIssuePath(path: PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
-  const raw = readYaml(env) as Record<string, any>;
+  const raw = readYaml(env);
   applyEnv(raw, env);
   const ignoredKeys = takeUnusedKeys(raw);
   const result = configSchema.safeParse(raw);
@@ -181,12 +213,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   if (config.ws_url && !config.api_key) {
     throw new ConfigError(
-      'config key ws_url: recording a room takes the LiveKit server\'s key pair: set api_key and api_secret (env LIVEKIT_API_KEY and LIVEKIT_API_SECRET); `keys` are only accepted on RPCs',
+      "config key ws_url: recording a room takes the LiveKit server's key pair: set api_key and api_secret (env LIVEKIT_API_KEY and LIVEKIT_API_SECRET); `keys` are only accepted on RPCs",
     );
   }
   const logging = { ...config.logging, json: config.logging.json ?? !(options.stdoutIsTTY ?? process.stdout.isTTY === true) };
   if (!config.host) config.host = options.embedded ? '127.0.0.1' : '0.0.0.0';
-  const problem = bindingProblem(config.host, apiKeys, DEV_API_SECRET) ?? trustProxyProblem(config.trust_proxy) ?? redisSourceProblem(config.redis, !!env.REDIS_URL);
+  const problem =
+    bindingProblem(config.host, apiKeys, DEV_API_SECRET) ??
+    trustProxyProblem(config.trust_proxy) ??
+    redisSourceProblem(config.redis, !!env.REDIS_URL);
   if (problem) throw new ConfigError(problem);
   if (config.webhook.api_key && !apiKeys.has(config.webhook.api_key)) {
     throw new ConfigError(`config key webhook.api_key: "${config.webhook.api_key}" is not a configured API key`);

@@ -31,8 +31,7 @@ export interface LeaseHolder {
 
 export type AcquireResult =
   /** `sentAt`: performance.now() when the request left, before Redis started the lease's TTL (lease-keeper.ts). */
-  | { ok: true; lease: Lease; sentAt: number }
-  | { ok: false; reason: 'held'; holder: LeaseHolder };
+  { ok: true; lease: Lease; sentAt: number } | { ok: false; reason: 'held'; holder: LeaseHolder };
 
 export class EgressLeases {
   private readonly redis: Redis;

@@ -14,7 +14,14 @@ export type FencedCasResult = FencedResult | { ok: false; reason: 'changed' };
  * Sets `key` to `after` (expiring after `ttlSec` if above 0) if `fence` holds the lease and `key` still holds
  * `before`, the bytes read before the change: what egress-store.ts's write() does, plus the fence.
  */
-export async function fencedCompareAndSet(redis: Redis, fence: Fence, key: string, before: Buffer, after: Buffer, ttlSec: number): Promise<FencedCasResult> {
+export async function fencedCompareAndSet(
+  redis: Redis,
+  fence: Fence,
+  key: string,
+  before: Buffer,
+  after: Buffer,
+  ttlSec: number,
+): Promise<FencedCasResult> {
   const reply = await redis.eval(FENCED_COMPARE_AND_SET, 3, fence.leaseKey, fence.fenceKey, key, fence.token, before, after, Math.round(ttlSec));
   return reply === 'changed' ? { ok: false, reason: 'changed' } : fencedResult(reply);
 }

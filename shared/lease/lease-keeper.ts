@@ -37,7 +37,8 @@ export interface LeaseKeeperOptions {
 export class LeaseLostError extends Error {
   readonly reason: LostReason;
   constructor(lease: Lease, reason: LostReason) {
-    const why = reason.kind === 'refused' ? `renewal refused (${reason.refusal})` : `no renewal confirmed for ${Math.round(reason.sinceConfirmedMs)} ms`;
+    const why =
+      reason.kind === 'refused' ? `renewal refused (${reason.refusal})` : `no renewal confirmed for ${Math.round(reason.sinceConfirmedMs)} ms`;
     super(`lease on ${lease.egressId} (token ${lease.token}) lost: ${why}`);
     this.name = 'LeaseLostError';
     this.reason = reason;
@@ -72,7 +73,9 @@ export class LeaseKeeper {
     this.onLost = options.onLost ?? (() => undefined);
     this.onError = options.onError ?? (() => undefined);
     if (!(this.safetyMarginMs >= 0 && this.renewEveryMs > 0 && this.renewEveryMs < this.validForMs)) {
-      throw new RangeError(`lease keeping needs 0 < renewEveryMs (${this.renewEveryMs}) < ttl (${grant.lease.ttlMs}) − safety margin (${this.safetyMarginMs})`);
+      throw new RangeError(
+        `lease keeping needs 0 < renewEveryMs (${this.renewEveryMs}) < ttl (${grant.lease.ttlMs}) − safety margin (${this.safetyMarginMs})`,
+      );
     }
     this.renewTimer = setInterval(() => this.renewOnce(), this.renewEveryMs);
     this.armDeadline();
@@ -125,7 +128,7 @@ export class LeaseKeeper {
     try {
       pending = this.renewer.renew(this.lease);
     } catch (err) {
-      pending = Promise.reject(err);
+      pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     pending.then(
       (result) => {

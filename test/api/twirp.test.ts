@@ -2,7 +2,16 @@
  * The Twirp surface through Fastify's inject(), on a real Redis: auth, codecs, errors, never a 5xx,
  * ListEgress filters, Stop semantics and redaction. No workers run, so egresses stay queued.
  */
-import { EgressInfo, EgressStatus, ListEgressResponse, S3Upload, EncodedFileOutput, WebEgressRequest, StreamOutput, StreamProtocol } from '@livekit/protocol';
+import {
+  EgressInfo,
+  EgressStatus,
+  ListEgressResponse,
+  S3Upload,
+  EncodedFileOutput,
+  WebEgressRequest,
+  StreamOutput,
+  StreamProtocol,
+} from '@livekit/protocol';
 import { AccessToken, EgressClient } from 'livekit-server-sdk';
 import type { FastifyInstance } from 'fastify';
 import assert from 'node:assert/strict';
@@ -55,7 +64,11 @@ describe('twirp livekit.Egress', () => {
   });
 
   test('Auth/WrongSecret, UnknownKey, Garbage → 401', async () => {
-    for (const bad of [await token({ roomRecord: true }, TEST_API_KEY, 'x'.repeat(32)), await token({ roomRecord: true }, 'nokey', TEST_API_SECRET), 'not.a.jwt']) {
+    for (const bad of [
+      await token({ roomRecord: true }, TEST_API_KEY, 'x'.repeat(32)),
+      await token({ roomRecord: true }, 'nokey', TEST_API_SECRET),
+      'not.a.jwt',
+    ]) {
       const res = await call('ListEgress', {}, { authorization: `Bearer ${bad}` });
       assert.equal(res.statusCode, 401);
       assert.equal(res.json().code, 'unauthenticated');
@@ -69,7 +82,12 @@ describe('twirp livekit.Egress', () => {
   });
 
   test('Auth/AccessTokenQuery is accepted', async () => {
-    const res = await app.inject({ method: 'POST', url: `${PATH}ListEgress?access_token=${await token()}`, headers: { 'content-type': 'application/json' }, payload: '{}' });
+    const res = await app.inject({
+      method: 'POST',
+      url: `${PATH}ListEgress?access_token=${await token()}`,
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
     assert.equal(res.statusCode, 200);
   });
 
@@ -90,7 +108,11 @@ describe('twirp livekit.Egress', () => {
   });
 
   test('Codec/snake_case and camelCase JSON, enum names and numbers', async () => {
-    const snake = await call('StartWebEgress', { url: 'https://example.com', file_outputs: [{ filepath: 'a.mp4', file_type: 'MP4' }], preset: 'H264_1080P_30' });
+    const snake = await call('StartWebEgress', {
+      url: 'https://example.com',
+      file_outputs: [{ filepath: 'a.mp4', file_type: 'MP4' }],
+      preset: 'H264_1080P_30',
+    });
     assert.equal(snake.statusCode, 200, snake.body);
     assert.equal(snake.headers['content-type'], 'application/json');
     const info = EgressInfo.fromJson(snake.json());
@@ -118,7 +140,11 @@ describe('twirp livekit.Egress', () => {
       ['StartParticipantEgress', { room_name: 'r', file_outputs: [{}] }, /identity/],
       ['StartTrackEgress', { room_name: 'r', file: {} }, /track_id/],
       ['StartWebEgress', { url: 'https://x', file_outputs: [{ filepath: '../../etc/passwd.mp4' }] }, /filepath/],
-      ['StartWebEgress', { url: 'https://x', file_outputs: [{}], webhooks: [{ url: 'https://h', signing_key: 'nokey' }] }, /webhooks\[0\]\.signing_key/],
+      [
+        'StartWebEgress',
+        { url: 'https://x', file_outputs: [{}], webhooks: [{ url: 'https://h', signing_key: 'nokey' }] },
+        /webhooks\[0\]\.signing_key/,
+      ],
     ];
     for (const [method, body, field] of cases) {
       const res = await call(method, body);
@@ -131,8 +157,14 @@ describe('twirp livekit.Egress', () => {
   test('SDK/EgressClient sees Twirp errors with their code', async () => {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     const client = new EgressClient(address, TEST_API_KEY, TEST_API_SECRET);
-    await assert.rejects(client.stopEgress('EG_doesnotexist'), (err: { code?: string; status?: number }) => err.code === 'not_found' && err.status === 404);
-    await assert.rejects(client.startWebEgress('ftp://nope', new EncodedFileOutput({ filepath: 'x.mp4' })), (err: { code?: string }) => err.code === 'invalid_argument');
+    await assert.rejects(
+      client.stopEgress('EG_doesnotexist'),
+      (err: { code?: string; status?: number }) => err.code === 'not_found' && err.status === 404,
+    );
+    await assert.rejects(
+      client.startWebEgress('ftp://nope', new EncodedFileOutput({ filepath: 'x.mp4' })),
+      (err: { code?: string }) => err.code === 'invalid_argument',
+    );
   });
 
   test('ListEgress by egress_id, room_name, active; Stop semantics', async () => {
@@ -163,7 +195,10 @@ describe('twirp livekit.Egress', () => {
     const queued = EgressInfo.fromJson((await call('StartRoomCompositeEgress', { room_name: 'room-header', file_outputs: [{}] })).json());
     const list = await call('ListEgress', { egress_id: queued.egressId }, bad);
     assert.equal(list.statusCode, 200, list.body);
-    assert.deepEqual(ListEgressResponse.fromJson(list.json()).items.map((i) => i.egressId), [queued.egressId]);
+    assert.deepEqual(
+      ListEgressResponse.fromJson(list.json()).items.map((i) => i.egressId),
+      [queued.egressId],
+    );
     assert.equal((await call('UpdateLayout', { egress_id: queued.egressId, layout: 'speaker' }, bad)).statusCode, 200);
     const stopped = await call('StopEgress', { egress_id: queued.egressId }, bad);
     assert.equal(stopped.statusCode, 200, stopped.body);
@@ -172,9 +207,17 @@ describe('twirp livekit.Egress', () => {
 
   test('UpdateLayout on queued room composite and StartEgress (v2) template egresses: stored for the recorder; other kinds refused', async () => {
     const layoutOf = (info: EgressInfo) =>
-      info.request.case === 'roomComposite' ? info.request.value.layout : info.request.case === 'egress' && info.request.value.source.case === 'template' ? info.request.value.source.value.layout : undefined;
-    const room = EgressInfo.fromJson((await call('StartRoomCompositeEgress', { room_name: 'room-layout', layout: 'grid', file_outputs: [{}] })).json());
-    const v2 = EgressInfo.fromJson((await call('StartEgress', { room_name: 'room-layout', template: { layout: 'grid' }, outputs: [{ file: { filepath: 'v2.mp4' } }] })).json());
+      info.request.case === 'roomComposite'
+        ? info.request.value.layout
+        : info.request.case === 'egress' && info.request.value.source.case === 'template'
+          ? info.request.value.source.value.layout
+          : undefined;
+    const room = EgressInfo.fromJson(
+      (await call('StartRoomCompositeEgress', { room_name: 'room-layout', layout: 'grid', file_outputs: [{}] })).json(),
+    );
+    const v2 = EgressInfo.fromJson(
+      (await call('StartEgress', { room_name: 'room-layout', template: { layout: 'grid' }, outputs: [{ file: { filepath: 'v2.mp4' } }] })).json(),
+    );
     for (const queued of [room, v2]) {
       const res = await call('UpdateLayout', { egress_id: queued.egressId, layout: 'single-speaker' });
       assert.equal(res.statusCode, 200, res.body);
@@ -199,7 +242,11 @@ describe('twirp livekit.Egress', () => {
     for (const [method, body, field] of [
       ['StartWebEgress', { url: 'http://169.254.169.254/latest/meta-data/iam/', file_outputs: [{ filepath: 'x.mp4' }] }, 'url'],
       ['StartWebEgress', { url: 'http://metadata.google.internal/computeMetadata/v1/', file_outputs: [{ filepath: 'x.mp4' }] }, 'url'],
-      ['StartRoomCompositeEgress', { room_name: 'r', custom_base_url: 'http://[fd00:ec2::254]/', file_outputs: [{ filepath: 'x.mp4' }] }, 'custom_base_url'],
+      [
+        'StartRoomCompositeEgress',
+        { room_name: 'r', custom_base_url: 'http://[fd00:ec2::254]/', file_outputs: [{ filepath: 'x.mp4' }] },
+        'custom_base_url',
+      ],
     ] as const) {
       const waitingBefore = await deps.queues.get('room-composite').getWaitingCount();
       const res = await call(method, body);
@@ -215,7 +262,12 @@ describe('twirp livekit.Egress', () => {
     const limitedApp = await buildServer(limited);
     try {
       const start = () =>
-        limitedApp.inject({ method: 'POST', url: `${PATH}StartWebEgress`, headers: { authorization: auth, 'content-type': 'application/json' }, payload: JSON.stringify({ url: 'https://example.com', file_outputs: [{ filepath: 'x.mp4' }] }) });
+        limitedApp.inject({
+          method: 'POST',
+          url: `${PATH}StartWebEgress`,
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ url: 'https://example.com', file_outputs: [{ filepath: 'x.mp4' }] }),
+        });
       const codes: number[] = [];
       for (let i = 0; i < 5; i++) codes.push((await start()).statusCode);
       // Near a minute boundary the window may turn over once; then at most one more gets through.
@@ -227,7 +279,12 @@ describe('twirp livekit.Egress', () => {
       assert.equal(last.json().code, 'resource_exhausted');
       assert.ok(Number(last.json().meta.retry_after) > 0);
       // ListEgress is not limited.
-      const list = await limitedApp.inject({ method: 'POST', url: `${PATH}ListEgress`, headers: { authorization: auth, 'content-type': 'application/json' }, payload: '{}' });
+      const list = await limitedApp.inject({
+        method: 'POST',
+        url: `${PATH}ListEgress`,
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        payload: '{}',
+      });
       assert.equal(list.statusCode, 200);
     } finally {
       await limitedApp.close();
@@ -240,7 +297,9 @@ describe('twirp livekit.Egress', () => {
     const streamKey = 'live_canary_streamkey_987';
     const request = new WebEgressRequest({
       url: 'https://example.com',
-      fileOutputs: [new EncodedFileOutput({ filepath: 'x.mp4', output: { case: 's3', value: new S3Upload({ accessKey: 'AKIA-canary', secret, bucket: 'b' }) } })],
+      fileOutputs: [
+        new EncodedFileOutput({ filepath: 'x.mp4', output: { case: 's3', value: new S3Upload({ accessKey: 'AKIA-canary', secret, bucket: 'b' }) } }),
+      ],
       streamOutputs: [new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [`rtmp://live.example.com/app/${streamKey}`] })],
     });
     const res = await call('StartWebEgress', request.toJsonString());
@@ -249,7 +308,10 @@ describe('twirp livekit.Egress', () => {
     const listed = (await call('ListEgress', { egress_id: info.egressId })).body;
     const job = await deps.queues.get('room-composite').getJob(info.egressId);
     const everything = await dumpRedis(deps.redis);
-    assert.ok(everything.some((v) => v.includes('v1.')), 'the sealed stream URLs are stored');
+    assert.ok(
+      everything.some((v) => v.includes('v1.')),
+      'the sealed stream URLs are stored',
+    );
     // …and the worker can open them: the credentials are there, by the ref the plan names.
     const storage = (job?.data as RecordJobData).plan.file!.storage;
     assert.ok(storage.kind === 's3');

@@ -29,7 +29,19 @@ describe('docker/Dockerfile with the classic builder', { concurrency: false }, (
     // deps is a build stage only; it is built here to show that the marker search finds what is there.
     for (const target of ['deps', 'api', 'worker']) {
       const started = Date.now();
-      const args = ['build', '--quiet', '-f', 'docker/Dockerfile', '--target', target, '--build-arg', `NODE_IMAGE=${nodeImage}`, '-t', `${TAG}:${target}`, '.'];
+      const args = [
+        'build',
+        '--quiet',
+        '-f',
+        'docker/Dockerfile',
+        '--target',
+        target,
+        '--build-arg',
+        `NODE_IMAGE=${nodeImage}`,
+        '-t',
+        `${TAG}:${target}`,
+        '.',
+      ];
       await run('docker', args, { cwd: context.dir, env: { ...process.env, DOCKER_BUILDKIT: '0' }, timeoutMs: 1_200_000 });
       seconds[target] = (Date.now() - started) / 1000;
     }
@@ -53,7 +65,9 @@ describe('docker/Dockerfile with the classic builder', { concurrency: false }, (
     if (engine.skipped(t)) return;
     for (const [target, entry] of Object.entries(ENTRY_POINTS)) {
       // ES modules are linked, every import resolved, before any of their code runs: a config error proves it.
-      const { code, stderr } = await run('docker', ['run', '--rm', '-e', 'EGRESS_CONFIG_BODY=not_a_key: 1', `${TAG}:${target}`, 'node', entry], { allowFailure: true });
+      const { code, stderr } = await run('docker', ['run', '--rm', '-e', 'EGRESS_CONFIG_BODY=not_a_key: 1', `${TAG}:${target}`, 'node', entry], {
+        allowFailure: true,
+      });
       assert.doesNotMatch(stderr, /ERR_MODULE_NOT_FOUND|Cannot find (package|module)/, target);
       assert.match(stderr, /invalid configuration: .*not_a_key/, target);
       assert.equal(code, 2, target);

@@ -36,8 +36,17 @@ export class ComposeProject {
   }
 
   compose(args: string[], options: { timeoutMs?: number; allowFailure?: boolean; env?: Record<string, string> } = {}): Promise<RunResult> {
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...pick(process.env, /^DOCKER_(HOST|CONFIG|CERT_PATH|TLS_VERIFY)$/), ...options.env };
-    return run('docker', ['compose', '-f', this.file, '-p', this.name, ...args], { env, timeoutMs: options.timeoutMs ?? 120_000, allowFailure: options.allowFailure });
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      ...pick(process.env, /^DOCKER_(HOST|CONFIG|CERT_PATH|TLS_VERIFY)$/),
+      ...options.env,
+    };
+    return run('docker', ['compose', '-f', this.file, '-p', this.name, ...args], {
+      env,
+      timeoutMs: options.timeoutMs ?? 120_000,
+      allowFailure: options.allowFailure,
+    });
   }
 
   /** Container ids of a service (or of every service), running or stopped. */

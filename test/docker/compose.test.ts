@@ -73,16 +73,24 @@ describe('docker/compose.yml', () => {
         assert.ok(service.stop_grace_period, `${name} has no stop_grace_period`);
         // Also checks the shared config body against the schema (unknown keys, wrong types).
         const { EGRESS_CONFIG_BODY, EGRESS_POOLS } = service.environment!;
-        const config = loadConfig({ env: { EGRESS_CONFIG_BODY: EGRESS_CONFIG_BODY ?? '', EGRESS_POOLS: EGRESS_POOLS ?? '', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' } });
+        const config = loadConfig({
+          env: { EGRESS_CONFIG_BODY: EGRESS_CONFIG_BODY ?? '', EGRESS_POOLS: EGRESS_POOLS ?? '', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' },
+        });
         if (grace) assert.equal(config.shutdown_grace, Number(grace));
         // Finalizing takes time too: a minute more than the grace.
-        assert.ok(seconds(service.stop_grace_period) >= config.shutdown_grace + 60, `${name}: stop_grace_period ${service.stop_grace_period}, shutdown_grace ${config.shutdown_grace}s`);
+        assert.ok(
+          seconds(service.stop_grace_period) >= config.shutdown_grace + 60,
+          `${name}: stop_grace_period ${service.stop_grace_period}, shutdown_grace ${config.shutdown_grace}s`,
+        );
       }
     });
   }
 
   test('one worker image for every pool, built once; the API image from the same Dockerfile', () => {
-    const builders = services.filter(([, s]) => s.build).map(([name, s]) => `${name}:${s.build?.target}`).sort();
+    const builders = services
+      .filter(([, s]) => s.build)
+      .map(([name, s]) => `${name}:${s.build?.target}`)
+      .sort();
     assert.deepEqual(builders, ['api:api', 'room-composite:worker']);
     for (const [name, service] of workers) assert.equal(service.image, 'egress-queue-worker', name);
     assert.equal(compose.services.api?.image, 'egress-queue-api');

@@ -24,7 +24,8 @@ export async function ensureEngine(): Promise<Engine> {
   const root = process.getuid?.() === 0;
   if (root) await run('bash', [ENSURE_DOCKER], { timeoutMs: 900_000 });
   if (await answers()) {
-    if ((await run('docker', ['compose', 'version'], { allowFailure: true })).code !== 0) return { skip: 'docker compose (the Compose v2 plugin) is not installed here' };
+    if ((await run('docker', ['compose', 'version'], { allowFailure: true })).code !== 0)
+      return { skip: 'docker compose (the Compose v2 plugin) is not installed here' };
     return { startedHere: false, stop: async () => {} };
   }
   if (!root) return { skip: 'no Docker engine answers here, and starting dockerd needs root' };

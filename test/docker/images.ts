@@ -10,7 +10,19 @@ const SEARCHED = ['/etc', '/usr/local', '/usr/share/ca-certificates', '/tmp', '/
 export async function filesWithMarkerCertificate(image: string): Promise<string[]> {
   // One line of the certificate's base64 body: it appears in no other file.
   const line = readFileSync(MARKER_CA, 'utf8').split('\n')[2]!;
-  const { stdout } = await run('docker', ['run', '--rm', '--user', '0', '--entrypoint', 'sh', image, '-c', 'grep -rlF -e "$0" "$@" 2>/dev/null; true', line, ...SEARCHED]);
+  const { stdout } = await run('docker', [
+    'run',
+    '--rm',
+    '--user',
+    '0',
+    '--entrypoint',
+    'sh',
+    image,
+    '-c',
+    'grep -rlF -e "$0" "$@" 2>/dev/null; true',
+    line,
+    ...SEARCHED,
+  ]);
   return stdout.split('\n').filter(Boolean);
 }
 
@@ -31,4 +43,3 @@ export async function sharedAppLayers(api: string, worker: string, baseImage: st
   while (shared < a.length && a[shared] === w[shared]) shared++;
   return { shared: shared - base.length, apiOwn: a.length - shared };
 }
-

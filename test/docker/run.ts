@@ -24,7 +24,11 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         if (err && !options.allowFailure) {
-          reject(new Error(`${command} ${args.join(' ')} failed (${err.killed ? 'timed out' : `exit ${String(err.code)}`}):\n${stderr.slice(-4000) || stdout.slice(-4000)}`));
+          reject(
+            new Error(
+              `${command} ${args.join(' ')} failed (${err.killed ? 'timed out' : `exit ${String(err.code)}`}):\n${stderr.slice(-4000) || stdout.slice(-4000)}`,
+            ),
+          );
           return;
         }
         resolve({ code, stdout, stderr });

@@ -146,7 +146,11 @@ describe('docker compose: built, scaled, recording, drained', { concurrency: fal
       const image = (await run('docker', ['inspect', '--format', '{{.Config.Image}}', id])).stdout.trim();
       // docker top needs the pid column; uids are the containers' own (no user namespace remapping).
       const top = await run('docker', ['top', id, '-o', 'pid,uid,comm']);
-      const processes = top.stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+      const processes = top.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/));
       assert.ok(processes.length > 0, image);
       for (const [, uid, command] of processes) assert.notEqual(uid, '0', `${image}: ${command} runs as root`);
       if (!NODE_IMAGES.includes(image)) continue;
@@ -160,10 +164,15 @@ describe('docker compose: built, scaled, recording, drained', { concurrency: fal
   test('each room-composite replica keeps a warm station (Xvfb, PulseAudio, Chromium) running', async (t) => {
     if (engine.skipped(t)) return;
     for (const id of await project!.containers('room-composite')) {
-      await waitFor(`a warm station in ${id.slice(0, 12)}`, 30_000, async () => {
-        const { stdout } = await run('docker', ['top', id, '-o', 'pid,comm']);
-        return ['Xvfb', 'pulseaudio', 'chromium'].every((name) => new RegExp(`\\s${name}$`, 'm').test(stdout));
-      }, 500);
+      await waitFor(
+        `a warm station in ${id.slice(0, 12)}`,
+        30_000,
+        async () => {
+          const { stdout } = await run('docker', ['top', id, '-o', 'pid,comm']);
+          return ['Xvfb', 'pulseaudio', 'chromium'].every((name) => new RegExp(`\\s${name}$`, 'm').test(stdout));
+        },
+        500,
+      );
     }
   });
 
@@ -171,11 +180,19 @@ describe('docker compose: built, scaled, recording, drained', { concurrency: fal
     if (engine.skipped(t)) return;
     const hosts = await replicaHosts();
     // Workers report their capacity every second; the API caches what it read for up to 3 s.
-    const report = await waitFor('both room-composite replicas in /healthz', 15_000, async () => {
-      const h = await health();
-      const reporting = h.workers.filter((w) => 'room-composite' in w.canAccept).map((w) => w.workerId.split('-')[0]!).sort();
-      return JSON.stringify(reporting) === JSON.stringify(hosts) && h;
-    }, 500);
+    const report = await waitFor(
+      'both room-composite replicas in /healthz',
+      15_000,
+      async () => {
+        const h = await health();
+        const reporting = h.workers
+          .filter((w) => 'room-composite' in w.canAccept)
+          .map((w) => w.workerId.split('-')[0]!)
+          .sort();
+        return JSON.stringify(reporting) === JSON.stringify(hosts) && h;
+      },
+      500,
+    );
     assert.equal(report.status, 'ok');
     assert.equal(report.redis, 'ok');
 
@@ -184,7 +201,9 @@ describe('docker compose: built, scaled, recording, drained', { concurrency: fal
     assert.match(await metrics.text(), /^livekit_egress_available /m);
 
     assert.equal((await fetch(`${apiUrl}/admin/queues`)).status, 401);
-    const board = await fetch(`${apiUrl}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64')}` } });
+    const board = await fetch(`${apiUrl}/admin/queues`, {
+      headers: { authorization: `Basic ${Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64')}` },
+    });
     assert.equal(board.status, 200);
     assert.match(await board.text(), /<html/i);
   });
@@ -203,20 +222,33 @@ describe('docker compose: built, scaled, recording, drained', { concurrency: fal
 
   test('two egresses at once run on the two room-composite replicas, one each', async (t) => {
     if (engine.skipped(t)) return;
-    const started = await Promise.all(['a', 'b'].map((name) => client.startWebEgress(forwarder!.url, new EncodedFileOutput({ filepath: `docker/drain-${name}.mp4` }))));
+    const started = await Promise.all(
+      ['a', 'b'].map((name) => client.startWebEgress(forwarder!.url, new EncodedFileOutput({ filepath: `docker/drain-${name}.mp4` }))),
+    );
     pair = await Promise.all(started.map((s) => waitForStatus(client, s.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000)));
     const hosts = await replicaHosts();
-    await waitFor('one recording on each replica in /healthz', 15_000, async () => {
-      const busy = (await health()).workers.filter((w) => w.running > 0).map((w) => `${w.workerId.split('-')[0]}:${w.running}`).sort();
-      return JSON.stringify(busy) === JSON.stringify(hosts.map((h) => `${h}:1`));
-    }, 500);
+    await waitFor(
+      'one recording on each replica in /healthz',
+      15_000,
+      async () => {
+        const busy = (await health()).workers
+          .filter((w) => w.running > 0)
+          .map((w) => `${w.workerId.split('-')[0]}:${w.running}`)
+          .sort();
+        return JSON.stringify(busy) === JSON.stringify(hosts.map((h) => `${h}:1`));
+      },
+      500,
+    );
   });
 
   test('no warm station died or failed to start while the replicas ran', async (t) => {
     if (engine.skipped(t)) return;
     // A station that dies while idle is replaced, so its processes being there could hide it: the workers say so.
     const { stdout } = await project!.compose(['logs', '--no-color', 'room-composite']);
-    assert.deepEqual(stdout.split('\n').filter((line) => /warm station died|could not prepare a warm station/.test(line)), []);
+    assert.deepEqual(
+      stdout.split('\n').filter((line) => /warm station died|could not prepare a warm station/.test(line)),
+      [],
+    );
   });
 
   test('docker compose stop room-composite drains both replicas: the recordings end COMPLETE and play, exit 0', async (t) => {

@@ -29,7 +29,11 @@ describe('admission by measured cost', { concurrency: false }, () => {
 
   before(async () => {
     page = await startTestPage();
-    service = await startService({ admission: true, concurrency: { 'room-composite': 4 }, cpu_cost: { web_cpu_cost: 4, room_composite_cpu_cost: 4 } });
+    service = await startService({
+      admission: true,
+      concurrency: { 'room-composite': 4 },
+      cpu_cost: { web_cpu_cost: 4, room_composite_cpu_cost: 4 },
+    });
     client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
   });
   after(async () => {
@@ -64,8 +68,10 @@ describe('admission by measured cost', { concurrency: false }, () => {
     await waitForStatus(client, second.egressId, [EgressStatus.EGRESS_ACTIVE], 90_000);
     const waitedSec = (Date.now() - firstActiveAt) / 1000;
     workers = await health();
-    t.diagnostic(`second admitted ${waitedSec.toFixed(1)} s after the first started; measured cost ${workers[0]!.estimates['room-composite']} cores, free ${workers[0]!.freeCores}`);
-    assert.ok(workers[0]!.estimates['room-composite']! < 2, `measured ${workers[0]!.estimates['room-composite']} cores per web recording`);
+    t.diagnostic(
+      `second admitted ${waitedSec.toFixed(1)} s after the first started; measured cost ${workers[0]!.estimates['room-composite']} cores, free ${workers[0]!.freeCores}`,
+    );
+    assert.ok(workers[0]!.estimates['room-composite'] < 2, `measured ${workers[0]!.estimates['room-composite']} cores per web recording`);
     assert.equal(workers[0]!.running, 2);
 
     await Promise.all([client.stopEgress(first.egressId), client.stopEgress(second.egressId)]);

@@ -5,7 +5,19 @@
  * so that error paths log and report as much as they can; then none of the secrets may appear in the logs
  * (at debug level), anywhere in Redis, in Bull Board's API, in ListEgress or in the webhooks.
  */
-import { AzureBlobUpload, EgressStatus, EncodedFileOutput, GCPUpload, ImageOutput, ProxyConfig, S3Upload, SegmentedFileOutput, StreamOutput, StreamProtocol, WebhookConfig } from '@livekit/protocol';
+import {
+  AzureBlobUpload,
+  EgressStatus,
+  EncodedFileOutput,
+  GCPUpload,
+  ImageOutput,
+  ProxyConfig,
+  S3Upload,
+  SegmentedFileOutput,
+  StreamOutput,
+  StreamProtocol,
+  WebhookConfig,
+} from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -44,7 +56,12 @@ describe('canary', { concurrency: false }, () => {
   let dead: number;
 
   before(async () => {
-    [page, sink, dead, hook] = await Promise.all([startTestPage(), startWebhookSink(E2E_API_KEY, E2E_API_SECRET), freePort(), startHttpTrap('127.0.0.2', { receiver: { apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET } })]);
+    [page, sink, dead, hook] = await Promise.all([
+      startTestPage(),
+      startWebhookSink(E2E_API_KEY, E2E_API_SECRET),
+      freePort(),
+      startHttpTrap('127.0.0.2', { receiver: { apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET } }),
+    ]);
     const destination = new PassThrough();
     destination.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     service = await startService(
@@ -52,7 +69,11 @@ describe('canary', { concurrency: false }, () => {
         logging: { level: 'debug' },
         webhook: { urls: [sink.url] },
         upload: { attempts: 1, backoff: 100 },
-        storage: { s3: { max_retries: 1 }, gcp: { endpoint: `http://127.0.0.1:${dead}` }, azure: { endpoint: `http://127.0.0.1:${dead}/canaryacct` } },
+        storage: {
+          s3: { max_retries: 1 },
+          gcp: { endpoint: `http://127.0.0.1:${dead}` },
+          azure: { endpoint: `http://127.0.0.1:${dead}/canaryacct` },
+        },
       },
       { logDestination: destination },
     );
@@ -70,27 +91,45 @@ describe('canary', { concurrency: false }, () => {
       client_email: 'canary@canary.iam.gserviceaccount.com',
       private_key: `-----BEGIN PRIVATE KEY-----\n${CANARIES.gcpKey}\n-----END PRIVATE KEY-----\n`,
     });
-    const started = await client.startWebEgress(page.url, {
-      file: new EncodedFileOutput({
-        filepath: 'canary.mp4',
-        output: {
-          case: 's3',
-          value: new S3Upload({
-            accessKey: CANARIES.s3Access,
-            secret: CANARIES.s3Secret,
-            sessionToken: CANARIES.s3Session,
-            endpoint: `http://127.0.0.1:${dead}`,
-            bucket: 'b',
-            forcePathStyle: true,
-            proxy: new ProxyConfig({ url: `http://127.0.0.1:${dead}`, username: 'u', password: CANARIES.proxyPassword }),
-          }),
-        },
-      }),
-      // Azure retries slowest (5 tries, 4 s apart): it gets the one image; GCS the segments.
-      segments: new SegmentedFileOutput({ filenamePrefix: 'canary/seg', segmentDuration: 2, output: { case: 'gcp', value: new GCPUpload({ credentials: gcpCredentials, bucket: 'g' }) } }),
-      images: new ImageOutput({ captureInterval: 10, width: 160, height: 90, filenamePrefix: 'canary/img', output: { case: 'azure', value: new AzureBlobUpload({ accountName: 'canaryacct', accountKey: CANARIES.azureKey, containerName: 'c' }) } }),
-      stream: new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [`rtmp://127.0.0.1:${dead}/live/${CANARIES.streamKey}`] }),
-    }, { webhooks: [new WebhookConfig({ url: `http://hookuser:${CANARIES.webhookPassword}@127.0.0.2:${hook.port}/hooks?token=${CANARIES.webhookToken}` })] });
+    const started = await client.startWebEgress(
+      page.url,
+      {
+        file: new EncodedFileOutput({
+          filepath: 'canary.mp4',
+          output: {
+            case: 's3',
+            value: new S3Upload({
+              accessKey: CANARIES.s3Access,
+              secret: CANARIES.s3Secret,
+              sessionToken: CANARIES.s3Session,
+              endpoint: `http://127.0.0.1:${dead}`,
+              bucket: 'b',
+              forcePathStyle: true,
+              proxy: new ProxyConfig({ url: `http://127.0.0.1:${dead}`, username: 'u', password: CANARIES.proxyPassword }),
+            }),
+          },
+        }),
+        // Azure retries slowest (5 tries, 4 s apart): it gets the one image; GCS the segments.
+        segments: new SegmentedFileOutput({
+          filenamePrefix: 'canary/seg',
+          segmentDuration: 2,
+          output: { case: 'gcp', value: new GCPUpload({ credentials: gcpCredentials, bucket: 'g' }) },
+        }),
+        images: new ImageOutput({
+          captureInterval: 10,
+          width: 160,
+          height: 90,
+          filenamePrefix: 'canary/img',
+          output: { case: 'azure', value: new AzureBlobUpload({ accountName: 'canaryacct', accountKey: CANARIES.azureKey, containerName: 'c' }) },
+        }),
+        stream: new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [`rtmp://127.0.0.1:${dead}/live/${CANARIES.streamKey}`] }),
+      },
+      {
+        webhooks: [
+          new WebhookConfig({ url: `http://hookuser:${CANARIES.webhookPassword}@127.0.0.2:${hook.port}/hooks?token=${CANARIES.webhookToken}` }),
+        ],
+      },
+    );
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_FAILED], 60_000);
     await client.updateStream(started.egressId, [`rtmp://127.0.0.1:${dead}/live/${CANARIES.addedStreamKey}`]).catch(() => undefined);
     await sleep(5000);
@@ -105,7 +144,9 @@ describe('canary', { concurrency: false }, () => {
     const bullBoard: string[] = [];
     for (const queue of ['upload', 'webhook']) {
       for (const status of ['latest', 'active', 'waiting', 'completed', 'failed', 'delayed']) {
-        const res = await fetch(`${service.url}/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=100`, { headers: { authorization: basic } });
+        const res = await fetch(`${service.url}/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=100`, {
+          headers: { authorization: basic },
+        });
         assert.equal(res.status, 200);
         bullBoard.push(await res.text());
       }
@@ -114,17 +155,32 @@ describe('canary', { concurrency: false }, () => {
     const webhooks = JSON.stringify([...sink.events, ...hook.events].map((event) => event.toJson()));
     // The request's webhook reached its receiver at the real URL, token and all (the userinfo cannot travel:
     // the signature takes the Authorization header, as in livekit-server).
-    assert.ok(hook.events.some((event) => event.egressInfo?.egressId === started.egressId && event.event === 'egress_ended'), "the request's webhook was delivered");
-    assert.ok(hook.requests.every((r) => r.url === `/hooks?token=${CANARIES.webhookToken}`), 'at its real URL');
-    assert.ok(sink.events.some((event) => event.event === 'egress_ended'), 'webhooks were delivered');
+    assert.ok(
+      hook.events.some((event) => event.egressInfo?.egressId === started.egressId && event.event === 'egress_ended'),
+      "the request's webhook was delivered",
+    );
+    assert.ok(
+      hook.requests.every((r) => r.url === `/hooks?token=${CANARIES.webhookToken}`),
+      'at its real URL',
+    );
+    assert.ok(
+      sink.events.some((event) => event.event === 'egress_ended'),
+      'webhooks were delivered',
+    );
     assert.ok(logs.includes(started.egressId) && logs.length > 10_000, 'the logs were captured');
-    assert.ok(bullBoard.some((text) => text.includes(started.egressId)), "Bull Board shows the egress's jobs");
+    assert.ok(
+      bullBoard.some((text) => text.includes(started.egressId)),
+      "Bull Board shows the egress's jobs",
+    );
 
     const places: Record<string, string> = { logs, redis: redisDump.join('\n'), bullBoard: bullBoard.join('\n'), listEgress: listed, webhooks };
     const secrets = { ...CANARIES, apiSecret: E2E_API_SECRET };
     for (const [place, text] of Object.entries(places)) {
       for (const [name, secret] of Object.entries(secrets)) {
-        assert.ok(!text.includes(secret), `${name} leaked into ${place}: …${text.slice(Math.max(0, text.indexOf(secret) - 200), text.indexOf(secret) + 50)}…`);
+        assert.ok(
+          !text.includes(secret),
+          `${name} leaked into ${place}: …${text.slice(Math.max(0, text.indexOf(secret) - 200), text.indexOf(secret) + 50)}…`,
+        );
       }
     }
   });

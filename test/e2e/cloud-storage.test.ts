@@ -5,15 +5,7 @@
  * `backup` storage taking over from a dead primary; a failed upload with no backup leaving a playable file
  * on disk that a retried upload job delivers; and request credentials never readable in Redis or ListEgress.
  */
-import {
-  AzureBlobUpload,
-  EgressStatus,
-  EncodedFileOutput,
-  GCPUpload,
-  S3Upload,
-  SegmentedFileOutput,
-  type EgressInfo,
-} from '@livekit/protocol';
+import { AzureBlobUpload, EgressStatus, EncodedFileOutput, GCPUpload, S3Upload, SegmentedFileOutput, type EgressInfo } from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -59,7 +51,12 @@ let scratch: string;
 const ended = [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED, EgressStatus.EGRESS_LIMIT_REACHED];
 
 /** A web egress of the test page: a file at `<dir>/recording.mp4`, and HLS in `<dir>/hls/` unless `segments` is false. */
-async function record(client: EgressClient, upload: Upload, dir: string, options: { segments?: boolean; seconds?: number } = {}): Promise<EgressInfo> {
+async function record(
+  client: EgressClient,
+  upload: Upload,
+  dir: string,
+  options: { segments?: boolean; seconds?: number } = {},
+): Promise<EgressInfo> {
   const file = new EncodedFileOutput({ filepath: `${dir}/recording.mp4`, output: upload });
   const segments =
     options.segments === false
@@ -69,7 +66,7 @@ async function record(client: EgressClient, upload: Upload, dir: string, options
           playlistName: 'index.m3u8',
           livePlaylistName: 'live.m3u8',
           segmentDuration: 2,
-          output: upload as SegmentedFileOutput['output'],
+          output: upload,
         });
   const started = await client.startWebEgress(page.url, segments ? { file, segments } : { file });
   await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
@@ -176,7 +173,6 @@ async function assertDelivered(done: EgressInfo, view: ObjectStoreView, location
   assert.deepEqual(await view.list(`${dir}/`), [fileKey, manifestKey, segments.livePlaylistName, segments.playlistName, ...segmentKeys].sort());
 }
 
-
 async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -189,7 +185,13 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined | fal
 
 describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, () => {
   before(async () => {
-    [s3, gcs, azurite, page, scratch] = await Promise.all([startS3Server(), startGcsServer(), startAzurite(), startTestPage(), mkdtemp(join(tmpdir(), 'egress-cloud-e2e-'))]);
+    [s3, gcs, azurite, page, scratch] = await Promise.all([
+      startS3Server(),
+      startGcsServer(),
+      startAzurite(),
+      startTestPage(),
+      mkdtemp(join(tmpdir(), 'egress-cloud-e2e-')),
+    ]);
     await gcs.createBucket(GCS_BUCKET);
     await azureContainer(azurite, AZURE_CONTAINER).create();
     await azureContainer(azurite, BACKUP_CONTAINER).create();
@@ -233,7 +235,10 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
     });
 
     test('Azure Blob (Azurite): file + HLS + manifest land with their types, sizes and locations', async () => {
-      const upload: Upload = { case: 'azure', value: new AzureBlobUpload({ accountName: azurite.accountName, accountKey: azurite.accountKey, containerName: AZURE_CONTAINER }) };
+      const upload: Upload = {
+        case: 'azure',
+        value: new AzureBlobUpload({ accountName: azurite.accountName, accountKey: azurite.accountKey, containerName: AZURE_CONTAINER }),
+      };
       const done = await record(client, upload, 'req-azure');
       await assertDelivered(done, azureView(azurite, AZURE_CONTAINER), (key) => `${azurite.endpoint}/${AZURE_CONTAINER}/${key}`, 'req-azure');
       assert.ok(finished(done.egressId), 'the working directory is gone once everything is delivered');
@@ -247,7 +252,10 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
       const everything = await dumpRedis(service.workers.ctx.redis);
       assert.ok(everything.length > 20, `${everything.length} Redis values`);
       for (const info of listed) {
-        assert.ok(everything.some((v) => v.includes(info.egressId)), `${info.egressId} is in Redis`);
+        assert.ok(
+          everything.some((v) => v.includes(info.egressId)),
+          `${info.egressId} is in Redis`,
+        );
         // The worker can still open the sealed configs: the credentials are stored, just not in clear.
         const sealed = Object.values((await service.workers.ctx.secrets.get(info.egressId)).uploads ?? {});
         assert.ok(sealed.length > 0, `${info.egressId} has sealed uploads`);
@@ -293,18 +301,17 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
     });
   });
 
-  test(
-    'storage.gcp / storage.azure holding only an endpoint (for request uploads) leave the service storage on local disk',
-    async () => {
-      // Checked on the workers' storage selection rather than through startService: a service whose workers
-      // fail to start leaves its Redis and connections open, and the test process would never exit.
-      for (const storage of [{ gcp: { endpoint: gcs.endpoint } }, { azure: { endpoint: azurite.endpoint } }]) {
-        const config = loadConfig({ env: { LIVEKIT_API_KEY: E2E_API_KEY, LIVEKIT_API_SECRET: E2E_API_SECRET, EGRESS_CONFIG_BODY: stringify({ storage }) } });
-        const backends = new StorageBackends(config, undefined as unknown as EgressSecretStore);
-        assert.equal((await backends.primary('EG_endpoint_only', { kind: 'service' })).name, 'local', JSON.stringify(storage));
-      }
-    },
-  );
+  test('storage.gcp / storage.azure holding only an endpoint (for request uploads) leave the service storage on local disk', async () => {
+    // Checked on the workers' storage selection rather than through startService: a service whose workers
+    // fail to start leaves its Redis and connections open, and the test process would never exit.
+    for (const storage of [{ gcp: { endpoint: gcs.endpoint } }, { azure: { endpoint: azurite.endpoint } }]) {
+      const config = loadConfig({
+        env: { LIVEKIT_API_KEY: E2E_API_KEY, LIVEKIT_API_SECRET: E2E_API_SECRET, EGRESS_CONFIG_BODY: stringify({ storage }) },
+      });
+      const backends = new StorageBackends(config, undefined as unknown as EgressSecretStore);
+      assert.equal((await backends.primary('EG_endpoint_only', { kind: 'service' })).name, 'local', JSON.stringify(storage));
+    }
+  });
 
   describe("the service's storage.s3", () => {
     let service: TestService;
@@ -339,9 +346,21 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
     before(async () => {
       service = await startService({
         storage: {
-          s3: { access_key: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, bucket: s3.bucket, force_path_style: true, max_retries: SERVICE_S3_MAX_RETRIES, min_retry_delay: 50 },
+          s3: {
+            access_key: s3.accessKey,
+            secret: s3.secret,
+            region: s3.region,
+            endpoint: s3.endpoint,
+            bucket: s3.bucket,
+            force_path_style: true,
+            max_retries: SERVICE_S3_MAX_RETRIES,
+            min_retry_delay: 50,
+          },
         },
-        backup: { prefix: 'bk', azure: { account_name: azurite.accountName, account_key: azurite.accountKey, container_name: BACKUP_CONTAINER, endpoint: azurite.endpoint } },
+        backup: {
+          prefix: 'bk',
+          azure: { account_name: azurite.accountName, account_key: azurite.accountKey, container_name: BACKUP_CONTAINER, endpoint: azurite.endpoint },
+        },
         upload: QUICK_UPLOADS,
       });
       client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
@@ -352,7 +371,17 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
 
     test('a request whose S3 endpoint is dead: COMPLETE with backupStorageUsed, the file playable in Azurite', async () => {
       const dead = `http://127.0.0.1:${await freePort()}`;
-      const upload: Upload = { case: 's3', value: new S3Upload({ accessKey: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: dead, bucket: s3.bucket, forcePathStyle: true }) };
+      const upload: Upload = {
+        case: 's3',
+        value: new S3Upload({
+          accessKey: s3.accessKey,
+          secret: s3.secret,
+          region: s3.region,
+          endpoint: dead,
+          bucket: s3.bucket,
+          forcePathStyle: true,
+        }),
+      };
       const startedAt = Date.now();
       const done = await record(client, upload, 'backup', { segments: false });
       assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
@@ -379,12 +408,15 @@ describe('cloud storage, end to end', { concurrency: false, timeout: 300_000 }, 
       assert.deepEqual(await s3View(s3).list('backup/'), [], 'nothing in the service S3 bucket');
     });
 
-    test("request S3 uploads inherit storage.s3.max_retries: each upload job attempt makes that many requests", async () => {
+    test('request S3 uploads inherit storage.s3.max_retries: each upload job attempt makes that many requests', async () => {
       // A dead endpoint that counts: every connection is accepted and reset at once.
       const gate = await startGateProxy(Number(new URL(s3.endpoint).port));
       try {
         const endpoint = `http://127.0.0.1:${gate.port}`;
-        const upload: Upload = { case: 's3', value: new S3Upload({ accessKey: s3.accessKey, secret: s3.secret, region: s3.region, endpoint, bucket: s3.bucket, forcePathStyle: true }) };
+        const upload: Upload = {
+          case: 's3',
+          value: new S3Upload({ accessKey: s3.accessKey, secret: s3.secret, region: s3.region, endpoint, bucket: s3.bucket, forcePathStyle: true }),
+        };
         const done = await record(client, upload, 'retries', { segments: false, seconds: 3 });
         assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
         assert.equal(done.backupStorageUsed, true);

@@ -34,7 +34,9 @@ const SECOND_CTRL_C_LIMIT_MS = 5_000;
 async function keptEgress(cacheDir: string, egressId: string): Promise<EgressInfo | undefined> {
   const server = await startRedis({ dataDir: join(cacheDir, 'redis') });
   try {
-    const config = loadConfig({ env: { REDIS_URL: server.url, LIVEKIT_API_KEY: 'reader', LIVEKIT_API_SECRET: 'reader-secret-0123456789abcdef0123' } });
+    const config = loadConfig({
+      env: { REDIS_URL: server.url, LIVEKIT_API_KEY: 'reader', LIVEKIT_API_SECRET: 'reader-secret-0123456789abcdef0123' },
+    });
     const redis = createRedis(config, 'kept-egress');
     try {
       return await new EgressStore(redis, { prefix: config.redis.prefix, ttlSeconds: 60 }).get(egressId);
@@ -72,7 +74,10 @@ async function finalized(service: NpmStart, hooks: WebhookSink, egressId: string
 async function playable(path: string): Promise<number> {
   const media = await probe(path);
   assert.ok(media.format.duration > 2, `${path}: ${media.format.duration} s recorded`);
-  assert.ok(media.streams.some((s) => s.codec_type === 'video'), `${path}: a video stream`);
+  assert.ok(
+    media.streams.some((s) => s.codec_type === 'video'),
+    `${path}: a video stream`,
+  );
   return media.format.duration;
 }
 

@@ -66,7 +66,7 @@ test('Signals/SIGTERM drains: the recording is finalized and COMPLETE, the proce
     connection.disconnect();
     assert.equal(ended?.status, EgressStatus.EGRESS_COMPLETE, ended?.error);
     assert.equal(ended?.details, 'End reason: Server shutting down');
-    assert.ok(existsSync(ended!.fileResults[0]!.location));
+    assert.ok(existsSync(ended.fileResults[0]!.location));
   } finally {
     service.kill('SIGKILL');
     await page.close();

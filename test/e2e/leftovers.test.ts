@@ -43,7 +43,8 @@ async function displayOf(pid: number): Promise<number | undefined> {
 
 /** A display number nobody uses (no lock, no socket), for a simulated stale lock. */
 function unusedDisplay(): number {
-  for (let display = 2000 + Math.floor(Math.random() * 1000); ; display++) if (!existsSync(xLock(display)) && !existsSync(xSocket(display))) return display;
+  for (let display = 2000 + Math.floor(Math.random() * 1000); ; display++)
+    if (!existsSync(xLock(display)) && !existsSync(xSocket(display))) return display;
 }
 
 /** Polls `check` until it is true; fails with `what` after `timeoutMs`. */
@@ -92,9 +93,12 @@ describe('a worker starting after a crash reaps what the dead one left, and noth
     return child;
   };
 
-  test('SIGKILL of a worker whose warm station waits (no job): the station\'s processes go; its directories stay', async (t: TestContext) => {
+  test("SIGKILL of a worker whose warm station waits (no job): the station's processes go; its directories stay", async (t: TestContext) => {
     const config = parse(service.env.EGRESS_CONFIG_BODY!) as Record<string, unknown>;
-    const worker = spawnWorker(service, ['room-composite'], { TMPDIR: workerTmp, EGRESS_CONFIG_BODY: stringify({ ...config, warm_pool: { size: 1 } }) });
+    const worker = spawnWorker(service, ['room-composite'], {
+      TMPDIR: workerTmp,
+      EGRESS_CONFIG_BODY: stringify({ ...config, warm_pool: { size: 1 } }),
+    });
     workers.push(worker);
     const owner = ownerOf(worker.pid!)!;
     const stationReady = async () => {
@@ -108,21 +112,23 @@ describe('a worker starting after a crash reaps what the dead one left, and noth
     assert.ok(running.filter((p) => stationPids.has(p.pid)).length >= 3, 'Xvfb, Chromium and the sink reader carry the station tag');
     const xvfbPid = running.find((p) => basename(p.command) === 'Xvfb')!.pid;
     const display = await displayOf(xvfbPid);
-    assert.ok(display !== undefined, 'the station\'s Xvfb listens on a display');
+    assert.ok(display !== undefined, "the station's Xvfb listens on a display");
 
     worker.kill('SIGKILL');
     const goneMs = await untilAllGone(owner, new Set(running.map((p) => p.pgid)), 10_000);
     t.diagnostic(`${running.length} processes (${running.map((p) => basename(p.command)).join(', ')}) gone ${goneMs} ms after the SIGKILL`);
 
     // What a killed program cannot remove: there until the next worker starts.
-    const dirs = (await readdir(workerTmp)).filter((name) => name.startsWith(`egress-pulse-${owner.replace(':', '-')}-`) || name.startsWith(`egress-warm-stations-${owner.replace(':', '-')}-`));
+    const dirs = (await readdir(workerTmp)).filter(
+      (name) => name.startsWith(`egress-pulse-${owner.replace(':', '-')}-`) || name.startsWith(`egress-warm-stations-${owner.replace(':', '-')}-`),
+    );
     assert.equal(dirs.length, 2, `the PulseAudio and the warm-station directory: ${dirs.join(', ')}`);
     // Not asserted: a worker starting elsewhere on this machine may reap it at any moment.
     t.diagnostic(`display :${display}'s socket file ${existsSync(xSocket(display)) ? 'left behind' : 'already reaped'}`);
     crashed = { owner, dirs: dirs.map((name) => join(workerTmp, name)), display };
   });
 
-  test('the next worker reaps them and simulated leftovers of dead owners; a live owner\'s processes, display and directories, and the salvage\'s files stay', async () => {
+  test("the next worker reaps them and simulated leftovers of dead owners; a live owner's processes, display and directories, and the salvage's files stay", async () => {
     assert.ok(crashed, 'the warm worker crashed above');
     // Dead owners: a pid that has exited; this process's pid with another start time (a reused pid).
     const deadPid = spawnSync('true').pid;
@@ -160,23 +166,26 @@ describe('a worker starting after a crash reaps what the dead one left, and noth
     const worker = spawnWorker(service, ['track'], { TMPDIR: workerTmp });
     workers.push(worker);
     const { display } = crashed;
-    await until('the crashed worker\'s directories are reaped', () => crashed!.dirs.every((dir) => !existsSync(dir)), 30_000);
-    await until('the dead owners\' profile is reaped (the last step)', () => !existsSync(profileOfDead), 10_000);
+    await until("the crashed worker's directories are reaped", () => crashed!.dirs.every((dir) => !existsSync(dir)), 30_000);
+    await until("the dead owners' profile is reaped (the last step)", () => !existsSync(profileOfDead), 10_000);
     // Another Xvfb on this machine may have taken the freed display meanwhile: then the socket is its.
-    assert.ok(!existsSync(xSocket(display)) || (await listeningDisplays()).has(display), 'the dead Xvfb\'s socket file is gone');
-    assert.ok(!alive(orphanXvfb.pid!), 'the dead owner\'s X server');
+    assert.ok(!existsSync(xSocket(display)) || (await listeningDisplays()).has(display), "the dead Xvfb's socket file is gone");
+    assert.ok(!alive(orphanXvfb.pid!), "the dead owner's X server");
     assert.ok(!existsSync(xLock(orphanDisplay)) && !existsSync(xSocket(orphanDisplay)), 'its lock file and socket');
-    assert.ok(!alive(lone.pid!), 'the process of a reused pid\'s owner');
-    assert.deepEqual(await processesInGroups(new Set([group.pid!])), [], 'the dead owner\'s group, its untagged member too');
-    assert.ok(!existsSync(deadDir) && !existsSync(oldUnowned), 'the dead owner\'s directory and an unused older-version one');
+    assert.ok(!alive(lone.pid!), "the process of a reused pid's owner");
+    assert.deepEqual(await processesInGroups(new Set([group.pid!])), [], "the dead owner's group, its untagged member too");
+    assert.ok(!existsSync(deadDir) && !existsSync(oldUnowned), "the dead owner's directory and an unused older-version one");
 
     assert.ok(alive(worker.pid!), 'the new worker runs');
-    assert.ok(live.every((child) => alive(child.pid!)), 'the live owner\'s process');
-    assert.ok(existsSync(xSocket(liveDisplay)), 'the live owner\'s display');
+    assert.ok(
+      live.every((child) => alive(child.pid!)),
+      "the live owner's process",
+    );
+    assert.ok(existsSync(xSocket(liveDisplay)), "the live owner's display");
     assert.equal((await processesOwnedBy(OWN_OWNER)).filter((p) => basename(p.command) === 'Xvfb').length, 1, 'its Xvfb');
-    assert.ok(existsSync(liveDir) && existsSync(usedUnowned), 'the live owner\'s directory and the older-version one in use');
+    assert.ok(existsSync(liveDir) && existsSync(usedUnowned), "the live owner's directory and the older-version one in use");
     assert.ok(existsSync(profileOfLive), 'the profile of a running browser');
-    assert.ok(existsSync(captureOfDead), 'the recording working directory (the salvage\'s)');
+    assert.ok(existsSync(captureOfDead), "the recording working directory (the salvage's)");
   });
 });
 

@@ -40,14 +40,20 @@ describe('load', { concurrency: false }, () => {
     const started = await Promise.all(
       Array.from({ length: REQUESTS }, async () => {
         const t0 = performance.now();
-        const res = await fetch(`${service.url}/twirp/livekit.Egress/StartWebEgress`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
+        const res = await fetch(`${service.url}/twirp/livekit.Egress/StartWebEgress`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body,
+        });
         latencies.push(performance.now() - t0);
         assert.equal(res.status, 200, await res.clone().text());
         return EgressInfo.fromJson(await res.json()).egressId;
       }),
     );
     latencies.sort((a, b) => a - b);
-    t.diagnostic(`Start RPC under a ${REQUESTS}-request burst: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${latencies.at(-1)!.toFixed(0)} ms`);
+    t.diagnostic(
+      `Start RPC under a ${REQUESTS}-request burst: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${latencies.at(-1)!.toFixed(0)} ms`,
+    );
     assert.equal(new Set(started).size, REQUESTS);
 
     // While they drain: ListEgress always lists all 200, and never more than 2 recording at once.
@@ -61,7 +67,12 @@ describe('load', { concurrency: false }, () => {
       const mine = all.filter((info) => started.includes(info.egressId));
       assert.equal(mine.length, REQUESTS, 'every egress is listed');
       maxActive = Math.max(maxActive, mine.filter((i) => i.status === EgressStatus.EGRESS_ACTIVE).length);
-      if (mine.every((i) => i.status !== EgressStatus.EGRESS_STARTING && i.status !== EgressStatus.EGRESS_ACTIVE && i.status !== EgressStatus.EGRESS_ENDING)) break;
+      if (
+        mine.every(
+          (i) => i.status !== EgressStatus.EGRESS_STARTING && i.status !== EgressStatus.EGRESS_ACTIVE && i.status !== EgressStatus.EGRESS_ENDING,
+        )
+      )
+        break;
       assert.ok(Date.now() < deadline, `still running: ${mine.filter((i) => i.status <= EgressStatus.EGRESS_ENDING).length}`);
       await sleep(500);
     }

@@ -111,7 +111,9 @@ describe('a worker SIGKILLed mid-recording leaves no process running', { concurr
 
   test('room composite through Chromium (file + RTMP): every process goes', async (t) => {
     const { worker, owner } = startWorker(['room-composite']);
-    publishers.push(await startPublisher({ url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room: ROOM, identity: 'cam', audio: true }));
+    publishers.push(
+      await startPublisher({ url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room: ROOM, identity: 'cam', audio: true }),
+    );
     const started = await client.startRoomCompositeEgress(ROOM, {
       file: new EncodedFileOutput({ filepath: 'orphans/room.mp4' }),
       stream: new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [rtmp.url('good-room')] }),
@@ -139,7 +141,14 @@ describe('a worker SIGKILLed mid-recording leaves no process running', { concurr
 
   test('track egress of a G.711 track: its ffmpeg encoder goes', async (t) => {
     const { worker, owner } = startWorker(['track']);
-    const publisher = await startG711Publisher({ url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room: ROOM, identity: 'sip', law: 'pcmu' });
+    const publisher = await startG711Publisher({
+      url: livekit.url,
+      apiKey: E2E_API_KEY,
+      apiSecret: E2E_API_SECRET,
+      room: ROOM,
+      identity: 'sip',
+      law: 'pcmu',
+    });
     publishers.push(publisher);
     const started = await client.startTrackEgress(ROOM, new DirectFileOutput({ filepath: 'orphans/{track_id}' }), publisher.trackSid);
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);

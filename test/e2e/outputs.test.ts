@@ -4,7 +4,17 @@
  * produced: ffprobe, segment counts, JPEG sizes and names, what the RTMP server really received; and
  * session_limits.file_output_max_size ending an egress with its file delivered.
  */
-import { EgressInfo, EgressStatus, EncodedFileOutput, ImageOutput, ImageFileSuffix, SegmentedFileOutput, StreamInfo_Status, StreamOutput, StreamProtocol } from '@livekit/protocol';
+import {
+  EgressInfo,
+  EgressStatus,
+  EncodedFileOutput,
+  ImageOutput,
+  ImageFileSuffix,
+  SegmentedFileOutput,
+  StreamInfo_Status,
+  StreamOutput,
+  StreamProtocol,
+} from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -41,9 +51,20 @@ describe('outputs', { concurrency: false }, () => {
   test('Multi/FileSegmentsStreamImages: one capture, every output, all delivered', async () => {
     const started = await client.startWebEgress(page.url, {
       file: new EncodedFileOutput({ filepath: 'multi/{time}.mp4' }),
-      segments: new SegmentedFileOutput({ filenamePrefix: 'multi/hls/seg', playlistName: 'index.m3u8', livePlaylistName: 'live.m3u8', segmentDuration: 2 }),
+      segments: new SegmentedFileOutput({
+        filenamePrefix: 'multi/hls/seg',
+        playlistName: 'index.m3u8',
+        livePlaylistName: 'live.m3u8',
+        segmentDuration: 2,
+      }),
       stream: new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [rtmp.url('good-multi')] }),
-      images: new ImageOutput({ captureInterval: 2, width: 320, height: 180, filenamePrefix: 'multi/thumbs/t', filenameSuffix: ImageFileSuffix.IMAGE_SUFFIX_INDEX }),
+      images: new ImageOutput({
+        captureInterval: 2,
+        width: 320,
+        height: 180,
+        filenamePrefix: 'multi/thumbs/t',
+        filenameSuffix: ImageFileSuffix.IMAGE_SUFFIX_INDEX,
+      }),
     });
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE]);
     await sleep(9000);
@@ -85,10 +106,14 @@ describe('outputs', { concurrency: false }, () => {
     assert.ok(stream.url.includes('{') && !stream.url.includes('good-multi'), `redacted: ${stream.url}`);
     const [received] = await rtmp.recordings();
     assert.ok(received && basename(received).startsWith('good-multi'), 'the RTMP server received the stream');
-    const flv = await probe(received!);
+    const flv = await probe(received);
     assert.ok(flv.format.duration > fileSec - 3, `RTMP ${flv.format.duration} s of ${fileSec} s`);
 
-    const manifest = JSON.parse(readFileSync(done.manifestLocation, 'utf8')) as { files: unknown[]; playlists: { segments: unknown[] }[]; images: unknown[] };
+    const manifest = JSON.parse(readFileSync(done.manifestLocation, 'utf8')) as {
+      files: unknown[];
+      playlists: { segments: unknown[] }[];
+      images: unknown[];
+    };
     assert.equal(dirname(done.manifestLocation), dirname(file.location));
     assert.equal(manifest.files.length, 1);
     assert.equal(manifest.playlists[0]?.segments.length, count);
@@ -164,7 +189,10 @@ describe('outputs', { concurrency: false }, () => {
 
     const isJpeg = async (path: string) => {
       const bytes = readFileSync(path);
-      assert.ok(bytes.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff])) && bytes.subarray(-2).equals(Buffer.from([0xff, 0xd9])), `${path}: JPEG start and end markers`);
+      assert.ok(
+        bytes.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff])) && bytes.subarray(-2).equals(Buffer.from([0xff, 0xd9])),
+        `${path}: JPEG start and end markers`,
+      );
       const jpeg = await probe(path);
       assert.equal(jpeg.streams[0]?.codec_name, 'mjpeg', path);
       assert.equal(jpeg.streams[0]?.width, 320);
@@ -172,9 +200,11 @@ describe('outputs', { concurrency: false }, () => {
     };
 
     // The manifest goes beside the first images.
-    const names = readdirSync(join(service.recordingsDir, 'names/ts')).filter((name) => name !== `${egressId}.json`).sort();
+    const names = readdirSync(join(service.recordingsDir, 'names/ts'))
+      .filter((name) => name !== `${egressId}.json`)
+      .sort();
     assert.equal(done.manifestLocation, join(service.recordingsDir, 'names/ts', `${egressId}.json`));
-    assert.equal(names.length, Number(timestamped!.imageCount), names.join(','));
+    assert.equal(names.length, Number(timestamped.imageCount), names.join(','));
     assert.ok(names.length >= 3, `${names.length} captures of 1 s in 5 s`);
     const times = names.map((name) => {
       const m = /^t_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})\.jpeg$/.exec(name);
@@ -189,7 +219,7 @@ describe('outputs', { concurrency: false }, () => {
     for (const name of names) await isJpeg(join(service.recordingsDir, 'names/ts', name));
 
     assert.deepEqual(readdirSync(join(service.recordingsDir, 'names/one')), ['latest.jpeg']);
-    assert.ok(Number(overwritten!.imageCount) >= 3, `every capture went to latest.jpeg: ${overwritten!.imageCount}`);
+    assert.ok(Number(overwritten.imageCount) >= 3, `every capture went to latest.jpeg: ${overwritten.imageCount}`);
     await isJpeg(join(service.recordingsDir, 'names/one/latest.jpeg'));
   });
 });
@@ -213,7 +243,12 @@ describe('session_limits.file_output_max_size', { concurrency: false }, () => {
   test('MaxSize: past the limit at a size check (every 15 s) → LIMIT_REACHED 413 "Session limit reached", the file delivered and playable', async () => {
     const started = await client.startWebEgress(page.url, new EncodedFileOutput({ filepath: 'limited/size.mp4' }));
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE]);
-    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_LIMIT_REACHED, EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
+    const done = await waitForStatus(
+      client,
+      started.egressId,
+      [EgressStatus.EGRESS_LIMIT_REACHED, EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED],
+      60_000,
+    );
     assert.equal(done.status, EgressStatus.EGRESS_LIMIT_REACHED, done.error);
     assert.equal(done.errorCode, 413);
     assert.equal(done.error, 'Session limit reached');
@@ -228,7 +263,10 @@ describe('session_limits.file_output_max_size', { concurrency: false }, () => {
     assert.ok(file.size >= BigInt(LIMIT), `${file.size} bytes: the limit was passed`);
     const media = await probe(file.location);
     assert.equal(media.streams.find((s) => s.codec_type === 'video')?.codec_name, 'h264');
-    assert.ok(Math.abs(media.format.duration - Number(file.duration) / 1e9) <= 0.05, `ffprobe ${media.format.duration} s vs FileInfo ${Number(file.duration) / 1e9} s`);
+    assert.ok(
+      Math.abs(media.format.duration - Number(file.duration) / 1e9) <= 0.05,
+      `ffprobe ${media.format.duration} s vs FileInfo ${Number(file.duration) / 1e9} s`,
+    );
     assert.ok(media.format.duration >= 13, `${media.format.duration} s recorded before the check`);
   });
 });

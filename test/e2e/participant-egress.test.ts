@@ -7,7 +7,7 @@
  * participant's colour in decoded frames, A/V sync from its flashes and beeps, the duration.
  */
 import { EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
-import { EgressClient, RoomServiceClient } from 'livekit-server-sdk';
+import { type EgressClient, RoomServiceClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
@@ -39,14 +39,18 @@ describe('participant egress', { concurrency: true }, () => {
     const room = 'pe-main';
     const alice = await rooms.publish({ room, identity: 'alice', colourIndex: 0 });
 
-    const started = await client.startParticipantEgress(room, 'alice', { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'pe/{room_name}.mp4' }) });
+    const started = await client.startParticipantEgress(room, 'alice', {
+      file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'pe/{room_name}.mp4' }),
+    });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     const startedAtMs = Number(active.startedAt / 1_000_000n);
     const at = () => (Date.now() - startedAtMs) / 1000;
     const roomSid = await rooms.roomSid(room);
     assert.match(roomSid, /^RM_/);
     assert.equal(active.roomId, roomSid, 'room_id: the room sid, from ACTIVE on');
-    const recorder = (await new RoomServiceClient(livekit.httpUrl, E2E_API_KEY, E2E_API_SECRET).listParticipants(room)).find((p) => p.identity === started.egressId);
+    const recorder = (await new RoomServiceClient(livekit.httpUrl, E2E_API_KEY, E2E_API_SECRET).listParticipants(room)).find(
+      (p) => p.identity === started.egressId,
+    );
     assert.ok(recorder?.permission?.hidden && recorder.permission.recorder && !recorder.permission.canPublish, 'a hidden, subscribe-only recorder');
 
     await sleep(8000);
@@ -68,7 +72,9 @@ describe('participant egress', { concurrency: true }, () => {
     const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 30_000);
     assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
     assert.equal(done.details, 'End reason: Source closed');
-    t.diagnostic(`muted ${mutedAt.toFixed(1)}, unmuted ${unmutedAt.toFixed(1)}, unpublished ${unpublishedAt.toFixed(1)}, republished ${republishedAt.toFixed(1)}, left ${leftAt.toFixed(1)} s`);
+    t.diagnostic(
+      `muted ${mutedAt.toFixed(1)}, unmuted ${unmutedAt.toFixed(1)}, unpublished ${unpublishedAt.toFixed(1)}, republished ${republishedAt.toFixed(1)}, left ${leftAt.toFixed(1)} s`,
+    );
 
     const file = done.fileResults[0]!;
     if (process.env.KEEP_RECORDINGS) await copyFile(file.location, `${process.env.KEEP_RECORDINGS}/participant.mp4`);
@@ -89,7 +95,8 @@ describe('participant egress', { concurrency: true }, () => {
     const manifest = await readManifest(done.manifestLocation);
     assert.deepEqual([manifest.room_id, manifest.room_name, manifest.publisher_identity], [roomSid, room, 'alice']);
     // Muted: black and silent (a margin for the mute to reach the recorder).
-    for (const sec of [mutedAt + 1.3, unmutedAt - 1.7]) assert.equal(await colourOver(file.location, sec), 'black', `black while muted (${sec.toFixed(1)} s)`);
+    for (const sec of [mutedAt + 1.3, unmutedAt - 1.7])
+      assert.equal(await colourOver(file.location, sec), 'black', `black while muted (${sec.toFixed(1)} s)`);
     const mutedVolume = await volumeBetween(file.location, mutedAt + 1, unmutedAt - 0.2);
     assert.ok(mutedVolume.maxDb < -60, `silent while muted: ${JSON.stringify(mutedVolume)}`);
     assert.ok((await volumeBetween(file.location, 1, mutedAt - 0.5)).maxDb > -20, 'beeps before the mute');
@@ -105,7 +112,9 @@ describe('participant egress', { concurrency: true }, () => {
       ['before the mute', await measureAvSync(file.location, undefined, { untilSec: mutedAt })],
       ['after the republish', await measureAvSync(file.location, undefined, { fromSec: republishedAt + 1.5, untilSec: leftAt - 0.5 })],
     ] as const) {
-      t.diagnostic(`A/V offsets ${name} (beep - flash, s): ${sync.offsets.map((o) => o.toFixed(3)).join(', ')}; median ${sync.medianOffsetSec.toFixed(3)}`);
+      t.diagnostic(
+        `A/V offsets ${name} (beep - flash, s): ${sync.offsets.map((o) => o.toFixed(3)).join(', ')}; median ${sync.medianOffsetSec.toFixed(3)}`,
+      );
       assert.ok(sync.offsets.length >= 3, `flashes paired with beeps ${name}: ${JSON.stringify(sync)}`);
       assert.ok(Math.abs(sync.medianOffsetSec) <= MAX_AV_OFFSET_SEC, `A/V sync ${name}: ${sync.medianOffsetSec.toFixed(3)} s`);
     }
@@ -114,7 +123,12 @@ describe('participant egress', { concurrency: true }, () => {
   test('a participant that never comes: FAILED "not found" after the 30 s wait', async () => {
     const t0 = Date.now();
     const started = await client.startParticipantEgress('pe-missing', 'nobody', { file: new EncodedFileOutput({ filepath: 'pe/missing.mp4' }) });
-    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED], 60_000);
+    const done = await waitForStatus(
+      client,
+      started.egressId,
+      [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED],
+      60_000,
+    );
     assert.equal(done.status, EgressStatus.EGRESS_FAILED);
     assert.match(done.error, /participant nobody not found/);
     assert.equal(done.errorCode, 404);

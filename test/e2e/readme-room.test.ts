@@ -13,7 +13,6 @@ import { DirectFileOutput, EgressStatus, EncodedFileOutput, EncodedFileType } fr
 import { dispose } from '@livekit/rtc-node';
 import { EgressClient, RoomServiceClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -25,13 +24,11 @@ import { waitForStatus } from '../support/egress-waits.ts';
 import { probe } from '../support/ffprobe.ts';
 import { freePort, freeUdpPort } from '../support/free-port.ts';
 import { readManifest } from '../support/manifest-file.ts';
-import { processesTagged } from '../support/npm-start.ts';
+import { apiUrlOf, runNpm, type NpmCommand } from '../support/npm-command.ts';
+import { DEV_KEY, DEV_SECRET, processesTagged } from '../support/npm-start.ts';
 import { startPublisher, type TestPublisher } from '../support/publisher.ts';
 import { colourOver, openingColour } from '../support/recording-checks.ts';
 
-const REPO = new URL('../../', import.meta.url).pathname;
-const DEV_KEY = 'devkey';
-const DEV_SECRET = 'secret';
 const TAG = 'EGRESS_TEST_README_ROOM';
 const ENDED = [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED, EgressStatus.EGRESS_LIMIT_REACHED];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,37 +48,15 @@ function canBind(port: number, protocol: 'tcp' | 'udp', host: string): Promise<b
   });
 }
 
-/** One README command, in a process group of its own (as a terminal runs it), its output kept. */
-interface Command {
-  child: ChildProcess;
-  output(): string;
-  killGroup(): void;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv): Command {
-  const child = spawn('npm', args, { cwd: REPO, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // the group is gone
-    }
-  };
-  // A test process that dies must not leave them running.
-  process.once('exit', killGroup);
-  return { child, output: () => out, killGroup };
-}
-
-async function waitFor<T>(what: string, command: Command, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
+async function waitFor<T>(what: string, command: NpmCommand, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
     if (command.child.exitCode !== null || command.child.signalCode !== null || Date.now() > deadline) {
-      throw new Error(`${what}: not there (${command.child.exitCode ?? command.child.signalCode ?? 'timed out'}); output:\n${command.output().slice(-4000)}`);
+      throw new Error(
+        `${what}: not there (${command.child.exitCode ?? command.child.signalCode ?? 'timed out'}); output:\n${command.output().slice(-4000)}`,
+      );
     }
     await sleep(200);
   }
@@ -89,8 +64,8 @@ async function waitFor<T>(what: string, command: Command, check: () => Promise<T
 
 describe("README's Try it for rooms: npm run livekit, then LIVEKIT_URL=ws://127.0.0.1:7880 npm start", { concurrency: false }, () => {
   let root: string;
-  let livekit: Command | undefined;
-  let service: Command | undefined;
+  let livekit: NpmCommand | undefined;
+  let service: NpmCommand | undefined;
   let liveKitPort = 7880;
   let apiUrl = '';
   const tag = randomBytes(8).toString('hex');
@@ -101,17 +76,27 @@ describe("README's Try it for rooms: npm run livekit, then LIVEKIT_URL=ws://127.
     await mkdir(join(root, 'tmp'));
     // A shell with no egress-queue or LiveKit setting (but where servers are built and cached), this Node first.
     const base: NodeJS.ProcessEnv = { [TAG]: tag };
-    for (const [name, value] of Object.entries(process.env)) if (!/^(EGRESS_(?!CACHE_DIR$)|LIVEKIT_|REDIS_URL$|UDP_PORT$)/.test(name)) base[name] = value;
+    for (const [name, value] of Object.entries(process.env))
+      if (!/^(EGRESS_(?!CACHE_DIR$)|LIVEKIT_|REDIS_URL$|UDP_PORT$)/.test(name)) base[name] = value;
     base.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
 
     const defaults = (await canBind(7880, 'tcp', '127.0.0.1')) && (await canBind(7881, 'tcp', '0.0.0.0')) && (await canBind(7882, 'udp', '0.0.0.0'));
     const liveKitEnv: NodeJS.ProcessEnv = { ...base };
     if (!defaults) {
       liveKitPort = await freePort();
-      Object.assign(liveKitEnv, { LIVEKIT_PORT: String(liveKitPort), LIVEKIT_RTC_TCP_PORT: String(await freePort()), UDP_PORT: String(await freeUdpPort()) });
+      Object.assign(liveKitEnv, {
+        LIVEKIT_PORT: String(liveKitPort),
+        LIVEKIT_RTC_TCP_PORT: String(await freePort()),
+        UDP_PORT: String(await freeUdpPort()),
+      });
     }
-    livekit = run(['run', 'livekit'], liveKitEnv);
-    await waitFor('npm run livekit', livekit, async () => ((await fetch(`http://127.0.0.1:${liveKitPort}/`).catch(() => undefined))?.ok ? true : undefined), 20 * 60_000);
+    livekit = runNpm(['run', 'livekit'], liveKitEnv);
+    await waitFor(
+      'npm run livekit',
+      livekit,
+      async () => ((await fetch(`http://127.0.0.1:${liveKitPort}/`).catch(() => undefined))?.ok ? true : undefined),
+      20 * 60_000,
+    );
 
     const serviceEnv: NodeJS.ProcessEnv = {
       ...base,
@@ -121,8 +106,8 @@ describe("README's Try it for rooms: npm run livekit, then LIVEKIT_URL=ws://127.
       TMPDIR: join(root, 'tmp'),
     };
     if (!(await canBind(8080, 'tcp', '127.0.0.1'))) serviceEnv.EGRESS_PORT = String(await freePort());
-    service = run(['start'], serviceEnv);
-    apiUrl = await waitFor('npm start', service, () => /Twirp API\s+(http:\/\/\S+)\/twirp/.exec(service!.output())?.[1], 120_000);
+    service = runNpm(['start'], serviceEnv);
+    apiUrl = await apiUrlOf(service, 120_000);
   });
 
   /** A failed wait says what the service printed. */
@@ -161,7 +146,14 @@ describe("README's Try it for rooms: npm run livekit, then LIVEKIT_URL=ws://127.
     assert.doesNotMatch(out, /invalid configuration/);
 
     const room = 'readme-room';
-    const alice = await startPublisher({ url: `ws://127.0.0.1:${liveKitPort}`, apiKey: DEV_KEY, apiSecret: DEV_SECRET, room, identity: 'alice', colourIndex: 0 });
+    const alice = await startPublisher({
+      url: `ws://127.0.0.1:${liveKitPort}`,
+      apiKey: DEV_KEY,
+      apiSecret: DEV_SECRET,
+      room,
+      identity: 'alice',
+      colourIndex: 0,
+    });
     publishers.push(alice);
     const rooms = new RoomServiceClient(`http://127.0.0.1:${liveKitPort}`, DEV_KEY, DEV_SECRET);
     const [{ sid: roomSid } = { sid: '' }] = await rooms.listRooms([room]);
@@ -170,8 +162,12 @@ describe("README's Try it for rooms: npm run livekit, then LIVEKIT_URL=ws://127.
     const client = new EgressClient(apiUrl, DEV_KEY, DEV_SECRET);
     // One at a time: on a small machine the embedded default's admission (cpu_cost) runs one recording at once.
     const requests = {
-      room_composite: () => client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'readme/room.mp4' }) }),
-      participant: () => client.startParticipantEgress(room, 'alice', { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'readme/participant.mp4' }) }),
+      room_composite: () =>
+        client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'readme/room.mp4' }) }),
+      participant: () =>
+        client.startParticipantEgress(room, 'alice', {
+          file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'readme/participant.mp4' }),
+        }),
       track: () => client.startTrackEgress(room, new DirectFileOutput({ filepath: 'readme/track' }), alice.trackSid('video')!),
     };
     for (const [kind, start] of Object.entries(requests)) {
@@ -189,9 +185,15 @@ describe("README's Try it for rooms: npm run livekit, then LIVEKIT_URL=ws://127.
       const probed = await probe(file.location);
       const video = probed.streams.find((s) => s.codec_type === 'video');
       const opening = await openingColour(file.location);
-      t.diagnostic(`${kind}: ${probed.format.format_name}, ${video?.codec_name} ${video?.width}x${video?.height}, ${probed.format.duration.toFixed(2)} s, opens on ${opening}`);
+      t.diagnostic(
+        `${kind}: ${probed.format.format_name}, ${video?.codec_name} ${video?.width}x${video?.height}, ${probed.format.duration.toFixed(2)} s, opens on ${opening}`,
+      );
       assert.equal(video?.codec_name, kind === 'track' ? 'vp8' : 'h264', kind);
-      if (kind !== 'track') assert.ok(probed.streams.some((s) => s.codec_type === 'audio'), `${kind}: audio`);
+      if (kind !== 'track')
+        assert.ok(
+          probed.streams.some((s) => s.codec_type === 'audio'),
+          `${kind}: audio`,
+        );
       assert.ok(probed.format.duration > 3, `${kind}: ${probed.format.duration} s`);
       // The participant from the first frame on (or its white flash), and half a second past a flash.
       assert.ok(['red', 'flash'].includes(opening), `${kind}: opens on ${opening}`);

@@ -52,9 +52,16 @@ test('Redis killed, then SIGTERM: bounded exit, the file finalized to the record
     assert.ok(existsSync(file), `${file}\n${service.output().slice(-4000)}`);
     const media = await probe(file);
     assert.ok(media.format.duration > 4, `${media.format.duration} s recorded`);
-    assert.ok(media.streams.some((s) => s.codec_type === 'video'), 'a video stream');
+    assert.ok(
+      media.streams.some((s) => s.codec_type === 'video'),
+      'a video stream',
+    );
 
-    const lines = service.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { egressId?: string; msg?: string });
+    const lines = service
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { egressId?: string; msg?: string });
     const told = lines.find((line) => line.egressId === started.egressId && /Redis is unavailable/.test(line.msg ?? ''));
     assert.ok(told, 'a log line names the egress and says what could not be recorded');
     assert.match(told.msg!, new RegExp(`finalized at ${file}`));

@@ -4,7 +4,7 @@
  * left and the second on the right; COMPLETE "Source closed" when the room closes.
  */
 import { AudioMixing, EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
-import { EgressClient } from 'livekit-server-sdk';
+import type { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -42,10 +42,14 @@ describe('audio-only room composite (no Chrome)', () => {
   test('DUAL_CHANNEL_ALTERNATE: first track left, second right; COMPLETE "Source closed" when the room closes', async () => {
     const room = 'rca-alternate';
     const publishers = [await rooms.publish({ room, video: false, identity: 'alice' })];
-    const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.OGG, filepath: 'rca/{room_name}.ogg' }) }, {
-      audioOnly: true,
-      audioMixing: AudioMixing.DUAL_CHANNEL_ALTERNATE,
-    });
+    const started = await client.startRoomCompositeEgress(
+      room,
+      { file: new EncodedFileOutput({ fileType: EncodedFileType.OGG, filepath: 'rca/{room_name}.ogg' }) },
+      {
+        audioOnly: true,
+        audioMixing: AudioMixing.DUAL_CHANNEL_ALTERNATE,
+      },
+    );
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     assert.equal(active.roomId, await rooms.roomSid(room), 'room_id: the room sid');
     await sleep(2500);
@@ -59,14 +63,23 @@ describe('audio-only room composite (no Chrome)', () => {
     assert.equal(done.details, 'End reason: Source closed');
     const path = done.fileResults[0]!.location;
     const info = await probe(path);
-    assert.deepEqual(info.streams.map((s) => [s.codec_type, s.codec_name, s.channels]), [['audio', 'opus', 2]]);
+    assert.deepEqual(
+      info.streams.map((s) => [s.codec_type, s.codec_name, s.channels]),
+      [['audio', 'opus', 2]],
+    );
 
     const dir = await mkdtemp(join(tmpdir(), 'rca-'));
     try {
       const [left, right] = [await beepTimes(path, 'c0', dir), await beepTimes(path, 'c1', dir)];
       // Alice (the first track) on the left from the start; bob (the second) on the right once he is there.
-      assert.ok(left.length >= 7 && left.filter((t) => t < bobJoinedAt - 0.5).length >= 1, `alice on the left: ${left.map((t) => t.toFixed(2))}`);
-      assert.ok(right.length >= 4 && right.every((t) => t > bobJoinedAt - 0.3), `bob alone on the right from ${bobJoinedAt.toFixed(2)} s: ${right.map((t) => t.toFixed(2))}`);
+      assert.ok(
+        left.length >= 7 && left.filter((t) => t < bobJoinedAt - 0.5).length >= 1,
+        `alice on the left: ${left.map((t) => t.toFixed(2)).join(', ')}`,
+      );
+      assert.ok(
+        right.length >= 4 && right.every((t) => t > bobJoinedAt - 0.3),
+        `bob alone on the right from ${bobJoinedAt.toFixed(2)} s: ${right.map((t) => t.toFixed(2)).join(', ')}`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

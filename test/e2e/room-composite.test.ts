@@ -35,14 +35,23 @@ describe('room composite', { concurrency: false }, () => {
     const { client, livekit } = rooms;
     const room = 'rc-grid';
     // Only the first one sounds, so every beep in the mix belongs to the flashes measured on its tile.
-    const publishers = [await rooms.publish({ room, identity: 'alice', colourIndex: 0 }), await rooms.publish({ room, identity: 'bob', colourIndex: 1, audio: false })];
+    const publishers = [
+      await rooms.publish({ room, identity: 'alice', colourIndex: 0 }),
+      await rooms.publish({ room, identity: 'bob', colourIndex: 1, audio: false }),
+    ];
 
-    const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'rc/{room_name}.mp4' }) }, { layout: 'grid' });
+    const started = await client.startRoomCompositeEgress(
+      room,
+      { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'rc/{room_name}.mp4' }) },
+      { layout: 'grid' },
+    );
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
     const roomSid = await rooms.roomSid(room);
     assert.match(roomSid, /^RM_/);
     assert.equal(active.roomId, roomSid, 'room_id: the room sid, from ACTIVE on');
-    const recorder = (await new RoomServiceClient(livekit.httpUrl, E2E_API_KEY, E2E_API_SECRET).listParticipants(room)).find((p) => p.identity === started.egressId);
+    const recorder = (await new RoomServiceClient(livekit.httpUrl, E2E_API_KEY, E2E_API_SECRET).listParticipants(room)).find(
+      (p) => p.identity === started.egressId,
+    );
     assert.ok(recorder, 'the recorder joined the room as the egress id');
     assert.ok(recorder.permission?.hidden && recorder.permission.recorder && !recorder.permission.canPublish, 'hidden, recorder, subscribe-only');
     await sleep(8000);
@@ -70,7 +79,10 @@ describe('room composite', { concurrency: false }, () => {
     const startedAtMs = Number(active.startedAt / 1_000_000n);
     const LEFT = { x: 0.05, y: 0.1, w: 0.4, h: 0.7 };
     const RIGHT = { x: 0.55, y: 0.1, w: 0.4, h: 0.7 };
-    assert.ok(['red', 'flash'].includes(await openingColour(file.location, LEFT)), `opens on alice, no black lead-in: ${await openingColour(file.location, LEFT)}`);
+    assert.ok(
+      ['red', 'flash'].includes(await openingColour(file.location, LEFT)),
+      `opens on alice, no black lead-in: ${await openingColour(file.location, LEFT)}`,
+    );
     assert.equal(await colourOver(file.location, 4, LEFT), 'red', 'alice on the left');
     assert.equal(await colourOver(file.location, 4, RIGHT), 'green', 'bob on the right');
     // single-speaker: one participant fills the frame.
@@ -93,12 +105,20 @@ describe('room composite', { concurrency: false }, () => {
     const room = 'rc-v2-layout';
     for (const [colourIndex, identity] of ['alice', 'bob'].entries()) await rooms.publish({ room, identity, colourIndex, audio: false });
     const key = { apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET };
-    const start = await twirpCall(service.url, 'StartEgress', { room_name: room, template: { layout: 'grid' }, outputs: [{ file: { filepath: 'rc/{room_name}.mp4' } }] }, key);
+    const start = await twirpCall(
+      service.url,
+      'StartEgress',
+      { room_name: room, template: { layout: 'grid' }, outputs: [{ file: { filepath: 'rc/{room_name}.mp4' } }] },
+      key,
+    );
     assert.equal(start.status, 200, JSON.stringify(start.json));
     const started = EgressInfo.fromJson(start.json as never);
     const updated = await client.updateLayout(started.egressId, 'single-speaker');
     assert.equal(updated.status, EgressStatus.EGRESS_STARTING, 'the layout came before the recorder was in the room');
-    assert.equal(updated.request.case === 'egress' && updated.request.value.source.case === 'template' ? updated.request.value.source.value.layout : '', 'single-speaker');
+    assert.equal(
+      updated.request.case === 'egress' && updated.request.value.source.case === 'template' ? updated.request.value.source.value.layout : '',
+      'single-speaker',
+    );
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
     await sleep(5000);
     await client.stopEgress(started.egressId);

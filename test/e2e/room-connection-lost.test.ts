@@ -55,7 +55,9 @@ describe('room connection cut', { concurrency: false }, () => {
   test('participant egress: a signalling blip is ridden out, COMPLETE with the whole recording', async (t) => {
     const room = 'blip-main';
     const bea = await publish(room, 'bea', 3);
-    const started = await client.startParticipantEgress(room, 'bea', { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'cut/{room_name}.mp4' }) });
+    const started = await client.startParticipantEgress(room, 'bea', {
+      file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'cut/{room_name}.mp4' }),
+    });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     await sleep(4000);
     proxy.drop();
@@ -77,7 +79,9 @@ describe('room connection cut', { concurrency: false }, () => {
   test('participant egress: the LiveKit server killed → FAILED with the reason, the file recorded until then delivered', async (t) => {
     const room = 'lost-main';
     await publish(room, 'alice', 2);
-    const started = await client.startParticipantEgress(room, 'alice', { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'cut/{room_name}.mp4' }) });
+    const started = await client.startParticipantEgress(room, 'alice', {
+      file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'cut/{room_name}.mp4' }),
+    });
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     await sleep(6000);
     const killedAtMs = Date.now();
@@ -93,7 +97,10 @@ describe('room connection cut', { concurrency: false }, () => {
     assert.ok(file?.location, `the partial recording is delivered: ${JSON.stringify(done.fileResults)}`);
     const info = await probe(file.location);
     const recordedSec = (killedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
-    assert.ok(info.format.duration >= recordedSec - 1.5, `plays ${info.format.duration} s of the ~${recordedSec.toFixed(1)} s recorded before the kill`);
+    assert.ok(
+      info.format.duration >= recordedSec - 1.5,
+      `plays ${info.format.duration} s of the ~${recordedSec.toFixed(1)} s recorded before the kill`,
+    );
     assert.equal(info.streams.find((s) => s.codec_type === 'video')?.codec_name, 'h264');
     assert.equal(await colourOver(file.location, 3), 'blue', "alice's camera");
   });

@@ -4,7 +4,17 @@
  * file, room composite to file + images. Each output is checked for what it holds: the recorded
  * participant's colour in a decoded frame of it, its length against the recording's, codecs, sizes.
  */
-import { EgressStatus, EncodedFileOutput, ImageFileSuffix, ImageOutput, SegmentedFileOutput, StreamInfo_Status, StreamOutput, StreamProtocol, type EgressInfo } from '@livekit/protocol';
+import {
+  EgressStatus,
+  EncodedFileOutput,
+  ImageFileSuffix,
+  ImageOutput,
+  SegmentedFileOutput,
+  StreamInfo_Status,
+  StreamOutput,
+  StreamProtocol,
+  type EgressInfo,
+} from '@livekit/protocol';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -113,7 +123,13 @@ describe('room-based outputs', { concurrency: false }, () => {
       room,
       {
         file: new EncodedFileOutput({ filepath: 'out/room.mp4' }),
-        images: new ImageOutput({ captureInterval: 2, width: 640, height: 360, filenamePrefix: 'out/room-thumbs/t', filenameSuffix: ImageFileSuffix.IMAGE_SUFFIX_INDEX }),
+        images: new ImageOutput({
+          captureInterval: 2,
+          width: 640,
+          height: 360,
+          filenamePrefix: 'out/room-thumbs/t',
+          filenameSuffix: ImageFileSuffix.IMAGE_SUFFIX_INDEX,
+        }),
       },
       { layout: 'single-speaker' },
     );
@@ -124,7 +140,9 @@ describe('room-based outputs', { concurrency: false }, () => {
     assert.ok(Math.abs(mp4.format.duration - recordedSec) < 1, `file ${mp4.format.duration} s of ${recordedSec.toFixed(1)} s`);
     const images = done.imageResults[0]!;
     const dir = join(rooms.service.recordingsDir, 'out/room-thumbs');
-    const thumbs = readdirSync(dir).filter((name) => name.endsWith('.jpeg')).sort();
+    const thumbs = readdirSync(dir)
+      .filter((name) => name.endsWith('.jpeg'))
+      .sort();
     assert.equal(thumbs.length, Number(images.imageCount));
     assert.ok(Math.abs(thumbs.length - recordedSec / 2) <= 1.5, `${thumbs.length} images every 2 s for ${recordedSec.toFixed(1)} s`);
     const last = join(dir, thumbs.at(-1)!);
@@ -136,7 +154,10 @@ describe('room-based outputs', { concurrency: false }, () => {
     // so when one catches the flash, they all do. Each shows the participant, in its colour or its flash; the
     // file shows its colour between flashes (the majority of three frames a third of a second apart).
     const colours = await Promise.all(thumbs.slice(-3).map(async (name) => dominantColour(await decodeFrameAt(join(dir, name), 0))));
-    assert.ok(colours.every((c) => c.startsWith('cyan') || FLASH.test(c)), `the thumbnails show the participant: ${colours.join(', ')}`);
+    assert.ok(
+      colours.every((c) => c.startsWith('cyan') || FLASH.test(c)),
+      `the thumbnails show the participant: ${colours.join(', ')}`,
+    );
     assert.match(await colourOver(file.location, recordedSec / 2), /^cyan/, 'the recording shows the participant');
   });
 });

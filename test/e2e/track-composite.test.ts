@@ -6,7 +6,7 @@
  * decoded frames, A/V sync from its flashes and beeps, the duration.
  */
 import { EgressStatus, EncodedFileOutput, EncodedFileType } from '@livekit/protocol';
-import { EgressClient } from 'livekit-server-sdk';
+import type { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
@@ -37,7 +37,11 @@ describe('track composite egress', { concurrency: true }, () => {
     await rooms.publish({ room, identity: 'carol', colourIndex: 2 });
 
     const tracks = { audioTrackId: bob.trackSid('audio')!, videoTrackId: bob.trackSid('video')! };
-    const started = await client.startTrackCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'tc/{room_name}.mp4' }) }, tracks);
+    const started = await client.startTrackCompositeEgress(
+      room,
+      { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'tc/{room_name}.mp4' }) },
+      tracks,
+    );
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 30_000);
     const startedAtMs = Number(active.startedAt / 1_000_000n);
     const roomSid = await rooms.roomSid(room);
@@ -54,7 +58,11 @@ describe('track composite egress', { concurrency: true }, () => {
     await bob.unpublish('video');
     // With its video gone the recording goes on (black) until the audio is gone too.
     await sleep(1500);
-    assert.equal((await client.listEgress({ egressId: started.egressId }))[0]?.status, EgressStatus.EGRESS_ACTIVE, 'still recording with the audio track');
+    assert.equal(
+      (await client.listEgress({ egressId: started.egressId }))[0]?.status,
+      EgressStatus.EGRESS_ACTIVE,
+      'still recording with the audio track',
+    );
     await bob.unpublish('audio');
 
     const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 30_000);
@@ -70,11 +78,15 @@ describe('track composite egress', { concurrency: true }, () => {
     const reportedSec = Number(file.duration) / 1e9;
     assert.ok(Math.abs(info.format.duration - reportedSec) < 1, `duration ${info.format.duration} s vs reported ${reportedSec} s`);
 
-    assert.ok(['green', 'flash'].includes(await openingColour(file.location)), `opens on the track, no black lead-in: ${await openingColour(file.location)}`);
+    assert.ok(
+      ['green', 'flash'].includes(await openingColour(file.location)),
+      `opens on the track, no black lead-in: ${await openingColour(file.location)}`,
+    );
     assert.equal(await colourOver(file.location, 2.3), 'green', 'the chosen video track, not the other participant');
     const manifest = await readManifest(done.manifestLocation);
     assert.deepEqual([manifest.room_id, manifest.audio_track_id, manifest.video_track_id], [roomSid, tracks.audioTrackId, tracks.videoTrackId]);
-    for (const sec of [mutedAt + 1.3, unmutedAt - 1.7]) assert.equal(await colourOver(file.location, sec), 'black', `black while muted (${sec.toFixed(1)} s)`);
+    for (const sec of [mutedAt + 1.3, unmutedAt - 1.7])
+      assert.equal(await colourOver(file.location, sec), 'black', `black while muted (${sec.toFixed(1)} s)`);
     const mutedVolume = await volumeBetween(file.location, mutedAt + 1, unmutedAt - 0.2);
     assert.ok(mutedVolume.maxDb < -60, `silent while muted: ${JSON.stringify(mutedVolume)}`);
     assert.equal(await colourOver(file.location, unmutedAt + 1.3), 'green', 'after unmuting');
@@ -89,8 +101,17 @@ describe('track composite egress', { concurrency: true }, () => {
 
   test('a track nobody publishes: FAILED "not found" after the 30 s wait', async () => {
     const t0 = Date.now();
-    const started = await client.startTrackCompositeEgress('tc-missing', { file: new EncodedFileOutput({ filepath: 'tc/missing.mp4' }) }, { audioTrackId: 'TR_AMissing', videoTrackId: 'TR_VMissing' });
-    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED], 60_000);
+    const started = await client.startTrackCompositeEgress(
+      'tc-missing',
+      { file: new EncodedFileOutput({ filepath: 'tc/missing.mp4' }) },
+      { audioTrackId: 'TR_AMissing', videoTrackId: 'TR_VMissing' },
+    );
+    const done = await waitForStatus(
+      client,
+      started.egressId,
+      [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED],
+      60_000,
+    );
     assert.equal(done.status, EgressStatus.EGRESS_FAILED);
     assert.match(done.error, /track TR_AMissing, TR_VMissing not found/);
     assert.equal(done.errorCode, 404);

@@ -46,7 +46,15 @@ describe('track egress crash recovery', { concurrency: false }, () => {
 
   test('SIGKILL mid-recording: FAILED, the capture salvaged into the MP4 (publisher H.264, named as the recorder would have)', async (t) => {
     worker = spawnWorker(service, ['track']);
-    publisher = await startPublisher({ url: livekit.url, apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, room: 'crash', identity: 'crash-pub', video: { codec: 'h264', width: 640, height: 360, fps: 30 }, audio: false });
+    publisher = await startPublisher({
+      url: livekit.url,
+      apiKey: E2E_API_KEY,
+      apiSecret: E2E_API_SECRET,
+      room: 'crash',
+      identity: 'crash-pub',
+      video: { codec: 'h264', width: 640, height: 360, fps: 30 },
+      audio: false,
+    });
     const trackId = publisher.trackSid('video')!;
     const started = await client.startTrackEgress('crash', new DirectFileOutput({ filepath: 'crash/{track_id}-{publisher_identity}' }), trackId);
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
@@ -64,7 +72,9 @@ describe('track egress crash recovery', { concurrency: false }, () => {
     assert.equal(file.filename, `crash/${trackId}-crash-pub.mp4`);
     assert.ok(existsSync(file.location) && file.location.startsWith(service.recordingsDir), file.location);
     const info = await probe(file.location);
-    t.diagnostic(`FAILED ${((Date.now() - killedAtMs) / 1000).toFixed(1)} s after the kill (salvaged by then); ${info.format.duration.toFixed(2)} s salvaged of ${recordedSec.toFixed(2)} s recorded`);
+    t.diagnostic(
+      `FAILED ${((Date.now() - killedAtMs) / 1000).toFixed(1)} s after the kill (salvaged by then); ${info.format.duration.toFixed(2)} s salvaged of ${recordedSec.toFixed(2)} s recorded`,
+    );
     assert.equal(info.format.format_name, 'mov,mp4,m4a,3gp,3g2,mj2');
     assert.equal(info.streams.length, 1);
     assert.equal(info.streams[0]?.codec_name, 'h264');

@@ -63,7 +63,11 @@ describe('track egress of G.711 (PCMU, PCMA)', { concurrency: false }, () => {
     test(`${law.toUpperCase()} audio track → OGG (Opus 48 kHz), beeps 1 s apart, a 2 s RTP gap filled, COMPLETE "Source closed" on leave`, async (t) => {
       const publisher = await publish(`${law}-sip`, law);
       assert.equal(await publishedMimeType(rooms, publisher), `audio/${law}`, 'the server published the G.711 codec');
-      const started = await rooms.client.startTrackEgress(ROOM, new DirectFileOutput({ filepath: `g711/{track_id}-{publisher_identity}` }), publisher.trackSid);
+      const started = await rooms.client.startTrackEgress(
+        ROOM,
+        new DirectFileOutput({ filepath: `g711/{track_id}-{publisher_identity}` }),
+        publisher.trackSid,
+      );
       const active = await waitForStatus(rooms.client, started.egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 30_000);
       assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
       await sleep(3000);
@@ -104,8 +108,12 @@ describe('track egress of G.711 (PCMU, PCMA)', { concurrency: false }, () => {
       assert.ok(Math.abs(info.format.duration - expectedSec) < 1, `duration ${info.format.duration} s vs ${expectedSec} s recorded`);
       assert.ok(onsets.length >= 6, `beeps: ${onsets.join(', ')}`);
       // 1 s apart, every one: the RTP gap (two beeps not sent) was filled, not collapsed: a gap of 3 s there.
-      for (const gap of gaps) assert.ok(Math.abs(gap - Math.round(gap)) < 0.03 && Math.round(gap) >= 1, `beeps ${gaps.map((g) => g.toFixed(3)).join(', ')} s apart`);
-      assert.ok(gaps.some((gap) => Math.round(gap) >= 2), `the RTP gap: ${gaps.map((g) => g.toFixed(3)).join(', ')}`);
+      for (const gap of gaps)
+        assert.ok(Math.abs(gap - Math.round(gap)) < 0.03 && Math.round(gap) >= 1, `beeps ${gaps.map((g) => g.toFixed(3)).join(', ')} s apart`);
+      assert.ok(
+        gaps.some((gap) => Math.round(gap) >= 2),
+        `the RTP gap: ${gaps.map((g) => g.toFixed(3)).join(', ')}`,
+      );
 
       // The copy taken mid-recording decodes, Opus, up to when it was taken.
       const partial = await probe(midway);
@@ -146,7 +154,6 @@ describe('track egress of G.711 (PCMU, PCMA)', { concurrency: false }, () => {
     const pcm = Buffer.concat(ws.pcm);
     const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2);
     // Per second of stereo at 48 kHz: the peak in its first 100 ms window (a beep) and in the rest.
-    let beepSeconds = 0;
     let peak = 0;
     for (let i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i]!));
     const onsets: number[] = [];
@@ -155,9 +162,11 @@ describe('track egress of G.711 (PCMU, PCMA)', { concurrency: false }, () => {
       if (loud && !above && (onsets.length === 0 || i / 96_000 - onsets.at(-1)! > 0.5)) onsets.push(i / 96_000);
       above = loud;
     }
-    beepSeconds = onsets.length;
+    const beepSeconds = onsets.length;
     const gaps = onsets.slice(1).map((o, i) => o - onsets[i]!);
-    t.diagnostic(`websocket pcmu: ${ws.bytes} B in ${seconds.toFixed(2)} s (${(ws.bytes / seconds).toFixed(0)} B/s), peak ${peak}, beeps at ${onsets.map((o) => o.toFixed(3)).join(', ')}`);
+    t.diagnostic(
+      `websocket pcmu: ${ws.bytes} B in ${seconds.toFixed(2)} s (${(ws.bytes / seconds).toFixed(0)} B/s), peak ${peak}, beeps at ${onsets.map((o) => o.toFixed(3)).join(', ')}`,
+    );
     assert.equal(ws.bytes % 4, 0, 'whole stereo s16 samples');
     assert.ok(Math.abs(ws.bytes - 192_000 * seconds) < 192_000 * 0.5, `${ws.bytes} B in ${seconds} s`);
     assert.ok(beepSeconds >= 3, `beeps decoded from PCMU: ${onsets.join(', ')}`);

@@ -7,8 +7,18 @@
  * FAILED after LiveKit's 30 s wait; the LiveKit server killed mid-recording → FAILED with the reason, and
  * what was recorded until then delivered and playable.
  */
-import { DirectFileOutput, EgressStatus, EncodedFileOutput, EncodedFileType, EncodingOptionsPreset, MediaSource, Output, StartEgressRequest, type EgressInfo } from '@livekit/protocol';
-import { EgressClient } from 'livekit-server-sdk';
+import {
+  DirectFileOutput,
+  EgressStatus,
+  EncodedFileOutput,
+  EncodedFileType,
+  EncodingOptionsPreset,
+  MediaSource,
+  Output,
+  StartEgressRequest,
+  type EgressInfo,
+} from '@livekit/protocol';
+import type { EgressClient } from 'livekit-server-sdk';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -32,7 +42,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ENDED = [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED, EgressStatus.EGRESS_LIMIT_REACHED];
 
 /** ffprobe's video stream fields that say how it was encoded. */
-async function videoStream(path: string): Promise<{ codec_name: string; profile: string; width: number; height: number; nb_read_frames: string; pix_fmt: string }> {
+async function videoStream(
+  path: string,
+): Promise<{ codec_name: string; profile: string; width: number; height: number; nb_read_frames: string; pix_fmt: string }> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_streams', '-print_format', 'json', path]);
   return (JSON.parse(stdout) as { streams: never[] }).streams[0]!;
 }
@@ -40,7 +52,11 @@ async function videoStream(path: string): Promise<{ codec_name: string; profile:
 /** Seconds between consecutive video frames (presentation order). */
 async function frameIntervals(path: string): Promise<number[]> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path]);
-  const times = stdout.trim().split('\n').map(Number).sort((a, b) => a - b);
+  const times = stdout
+    .trim()
+    .split('\n')
+    .map(Number)
+    .sort((a, b) => a - b);
   return times.slice(1).map((t, i) => t - times[i]!);
 }
 
@@ -82,7 +98,11 @@ describe('track egress', { concurrency: false }, () => {
       const publisher = await publish(`${codec}-pub`, { video: codec, colourIndex });
       const trackId = publisher.trackSid('video')!;
       // A wrong known extension is replaced by the codec's, as LiveKit does.
-      const started = await client.startTrackEgress('tracks', new DirectFileOutput({ filepath: `tracks/{track_id}-{publisher_identity}-{track_source}.ogg` }), trackId);
+      const started = await client.startTrackEgress(
+        'tracks',
+        new DirectFileOutput({ filepath: `tracks/{track_id}-{publisher_identity}-{track_source}.ogg` }),
+        trackId,
+      );
       const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 30_000);
       assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
       const cpuBefore = process.cpuUsage();
@@ -127,7 +147,9 @@ describe('track egress', { concurrency: false }, () => {
       const frames = Number(video.nb_read_frames);
       const recordedSec = info.format.duration;
       const expectedSec = (unpublishedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
-      t.diagnostic(`${codec}: ${frames} frames in ${recordedSec.toFixed(2)} s (${(frames / recordedSec).toFixed(1)} fps); ${expectedSec.toFixed(2)} s between ACTIVE and unpublish; ${(bytes.length / 1024).toFixed(0)} KiB; test process CPU while recording (publisher encode included) ${((cpu.user + cpu.system) / 1000 / (Date.now() - recordFromMs) * 100).toFixed(0)} %`);
+      t.diagnostic(
+        `${codec}: ${frames} frames in ${recordedSec.toFixed(2)} s (${(frames / recordedSec).toFixed(1)} fps); ${expectedSec.toFixed(2)} s between ACTIVE and unpublish; ${(bytes.length / 1024).toFixed(0)} KiB; test process CPU while recording (publisher encode included) ${(((cpu.user + cpu.system) / 1000 / (Date.now() - recordFromMs)) * 100).toFixed(0)} %`,
+      );
       assert.ok(Math.abs(recordedSec - expectedSec) < 1.5, `duration ${recordedSec} s vs ${expectedSec} s`);
       // The publisher's encoder skips frames now and then (libwebrtc on a busy machine: ~25 of 30 fps measured
       // at the SFU); each frame keeps its capture time, so every interval is a whole number of 1/30 s.
@@ -159,7 +181,9 @@ describe('track egress', { concurrency: false }, () => {
       await run('ffmpeg', ['-v', 'error', '-y', '-i', midway, '-c', 'copy', ...(ext === '.mp4' ? ['-movflags', '+faststart'] : []), salvaged]);
       const salvagedInfo = await probe(salvaged);
       const salvagedFrames = Number((await videoStream(salvaged)).nb_read_frames);
-      t.diagnostic(`${codec} mid-recording copy ${copiedAtSec.toFixed(2)} s after ACTIVE: ${partial.nb_read_frames} frames; as ${ext}: ${salvagedInfo.format.duration.toFixed(2)} s, ${salvagedFrames} frames`);
+      t.diagnostic(
+        `${codec} mid-recording copy ${copiedAtSec.toFixed(2)} s after ACTIVE: ${partial.nb_read_frames} frames; as ${ext}: ${salvagedInfo.format.duration.toFixed(2)} s, ${salvagedFrames} frames`,
+      );
       assert.equal(salvagedInfo.format.format_name, container);
       assert.ok(Math.abs(salvagedInfo.format.duration - copiedAtSec) < 1, `${salvagedInfo.format.duration} s recorded by ${copiedAtSec} s`);
       assert.ok(salvagedFrames / salvagedInfo.format.duration > 18, `${salvagedFrames} frames`);
@@ -174,7 +198,14 @@ describe('track egress', { concurrency: false }, () => {
         roomName: 'tracks',
         source: { case: 'media', value: new MediaSource({ audio: { routes: [{ match: { case: 'trackId', value: trackId } }] } as never }) },
         encoding: { case: 'preset', value: EncodingOptionsPreset.PASSTHROUGH },
-        outputs: [new Output({ config: { case: 'file', value: new EncodedFileOutput({ fileType: EncodedFileType.DEFAULT_FILETYPE, filepath: 'tracks/{track_type}-{room_name}' }) } })],
+        outputs: [
+          new Output({
+            config: {
+              case: 'file',
+              value: new EncodedFileOutput({ fileType: EncodedFileType.DEFAULT_FILETYPE, filepath: 'tracks/{track_type}-{room_name}' }),
+            },
+          }),
+        ],
       }),
     );
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 30_000);
@@ -194,7 +225,10 @@ describe('track egress', { concurrency: false }, () => {
     const info = await probe(file.location);
     assert.equal(info.format.format_name, 'ogg');
     assert.equal(info.streams[0]?.codec_name, 'opus');
-    assert.ok(Math.abs(info.format.duration - Number(file.duration) / 1e9) < 1, `duration ${info.format.duration} vs reported ${Number(file.duration) / 1e9}`);
+    assert.ok(
+      Math.abs(info.format.duration - Number(file.duration) / 1e9) < 1,
+      `duration ${info.format.duration} vs reported ${Number(file.duration) / 1e9}`,
+    );
     const onsets = await beepOnsets(file.location);
     const gaps = onsets.slice(1).map((o, i) => o - onsets[i]!);
     t.diagnostic(`opus: ${info.format.duration.toFixed(2)} s, beeps at ${onsets.map((o) => o.toFixed(3)).join(', ')}`);
@@ -205,7 +239,10 @@ describe('track egress', { concurrency: false }, () => {
       const tolerance = Math.round(gap) >= 2 ? 0.08 : 0.03;
       assert.ok(Math.abs(gap - Math.round(gap)) < tolerance && Math.round(gap) >= 1, `beeps ${gaps.map((g) => g.toFixed(3)).join(', ')} s apart`);
     }
-    assert.ok(gaps.some((gap) => Math.round(gap) >= 2), `the muted stretch: ${gaps.map((g) => g.toFixed(3)).join(', ')}`);
+    assert.ok(
+      gaps.some((gap) => Math.round(gap) >= 2),
+      `the muted stretch: ${gaps.map((g) => g.toFixed(3)).join(', ')}`,
+    );
     const expectedSec = (stoppedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
     assert.ok(Math.abs(info.format.duration - expectedSec) < 1, `duration ${info.format.duration} s vs ${expectedSec} s recorded`);
     const manifest = await readManifest(done.manifestLocation);
@@ -217,7 +254,15 @@ describe('track egress', { concurrency: false }, () => {
     const port = await freePort();
     const wss = new WebSocketServer({ port, host: '127.0.0.1' });
     t.after(() => wss.close());
-    const received = new Promise<{ request: IncomingMessage; bytes: number; texts: string[]; pcm: Buffer[]; firstAt: number; closedAt: number; closeCode: number }>((resolve) => {
+    const received = new Promise<{
+      request: IncomingMessage;
+      bytes: number;
+      texts: string[];
+      pcm: Buffer[];
+      firstAt: number;
+      closedAt: number;
+      closeCode: number;
+    }>((resolve) => {
       wss.on('connection', (socket, request) => {
         const state = { request, bytes: 0, texts: [] as string[], pcm: [] as Buffer[], firstAt: 0, closedAt: 0, closeCode: 0 };
         socket.on('message', (data, isBinary) => {
@@ -226,7 +271,7 @@ describe('track egress', { concurrency: false }, () => {
             const chunk = data as Buffer;
             state.bytes += chunk.length;
             state.pcm.push(chunk);
-          } else state.texts.push(String(data));
+          } else state.texts.push((data as Buffer).toString('utf8'));
         });
         socket.on('close', (code) => resolve({ ...state, closedAt: Date.now(), closeCode: code }));
       });
@@ -247,9 +292,14 @@ describe('track egress', { concurrency: false }, () => {
     assert.equal(done.details, 'End reason: Source closed');
     const ws = await received;
     assert.equal(ws.request.headers['content-type'], 'audio/x-raw');
-    assert.deepEqual(ws.texts.map((text) => JSON.parse(text) as unknown), [{ muted: true }, { muted: false }]);
+    assert.deepEqual(
+      ws.texts.map((text) => JSON.parse(text) as unknown),
+      [{ muted: true }, { muted: false }],
+    );
     const seconds = (ws.closedAt - ws.firstAt) / 1000;
-    t.diagnostic(`websocket: ${ws.bytes} B of PCM in ${seconds.toFixed(2)} s (${(ws.bytes / seconds).toFixed(0)} B/s), ${ws.pcm.length} binary messages, close code ${ws.closeCode}`);
+    t.diagnostic(
+      `websocket: ${ws.bytes} B of PCM in ${seconds.toFixed(2)} s (${(ws.bytes / seconds).toFixed(0)} B/s), ${ws.pcm.length} binary messages, close code ${ws.closeCode}`,
+    );
     assert.equal(ws.bytes % 4, 0, 'whole stereo s16 samples');
     assert.ok(Math.abs(ws.bytes - 192_000 * seconds) < 192_000 * 0.5, `${ws.bytes} B in ${seconds} s`);
     // The beeps are there (left = right, 1 kHz, half scale), and the muted stretch is silent.
@@ -286,7 +336,13 @@ describe('track egress', { concurrency: false }, () => {
   test('livekit-server SIGKILLed → FAILED with the reason; what was recorded until then delivered (file_results) and playable', async (t) => {
     // Last: it kills the room fixture's server (rtc-node cannot be used again in this process after dispose(),
     // so a dedicated server and publisher would have to come before the others).
-    const publisher = await rooms.publish({ room: 'lost', identity: 'lost-pub', colourIndex: 1, video: { codec: 'h264', width: 640, height: 360, fps: 30 }, audio: false });
+    const publisher = await rooms.publish({
+      room: 'lost',
+      identity: 'lost-pub',
+      colourIndex: 1,
+      video: { codec: 'h264', width: 640, height: 360, fps: 30 },
+      audio: false,
+    });
     const trackId = publisher.trackSid('video')!;
     const started = await client.startTrackEgress('lost', new DirectFileOutput({ filepath: 'lost/{track_id}' }), trackId);
     const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 30_000);
@@ -307,7 +363,9 @@ describe('track egress', { concurrency: false }, () => {
     const info = await probe(file.location);
     const video = await videoStream(file.location);
     const recordedSec = (killedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
-    t.diagnostic(`FAILED ${endedAfterSec.toFixed(1)} s after the kill: "${done.error}"; ${info.format.duration.toFixed(2)} s and ${video.nb_read_frames} frames delivered of ${recordedSec.toFixed(2)} s recorded before the kill`);
+    t.diagnostic(
+      `FAILED ${endedAfterSec.toFixed(1)} s after the kill: "${done.error}"; ${info.format.duration.toFixed(2)} s and ${video.nb_read_frames} frames delivered of ${recordedSec.toFixed(2)} s recorded before the kill`,
+    );
     assert.equal(info.format.format_name, 'mov,mp4,m4a,3gp,3g2,mj2');
     assert.equal(video.codec_name, 'h264');
     assert.ok(Math.abs(info.format.duration - recordedSec) < 1.5, `${info.format.duration} s of ${recordedSec} s`);

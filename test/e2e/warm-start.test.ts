@@ -59,7 +59,10 @@ describe('warm start', { concurrency: false }, () => {
     const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
     assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
     const media = await probe(done.fileResults[0]!.location);
-    assert.deepEqual(media.streams.map((stream) => stream.codec_name), ['h264', 'aac']);
+    assert.deepEqual(
+      media.streams.map((stream) => stream.codec_name),
+      ['h264', 'aac'],
+    );
     assert.equal(media.streams[0]?.width, 1280);
 
     await pool.ready();

@@ -100,12 +100,17 @@ describe('web egress', { concurrency: false }, () => {
     assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
     const media = await probe(done.fileResults[0]!.location);
     assert.ok(done.fileResults[0]!.filename.endsWith('.ogg'));
-    assert.deepEqual(media.streams.map((s) => s.codec_name), ['opus']);
+    assert.deepEqual(
+      media.streams.map((s) => s.codec_name),
+      ['opus'],
+    );
     assert.equal(done.manifestLocation, '');
   });
 
   test('Web/AudioOnlyMp3: an MP3 file, audio only', async () => {
-    const started = await client.startWebEgress(page.url, new EncodedFileOutput({ fileType: EncodedFileType.MP3, filepath: 'audio/speech' }), { audioOnly: true });
+    const started = await client.startWebEgress(page.url, new EncodedFileOutput({ fileType: EncodedFileType.MP3, filepath: 'audio/speech' }), {
+      audioOnly: true,
+    });
     await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE]);
     await sleep(3000);
     await client.stopEgress(started.egressId);
@@ -113,14 +118,22 @@ describe('web egress', { concurrency: false }, () => {
     assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
     assert.equal(done.fileResults[0]!.filename, 'audio/speech.mp3');
     const media = await probe(done.fileResults[0]!.location);
-    assert.deepEqual(media.streams.map((s) => s.codec_name), ['mp3']);
+    assert.deepEqual(
+      media.streams.map((s) => s.codec_name),
+      ['mp3'],
+    );
   });
 
   test('Web/StopBeforeStart: a page that never signals, stopped while waiting → ABORTED', async () => {
     const started = await client.startWebEgress(page.url, new EncodedFileOutput({ filepath: 'never.mp4' }), { awaitStartSignal: true });
     await sleep(1500);
     await client.stopEgress(started.egressId);
-    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ABORTED, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_COMPLETE], 20_000);
+    const done = await waitForStatus(
+      client,
+      started.egressId,
+      [EgressStatus.EGRESS_ABORTED, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_COMPLETE],
+      20_000,
+    );
     assert.equal(done.status, EgressStatus.EGRESS_ABORTED);
     assert.equal(done.error, 'Stop called before pipeline could start');
     assert.deepEqual(await processesMentioning(started.egressId), []);
@@ -128,7 +141,12 @@ describe('web egress', { concurrency: false }, () => {
 
   test('Web/StartSignalTimeout: no START_RECORDING within start_signal_timeout → ABORTED "Start signal not received"', async () => {
     const started = await client.startWebEgress(page.url, new EncodedFileOutput({ filepath: 'nosignal.mp4' }), { awaitStartSignal: true });
-    const done = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ABORTED, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_COMPLETE], 30_000);
+    const done = await waitForStatus(
+      client,
+      started.egressId,
+      [EgressStatus.EGRESS_ABORTED, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_COMPLETE],
+      30_000,
+    );
     assert.equal(done.status, EgressStatus.EGRESS_ABORTED);
     assert.equal(done.error, 'Start signal not received');
   });
@@ -159,7 +177,12 @@ describe('web egress', { concurrency: false }, () => {
     });
     assert.equal(res.status, 200);
     const { egress_id: egressId } = (await res.json()) as { egress_id: string };
-    const done = await waitForStatus(client, egressId, [EgressStatus.EGRESS_LIMIT_REACHED, EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 40_000);
+    const done = await waitForStatus(
+      client,
+      egressId,
+      [EgressStatus.EGRESS_LIMIT_REACHED, EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED],
+      40_000,
+    );
     assert.equal(done.status, EgressStatus.EGRESS_LIMIT_REACHED, done.error);
     assert.equal(done.errorCode, 413);
     const media = await probe(done.fileResults[0]!.location);

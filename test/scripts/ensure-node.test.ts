@@ -44,17 +44,22 @@ describe('scripts/ensure-node.sh', () => {
   });
 
   test('22.18 and later are kept: PATH unchanged', async () => {
-    for (const version of ['22.18.0', '22.20.0', '23.0.0', '24.5.0']) assert.ok((await pathWith(version)).startsWith(join(dir, `node-${version}`)), version);
+    for (const version of ['22.18.0', '22.20.0', '23.0.0', '24.5.0'])
+      assert.ok((await pathWith(version)).startsWith(join(dir, `node-${version}`)), version);
   });
 
   test('the minimum is package.json engines', async () => {
-    const engines = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }).engines.node;
+    const engines = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }).engines
+      .node;
     assert.equal(engines, '>=22.18.0');
     assert.match(await readFile(SCRIPT, 'utf8'), /^MIN_VERSION=22\.18\.0$/m);
   });
 
   test('.nvmrc names the Node LTS the script installs by default', async () => {
     const nvmrc = (await readFile(new URL('../../.nvmrc', import.meta.url), 'utf8')).trim();
-    assert.match(await readFile(SCRIPT, 'utf8'), new RegExp(`^NODE_LTS_VERSION="\\$\\{EGRESS_NODE_VERSION:-${nvmrc.replaceAll('.', '\\.')}\\}"$`, 'm'));
+    assert.match(
+      await readFile(SCRIPT, 'utf8'),
+      new RegExp(`^NODE_LTS_VERSION="\\$\\{EGRESS_NODE_VERSION:-${nvmrc.replaceAll('.', '\\.')}\\}"$`, 'm'),
+    );
   });
 });

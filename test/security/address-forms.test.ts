@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { buildServer } from '../../api/server.ts';
 import { addressDenial, checkUrl, embeddedIPv4, normalizeHost, type UrlPolicy } from '../../shared/url-policy.ts';
-import { EgressError } from '../../shared/errors.ts';
+import type { EgressError } from '../../shared/errors.ts';
 import { createApiDeps, TEST_API_KEY, TEST_API_SECRET, type TestApiDeps } from '../support/api-deps.ts';
 import { freePort } from '../support/free-port.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
@@ -91,7 +91,21 @@ const PRIVATE_ONLY = [
 ];
 
 /** Public unicast: allowed even with deny_private. */
-const PUBLIC = ['8.8.8.8', '1.1.1.1', '93.184.215.14', '100.63.255.255', '100.128.0.1', '172.15.255.255', '172.32.0.1', '2606:4700::1111', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::8.8.8.8', '2002:808:808::1', '2001:0:808:808:8000:63bf:f7f7:f7f7'];
+const PUBLIC = [
+  '8.8.8.8',
+  '1.1.1.1',
+  '93.184.215.14',
+  '100.63.255.255',
+  '100.128.0.1',
+  '172.15.255.255',
+  '172.32.0.1',
+  '2606:4700::1111',
+  '2a00:1450:4001::200e',
+  '::ffff:8.8.8.8',
+  '64:ff9b::8.8.8.8',
+  '2002:808:808::1',
+  '2001:0:808:808:8000:63bf:f7f7:f7f7',
+];
 
 describe('address forms', () => {
   test('the always-denied hold without deny_private, in every IPv6 form that embeds them', () => {
@@ -132,7 +146,7 @@ describe('address forms', () => {
     assert.deepEqual(embeddedIPv4('127.0.0.1'), []);
   });
 
-  test("host names as getaddrinfo (and so ffmpeg) reads them: inet_aton forms, brackets, case, trailing dots", () => {
+  test('host names as getaddrinfo (and so ffmpeg) reads them: inet_aton forms, brackets, case, trailing dots', () => {
     for (const [written, normal] of [
       ['2130706433', '127.0.0.1'],
       ['0x7f000001', '127.0.0.1'],
@@ -178,7 +192,11 @@ describe('address forms', () => {
       'srt://0177.0.0.1:9000?streamid=x',
     ];
     for (const url of urls) {
-      await assert.rejects(checkUrl(url, 'url', PRIVATE, noDns), (err: EgressError) => err.code === 'EGR_ERR_PERMISSION_DENIED' && err.message.startsWith('url: '), url);
+      await assert.rejects(
+        checkUrl(url, 'url', PRIVATE, noDns),
+        (err: EgressError) => err.code === 'EGR_ERR_PERMISSION_DENIED' && err.message.startsWith('url: '),
+        url,
+      );
       if (!url.includes('[::]')) await checkUrl(url, 'url', OPEN, noDns); // the same URL is fine without deny_private
     }
     await assert.rejects(checkUrl('http://[::]:8080/', 'url', OPEN, noDns), /unspecified/);
@@ -220,10 +238,31 @@ describe('address forms through the API', () => {
   });
 
   const call = (method: string, body: unknown) =>
-    app.inject({ method: 'POST', url: `/twirp/livekit.Egress/${method}`, headers: { authorization: auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    app.inject({
+      method: 'POST',
+      url: `/twirp/livekit.Egress/${method}`,
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
 
   test('pages, custom templates and streams naming this host in any form are refused, naming the field; nothing is queued or connected to', async () => {
-    const hosts = ['[::]', '0.0.0.0', '127.0.0.1', '127.1', '2130706433', '0x7f000001', '[::1]', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[::127.0.0.1]', '[64:ff9b::7f00:1]', '[2002:7f00:1::]', 'localhost', 'LocalHost.', 'x.localhost'];
+    const hosts = [
+      '[::]',
+      '0.0.0.0',
+      '127.0.0.1',
+      '127.1',
+      '2130706433',
+      '0x7f000001',
+      '[::1]',
+      '[::ffff:127.0.0.1]',
+      '[::ffff:7f00:1]',
+      '[::127.0.0.1]',
+      '[64:ff9b::7f00:1]',
+      '[2002:7f00:1::]',
+      'localhost',
+      'LocalHost.',
+      'x.localhost',
+    ];
     const file = { filepath: 'out.mp4' };
     for (const host of hosts) {
       const target = `${host}:${port}`;
@@ -266,7 +305,10 @@ describe('a slow resolver', () => {
   test('does not hold a request-time check: an unanswered name is let through to the connect-time check, unless an allow list needs its addresses', async () => {
     const never = () => new Promise<string[]>(() => undefined);
     await checkUrl('https://slow.example/', 'url', OPEN, { resolve: never, resolveTimeoutMs: 50 });
-    await assert.rejects(checkUrl('https://slow.example/', 'url', { ...OPEN, allow: ['93.184.215.0/24'] }, { resolve: never, resolveTimeoutMs: 50 }), /not in url_policy\.allow/);
+    await assert.rejects(
+      checkUrl('https://slow.example/', 'url', { ...OPEN, allow: ['93.184.215.0/24'] }, { resolve: never, resolveTimeoutMs: 50 }),
+      /not in url_policy\.allow/,
+    );
     // A name refused as a name needs no answer at all.
     await assert.rejects(checkUrl('https://metadata.google.internal/', 'url', OPEN, { resolve: never, resolveTimeoutMs: 60_000 }), /metadata/);
   });

@@ -8,7 +8,17 @@ import { test } from 'node:test';
 import { fileTypeOfTrackCodec } from '../../shared/encoding.ts';
 import { codecInfo } from '../../workers/track/codecs.ts';
 
-const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'tostring', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', 'prototype'];
+const PROTOTYPE_NAMES = [
+  'constructor',
+  '__proto__',
+  'toString',
+  'tostring',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  '__defineGetter__',
+  'prototype',
+];
 
 test('a track MIME type that names an Object.prototype member has no file type and no passthrough codec', () => {
   for (const mimeType of PROTOTYPE_NAMES) {

@@ -119,7 +119,7 @@ describe('failed authentications throttled per client address', () => {
     const [d, e] = ['127.0.0.14', '127.0.0.15'];
     for (let i = 0; i < LIMIT * 2; i++) {
       const res = await board(proxied, undefined, e);
-      assert.equal(res.status, 401, 'a browser\'s first request carries no credentials');
+      assert.equal(res.status, 401, "a browser's first request carries no credentials");
       assert.match(res.headers.get('www-authenticate') ?? '', /^Basic /);
       await res.arrayBuffer();
     }
@@ -134,7 +134,13 @@ describe('failed authentications throttled per client address', () => {
     await fail(LIMIT * 2, () => rpc(proxied, undefined, f));
     assert.equal((await rpc(proxied, GOOD(), f)).status, 200);
     const bad = jwt({ payload: recordPayload(TEST_API_KEY), secret: 'a-guess' });
-    await fail(LIMIT, () => fetch(`${proxied.url}/twirp/livekit.Egress/ListEgress?access_token=${bad}`, { method: 'POST', headers: { 'x-forwarded-for': g, 'content-type': 'application/json' }, body: '{}' }));
+    await fail(LIMIT, () =>
+      fetch(`${proxied.url}/twirp/livekit.Egress/ListEgress?access_token=${bad}`, {
+        method: 'POST',
+        headers: { 'x-forwarded-for': g, 'content-type': 'application/json' },
+        body: '{}',
+      }),
+    );
     await assertThrottled(await rpc(proxied, GOOD(), g), 'twirp');
   });
 
@@ -174,10 +180,16 @@ describe('failed authentications throttled per client address', () => {
     for (let i = 0; i < LIMIT * 2; i++) assert.equal((await rpc(proxied, GOOD(), p)).status, 200);
     // A client firing its RPCs in parallel (the load test sends 200 Starts at once) is never taken for a guesser.
     const together = await Promise.all(Array.from({ length: LIMIT * 10 }, () => rpc(proxied, GOOD(), p)));
-    assert.deepEqual(together.map((res) => res.status), Array(LIMIT * 10).fill(200));
+    assert.deepEqual(
+      together.map((res) => res.status),
+      Array(LIMIT * 10).fill(200),
+    );
     await Promise.all(together.map((res) => res.arrayBuffer()));
     const boards = await Promise.all(Array.from({ length: LIMIT * 4 }, () => board(proxied, basic(TEST_API_KEY, TEST_API_SECRET), p)));
-    assert.deepEqual(boards.map((res) => res.status), Array(LIMIT * 4).fill(200));
+    assert.deepEqual(
+      boards.map((res) => res.status),
+      Array(LIMIT * 4).fill(200),
+    );
     await Promise.all(boards.map((res) => res.arrayBuffer()));
     assert.equal((await board(proxied, basic(TEST_API_KEY, TEST_API_SECRET), p)).status, 200);
     assert.equal(Number((await proxied.deps.redis.get(`egress:authfail:${p}`)) ?? 0), 0);

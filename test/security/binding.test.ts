@@ -26,7 +26,20 @@ test('loopback hosts: 127.0.0.0/8, ::1, localhost; nothing else', () => {
   for (const host of ['127.0.0.1', '127.1.2.3', '127.255.255.254', '::1', '[::1]', '0:0:0:0:0:0:0:1', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1']) {
     assert.ok(isLoopbackHost(host), host);
   }
-  for (const host of ['0.0.0.0', '::', '', '10.0.0.1', '192.168.1.10', '128.0.0.1', '::2', '::ffff:10.0.0.1', 'example.com', 'localhost.example.com', 'my-host', '0']) {
+  for (const host of [
+    '0.0.0.0',
+    '::',
+    '',
+    '10.0.0.1',
+    '192.168.1.10',
+    '128.0.0.1',
+    '::2',
+    '::ffff:10.0.0.1',
+    'example.com',
+    'localhost.example.com',
+    'my-host',
+    '0',
+  ]) {
     assert.equal(isLoopbackHost(host), false, host);
   }
 });
@@ -34,7 +47,17 @@ test('loopback hosts: 127.0.0.0/8, ::1, localhost; nothing else', () => {
 test('the development secret is refused beyond loopback, under any key name; other secrets are not', () => {
   const dev = new Map([['devkey', DEV_API_SECRET]]);
   assert.match(bindingProblem('0.0.0.0', dev, DEV_API_SECRET) ?? '', /^config key host: "0\.0\.0\.0" is not a loopback address.*devkey/);
-  assert.match(bindingProblem('::', new Map([['ops', 'x'.repeat(40)], ['ci', DEV_API_SECRET]]), DEV_API_SECRET) ?? '', /API key ci has/);
+  assert.match(
+    bindingProblem(
+      '::',
+      new Map([
+        ['ops', 'x'.repeat(40)],
+        ['ci', DEV_API_SECRET],
+      ]),
+      DEV_API_SECRET,
+    ) ?? '',
+    /API key ci has/,
+  );
   assert.equal(bindingProblem('127.0.0.1', dev, DEV_API_SECRET), undefined);
   assert.equal(bindingProblem('0.0.0.0', new Map([['devkey', 'x'.repeat(40)]]), DEV_API_SECRET), undefined, 'a key named devkey with a real secret');
 });
@@ -60,12 +83,26 @@ test('loadConfig refuses the development secret on a non-loopback host, naming h
     ['a host name', { env: { ...DEV, EGRESS_HOST: 'egress.internal' } }],
   ];
   for (const [name, options] of refusals) {
-    assert.throws(() => loadConfig(options), (err: unknown) => err instanceof ConfigError && /^config key host: /.test(err.message) && /development secret/.test(err.message), name);
+    assert.throws(
+      () => loadConfig(options),
+      (err: unknown) => err instanceof ConfigError && /^config key host: /.test(err.message) && /development secret/.test(err.message),
+      name,
+    );
   }
 });
 
 test('loadConfig checks trust_proxy the way Fastify will read it', () => {
-  for (const value of [true, false, '127.0.0.1', 'loopback', '10.0.0.0/8, 192.168.0.0/16', '::1', 'fd00::/8', '10.0.0.0/255.0.0.0', 'loopback,uniquelocal']) {
+  for (const value of [
+    true,
+    false,
+    '127.0.0.1',
+    'loopback',
+    '10.0.0.0/8, 192.168.0.0/16',
+    '::1',
+    'fd00::/8',
+    '10.0.0.0/255.0.0.0',
+    'loopback,uniquelocal',
+  ]) {
     assert.equal(loadConfig({ env: { ...REAL, EGRESS_CONFIG_BODY: stringify({ trust_proxy: value }) } }).trust_proxy, value);
     assert.doesNotThrow(() => Fastify({ trustProxy: value }), `Fastify takes ${value}`);
   }
@@ -104,12 +141,22 @@ async function listeners(port: number): Promise<string[]> {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const found: string[] = [];
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const rows = (await readFile(file, 'utf8')).split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+    const rows = (await readFile(file, 'utf8'))
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/));
     for (const [, local, , state] of rows) {
       if (!local || state !== '0A') continue; // 0A: TCP_LISTEN
       const [address = '', p] = local.split(':');
       if (p !== hexPort) continue;
-      found.push(address.length === 8 ? (address.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join('.') : `v6:${address}`);
+      found.push(
+        address.length === 8
+          ? (address.match(/../g) ?? [])
+              .reverse()
+              .map((b) => parseInt(b, 16))
+              .join('.')
+          : `v6:${address}`,
+      );
     }
   }
   return found;
@@ -128,7 +175,7 @@ describe('the real process', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('npm start\'s embedded default listens on 127.0.0.1 only and says so', async () => {
+  test("npm start's embedded default listens on 127.0.0.1 only and says so", async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['main.ts'], {
       cwd: REPO,

@@ -29,7 +29,8 @@ const FILE = [{ filepath: 'bounds/x.mp4' }];
 const room = (fields: Record<string, unknown>) => ['StartRoomCompositeEgress', { room_name: 'r', file_outputs: FILE, ...fields }] as const;
 const advanced = (fields: Record<string, unknown>) => room({ advanced: fields });
 const web = (fields: Record<string, unknown>) => ['StartWebEgress', { url: 'http://127.0.0.1:9/page', file_outputs: FILE, ...fields }] as const;
-const v2 = (fields: Record<string, unknown>) => ['StartEgress', { room_name: 'r', template: { layout: 'grid' }, outputs: [{ file: { filepath: 'bounds/v2.mp4' } }], ...fields }] as const;
+const v2 = (fields: Record<string, unknown>) =>
+  ['StartEgress', { room_name: 'r', template: { layout: 'grid' }, outputs: [{ file: { filepath: 'bounds/v2.mp4' } }], ...fields }] as const;
 const images = (...list: Record<string, unknown>[]) => room({ file_outputs: [], image_outputs: list });
 const segments = (fields: Record<string, unknown>) => room({ file_outputs: [], segment_outputs: [{ filename_prefix: 'bounds/seg', ...fields }] });
 const streamUrls = (n: number) => Array.from({ length: n }, (_, i) => `rtmp://127.0.0.1/app/key${i}`);
@@ -65,7 +66,11 @@ const OVER: Case[] = [
   ['audio frequency 7350', advanced({ audio_frequency: 7350 }), 'audio_frequency'],
   ['audio frequency int32 max', advanced({ audio_frequency: INT32_MAX }), 'audio_frequency'],
   ['negative audio frequency', advanced({ audio_frequency: -44100 }), 'audio_frequency'],
-  ['MP3 at 96 kHz', room({ audio_only: true, file_outputs: [{ filepath: 'a', file_type: 'MP3' }], advanced: { audio_frequency: 96000 } }), 'audio_frequency'],
+  [
+    'MP3 at 96 kHz',
+    room({ audio_only: true, file_outputs: [{ filepath: 'a', file_type: 'MP3' }], advanced: { audio_frequency: 96000 } }),
+    'audio_frequency',
+  ],
   ['key frame interval just over', advanced({ key_frame_interval: 60.001 }), 'key_frame_interval'],
   ['key frame interval 1e308', advanced({ key_frame_interval: 1e308 }), 'key_frame_interval'],
   ['key frame interval uint32 max', advanced({ key_frame_interval: UINT32_MAX }), 'key_frame_interval'],
@@ -98,14 +103,22 @@ const OVER: Case[] = [
   ['websocket_url', ['StartTrackEgress', { room_name: 'r', track_id: 'TR_a', websocket_url: urlOf(4097, 'ws://127.0.0.1:9/') }], 'websocket_url'],
   ['s3 endpoint', room({ file_outputs: [{ filepath: 'x.mp4', s3: { bucket: 'b', endpoint: urlOf(4097) } }] }), 'file_outputs[0].s3.endpoint'],
   ['s3 proxy url', room({ file_outputs: [{ filepath: 'x.mp4', s3: { bucket: 'b', proxy: { url: urlOf(4097) } } }] }), 'file_outputs[0].s3.proxy.url'],
-  ['gcp proxy url', room({ file_outputs: [], segment_outputs: [{ gcp: { bucket: 'b', proxy: { url: urlOf(4097) } } }] }), 'segment_outputs[0].gcp.proxy.url'],
+  [
+    'gcp proxy url',
+    room({ file_outputs: [], segment_outputs: [{ gcp: { bucket: 'b', proxy: { url: urlOf(4097) } } }] }),
+    'segment_outputs[0].gcp.proxy.url',
+  ],
   ['image upload endpoint', images({ s3: { bucket: 'b', endpoint: urlOf(4097) } }), 'image_outputs[0].s3.endpoint'],
   ['webhook url', room({ webhooks: [{ url: urlOf(4097) }] }), 'webhooks[0].url'],
   ['v2 web url', v2({ template: undefined, room_name: '', web: { url: urlOf(4097) } }), 'web.url'],
   ['v2 template custom_base_url', v2({ template: { custom_base_url: urlOf(4097) } }), 'template.custom_base_url'],
   ['v2 stream url', v2({ outputs: [{ stream: { urls: [rtmpOf(4097)] } }] }), 'outputs[0].stream.urls[0]'],
   ['v2 request storage endpoint', v2({ storage: { s3: { bucket: 'b', endpoint: urlOf(4097) } } }), 'storage.s3.endpoint'],
-  ['v2 output storage proxy', v2({ outputs: [{ file: {}, storage: { gcp: { bucket: 'b', proxy: { url: urlOf(4097) } } } }] }), 'outputs[0].storage.gcp.proxy.url'],
+  [
+    'v2 output storage proxy',
+    v2({ outputs: [{ file: {}, storage: { gcp: { bucket: 'b', proxy: { url: urlOf(4097) } } } }] }),
+    'outputs[0].storage.gcp.proxy.url',
+  ],
 
   // Names, one character over max_name_length.
   ['room_name', room({ room_name: text(1025) }), 'room_name'],
@@ -123,52 +136,130 @@ const OVER: Case[] = [
   ['s3 bucket', room({ file_outputs: [{ filepath: 'x.mp4', s3: { bucket: text(1025) } }] }), 'file_outputs[0].s3.bucket'],
   ['v2 room_name', v2({ room_name: text(1025) }), 'room_name'],
   ['v2 media video_track_id', v2({ template: undefined, media: { video_track_id: text(1025) } }), 'media.video_track_id'],
-  ['v2 media participant identity', v2({ template: undefined, media: { participant_video: { identity: text(1025) } } }), 'media.participant_video.identity'],
+  [
+    'v2 media participant identity',
+    v2({ template: undefined, media: { participant_video: { identity: text(1025) } } }),
+    'media.participant_video.identity',
+  ],
   ['v2 media audio route', v2({ template: undefined, media: { audio: { routes: [{ track_id: text(1025) }] } } }), 'media.audio.routes[0].track_id'],
   ['v2 file filepath', v2({ outputs: [{ file: { filepath: text(1025) } }] }), 'outputs[0].file.filepath'],
 
   // Names within max_name_length that resolve to keys no store takes.
-  ['{room_name} as a 300-byte file name on the service storage', room({ room_name: text(300), file_outputs: [{ filepath: 'x/{room_name}.mp4' }] }), 'filepath'],
+  [
+    '{room_name} as a 300-byte file name on the service storage',
+    room({ room_name: text(300), file_outputs: [{ filepath: 'x/{room_name}.mp4' }] }),
+    'filepath',
+  ],
   ['a generated 300-byte file name on the service storage', room({ room_name: text(300), file_outputs: [{}] }), 'filepath'],
-  ['a 1200-byte S3 key', room({ room_name: text(600), file_outputs: [{ filepath: '{room_name}/{room_name}.mp4', s3: { bucket: 'b' } }] }), 'filepath'],
+  [
+    'a 1200-byte S3 key',
+    room({ room_name: text(600), file_outputs: [{ filepath: '{room_name}/{room_name}.mp4', s3: { bucket: 'b' } }] }),
+    'filepath',
+  ],
   ['a 240-byte segment prefix (with its suffix over 255)', segments({ filename_prefix: `seg/${text(240)}` }), 'filename_prefix'],
   ['a 240-byte image prefix (with its suffix over 255)', images({ filename_prefix: `img/${text(240)}` }), 'filename_prefix'],
-  ['a 252-byte track file name (with its extension over 255)', ['StartTrackEgress', { room_name: 'r', track_id: 'TR_a', file: { filepath: text(252) } }], 'filepath'],
+  [
+    'a 252-byte track file name (with its extension over 255)',
+    ['StartTrackEgress', { room_name: 'r', track_id: 'TR_a', file: { filepath: text(252) } }],
+    'filepath',
+  ],
 ];
 
 /** Exactly at the default limits: accepted, and the plan a worker gets carries the values asked. */
 const AT: [name: string, call: readonly [string, unknown], plan: Record<string, unknown>][] = [
   [
     'the largest screen and every encoding number at its limit',
-    advanced({ width: 3840, height: 2160, framerate: 60, video_bitrate: 20000, audio_bitrate: 512, audio_frequency: 96000, key_frame_interval: 60, depth: 24 }),
-    { encoding: { width: 3840, height: 2160, framerate: 60, videoBitrateKbps: 20000, audioBitrateKbps: 512, audioFrequency: 96000, keyFrameIntervalSec: 60 } },
+    advanced({
+      width: 3840,
+      height: 2160,
+      framerate: 60,
+      video_bitrate: 20000,
+      audio_bitrate: 512,
+      audio_frequency: 96000,
+      key_frame_interval: 60,
+      depth: 24,
+    }),
+    {
+      encoding: {
+        width: 3840,
+        height: 2160,
+        framerate: 60,
+        videoBitrateKbps: 20000,
+        audioBitrateKbps: 512,
+        audioFrequency: 96000,
+        keyFrameIntervalSec: 60,
+      },
+    },
   ],
   ['portrait 4K', advanced({ width: 2160, height: 3840 }), { encoding: { width: 2160, height: 3840 } }],
   ['depth 8 on a portrait 4K screen', advanced({ width: 2160, height: 3840, depth: 8 }), { encoding: { width: 2160, height: 3840, depth: 8 } }],
   ['the smallest screen', advanced({ width: 16, height: 16 }), { encoding: { width: 16, height: 16 } }],
-  ['preset 1080p60 at 6000 kbps', room({ preset: 'H264_1080P_60' }), { encoding: { width: 1920, height: 1080, framerate: 60, videoBitrateKbps: 6000 } }],
+  [
+    'preset 1080p60 at 6000 kbps',
+    room({ preset: 'H264_1080P_60' }),
+    { encoding: { width: 1920, height: 1080, framerate: 60, videoBitrateKbps: 6000 } },
+  ],
   ['portrait preset 1080p60', room({ preset: 'PORTRAIT_H264_1080P_60' }), { encoding: { width: 1080, height: 1920, framerate: 60 } }],
-  ['MP3 at 48 kHz', room({ audio_only: true, file_outputs: [{ filepath: 'a', file_type: 'MP3' }], advanced: { audio_frequency: 48000 } }), { encoding: { audioCodec: 'mp3', audioFrequency: 48000 } }],
+  [
+    'MP3 at 48 kHz',
+    room({ audio_only: true, file_outputs: [{ filepath: 'a', file_type: 'MP3' }], advanced: { audio_frequency: 48000 } }),
+    { encoding: { audioCodec: 'mp3', audioFrequency: 48000 } },
+  ],
   ['AAC at 8 kHz', advanced({ audio_frequency: 8000 }), { encoding: { audioCodec: 'aac', audioFrequency: 8000 } }],
-  ['Opus runs at 48 kHz whatever is asked', room({ audio_only: true, file_outputs: [{ filepath: 'a', file_type: 'OGG' }], advanced: { audio_frequency: 22050 } }), { encoding: { audioCodec: 'opus', audioFrequency: 48000 } }],
+  [
+    'Opus runs at 48 kHz whatever is asked',
+    room({ audio_only: true, file_outputs: [{ filepath: 'a', file_type: 'OGG' }], advanced: { audio_frequency: 22050 } }),
+    { encoding: { audioCodec: 'opus', audioFrequency: 48000 } },
+  ],
   ['segment duration at its limit', segments({ segment_duration: 600 }), { segments: { segmentDurationSec: 600 } }],
   [
     'four images at the limits, one with odd sides',
-    images({ capture_interval: 3600, width: 3840, height: 2160 }, { width: 321, height: 181 }, { width: 16, height: 16 }, { width: 2160, height: 3840 }),
-    { images: [{ captureIntervalSec: 3600, width: 3840, height: 2160 }, { width: 321, height: 181 }, { width: 16, height: 16 }, { width: 2160, height: 3840 }] },
+    images(
+      { capture_interval: 3600, width: 3840, height: 2160 },
+      { width: 321, height: 181 },
+      { width: 16, height: 16 },
+      { width: 2160, height: 3840 },
+    ),
+    {
+      images: [
+        { captureIntervalSec: 3600, width: 3840, height: 2160 },
+        { width: 321, height: 181 },
+        { width: 16, height: 16 },
+        { width: 2160, height: 3840 },
+      ],
+    },
   ],
   ['ten stream URLs', room({ file_outputs: [], stream_outputs: [{ protocol: 'RTMP', urls: streamUrls(10) }] }), { stream: { protocol: 'rtmp' } }],
   ['five webhooks', room({ webhooks: webhooks(5) }), {}],
   ['a web url of max_url_length', web({ url: urlOf(4096) }), { source: { kind: 'web', url: urlOf(4096) } }],
   ['a stream url of max_url_length', room({ stream_outputs: [{ protocol: 'RTMP', urls: [rtmpOf(4096)] }] }), { stream: { protocol: 'rtmp' } }],
-  ['an s3 endpoint of max_url_length', room({ file_outputs: [{ filepath: 'x.mp4', s3: { bucket: 'b', endpoint: urlOf(4096) } }] }), { file: { storage: { kind: 's3' } } }],
+  [
+    'an s3 endpoint of max_url_length',
+    room({ file_outputs: [{ filepath: 'x.mp4', s3: { bucket: 'b', endpoint: urlOf(4096) } }] }),
+    { file: { storage: { kind: 's3' } } },
+  ],
   ['names of max_name_length', room({ room_name: text(1024), layout: text(1024), file_outputs: [{ filepath: 'x.mp4' }] }), { roomName: text(1024) }],
-  ['a 251-byte file name on the service storage', room({ file_outputs: [{ filepath: `${text(251)}.mp4` }] }), { file: { filepath: `${text(251)}.mp4` } }],
-  ['{room_name} of 300 bytes on S3 (no per-part limit there)', room({ room_name: text(300), file_outputs: [{ filepath: '{room_name}.mp4', s3: { bucket: 'b' } }] }), { file: { storage: { kind: 's3' } } }],
+  [
+    'a 251-byte file name on the service storage',
+    room({ file_outputs: [{ filepath: `${text(251)}.mp4` }] }),
+    { file: { filepath: `${text(251)}.mp4` } },
+  ],
+  [
+    '{room_name} of 300 bytes on S3 (no per-part limit there)',
+    room({ room_name: text(300), file_outputs: [{ filepath: '{room_name}.mp4', s3: { bucket: 'b' } }] }),
+    { file: { storage: { kind: 's3' } } },
+  ],
   [
     'v2 at the limits',
-    v2({ advanced: { width: 3840, height: 2160, framerate: 60 }, outputs: [{ file: {} }, { segments: { segment_duration: 600 } }, { images: { capture_interval: 3600 } }] }),
-    { encoding: { width: 3840, height: 2160 }, segments: { segmentDurationSec: 600 }, images: [{ captureIntervalSec: 3600, width: 3840, height: 2160 }] },
+    v2({
+      advanced: { width: 3840, height: 2160, framerate: 60 },
+      outputs: [{ file: {} }, { segments: { segment_duration: 600 } }, { images: { capture_interval: 3600 } }],
+    }),
+    {
+      encoding: { width: 3840, height: 2160 },
+      segments: { segmentDurationSec: 600 },
+      images: [{ captureIntervalSec: 3600, width: 3840, height: 2160 }],
+    },
   ],
 ];
 
@@ -213,7 +304,11 @@ describe('bounds at the RPC', () => {
     assert.deepEqual(await target.deps.redis.keys(`${target.deps.config.redis.prefix}:store:*`), [], `${context}: store keys`);
     for (const queue of target.deps.queues.all()) {
       const counts = await queue.getJobCounts();
-      assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), 0, `${context}: jobs in ${queue.name}`);
+      assert.equal(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        0,
+        `${context}: jobs in ${queue.name}`,
+      );
     }
   };
 
@@ -293,7 +388,10 @@ describe('bounds at the RPC', () => {
     // A varint of 2^32-1 in an int32 field (framerate) reads as -1: the bytes a client could send.
     const encoding = new BinaryWriter().tag(EncodingOptions.fields.findJsonName('framerate')!.no, WireType.Varint).uint32(UINT32_MAX).finish();
     const base = new RoomCompositeEgressRequest({ roomName: 'r', fileOutputs: [new EncodedFileOutput({ filepath: 'x.mp4' })] }).toBinary();
-    const advancedField = new BinaryWriter().tag(RoomCompositeEgressRequest.fields.findJsonName('advanced')!.no, WireType.LengthDelimited).bytes(encoding).finish();
+    const advancedField = new BinaryWriter()
+      .tag(RoomCompositeEgressRequest.fields.findJsonName('advanced')!.no, WireType.LengthDelimited)
+      .bytes(encoding)
+      .finish();
     const wrapped = new Uint8Array([...base, ...advancedField]);
     assert.equal((RoomCompositeEgressRequest.fromBinary(wrapped).options.value as EncodingOptions).framerate, -1);
     const minusOne = await call(api, 'StartRoomCompositeEgress', wrapped, 'application/protobuf');
@@ -335,7 +433,10 @@ describe('bounds at the RPC', () => {
       await assertNothingStored(tight, name);
     }
     const at: [string, readonly [string, unknown]][] = [
-      ['30 fps, 1280x720, 3000 kbps, 128 kbps, 4 s key frames', advanced({ framerate: 30, width: 1280, height: 720, video_bitrate: 3000, audio_bitrate: 128, key_frame_interval: 4 })],
+      [
+        '30 fps, 1280x720, 3000 kbps, 128 kbps, 4 s key frames',
+        advanced({ framerate: 30, width: 1280, height: 720, video_bitrate: 3000, audio_bitrate: 128, key_frame_interval: 4 }),
+      ],
       ['the default encoding (720p30) fits', room({})],
       ['a 720p30 preset', room({ preset: 'H264_720P_30' })],
       ['segments of 10 s', segments({ segment_duration: 10 })],

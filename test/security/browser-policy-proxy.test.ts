@@ -84,7 +84,14 @@ describe('policy proxy', { concurrency: false }, () => {
       res.end();
     });
     allowed.route('/hop-by-hop', (_req, res) => {
-      res.writeHead(200, { connection: 'x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', 'proxy-authenticate': 'Basic', 'x-kept': 'yes', [POLICY_HEADER]: 'refused' });
+      res.writeHead(200, {
+        connection: 'x-secret-hop',
+        'x-secret-hop': '1',
+        'keep-alive': 'timeout=5',
+        'proxy-authenticate': 'Basic',
+        'x-kept': 'yes',
+        [POLICY_HEADER]: 'refused',
+      });
       res.end('hop');
     });
   });
@@ -119,7 +126,10 @@ describe('policy proxy', { concurrency: false }, () => {
 
     const refusals = logs.refusals('EG_proxytest').filter((l) => l.host === 'rebind.test');
     assert.equal(refusals.length, 2);
-    assert.ok(refusals.every((l) => l.level === 40 && !JSON.stringify(l).includes('secret-query') && !JSON.stringify(l).includes('/second')), 'host and reason, no path or query');
+    assert.ok(
+      refusals.every((l) => l.level === 40 && !JSON.stringify(l).includes('secret-query') && !JSON.stringify(l).includes('/second')),
+      'host and reason, no path or query',
+    );
   });
 
   test('a name with an allowed and a denied address is refused: every address is checked, none connected to', async () => {

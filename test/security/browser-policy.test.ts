@@ -91,7 +91,9 @@ describe('url_policy in the recording browser', { concurrency: false }, () => {
     origin.page('/subresources', subresourcesPage());
     origin.route('/sw.js', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
-      res.end(`self.addEventListener('install', (e) => e.waitUntil(fetch('${D}/sw', { mode: 'no-cors' }).catch(() => undefined).then(() => fetch('${allowed.origin}/sw', { mode: 'no-cors' }))));`);
+      res.end(
+        `self.addEventListener('install', (e) => e.waitUntil(fetch('${D}/sw', { mode: 'no-cors' }).catch(() => undefined).then(() => fetch('${allowed.origin}/sw', { mode: 'no-cors' }))));`,
+      );
     });
     origin.page('/self-navigating-frame', `<!doctype html><script>location.href = '${D}/frame-navigation';</script>`);
     origin.page(
@@ -150,7 +152,8 @@ describe('url_policy in the recording browser', { concurrency: false }, () => {
     </script></body></html>`;
   }
 
-  const startWeb = async (path: string) => (await client.startWebEgress(`${origin.origin}${path}`, new EncodedFileOutput({ filepath: `policy/{time}.mp4` }))).egressId;
+  const startWeb = async (path: string) =>
+    (await client.startWebEgress(`${origin.origin}${path}`, new EncodedFileOutput({ filepath: `policy/{time}.mp4` }))).egressId;
 
   async function release(how: string, to: string): Promise<void> {
     const deadline = Date.now() + 20_000;
@@ -169,7 +172,10 @@ describe('url_policy in the recording browser', { concurrency: false }, () => {
     assert.equal(info.errorCode, 403);
     assert.match(info.error, new RegExp(`^${field}: 127\\.0\\.0\\.3 is not allowed \\(in url_policy\\.deny\\)`));
     const refusals = logs.refusals(info.egressId);
-    assert.ok(refusals.some((l) => l.host === '127.0.0.3' && l.level === 40), `refusal logged with the egress id: ${JSON.stringify(refusals)}`);
+    assert.ok(
+      refusals.some((l) => l.host === '127.0.0.3' && l.level === 40),
+      `refusal logged with the egress id: ${JSON.stringify(refusals)}`,
+    );
   }
 
   test('a main document on a denied host, at load: 302, 302 → 302, 301 → 303 → 307 → 308, 302 → https, meta refresh → FAILED naming url and host', async () => {
@@ -178,7 +184,8 @@ describe('url_policy in the recording browser', { concurrency: false }, () => {
     const ended = await Promise.all(ids.map((id) => waitForStatus(client, id, ENDED, 90_000)));
     for (const info of ended) assertRefusedPage(info, 'url');
     // Each hop of each chain went through the proxy to the page's own server.
-    for (const path of ['/r/302', '/r/302-302', '/r/301', '/r/303', '/r/307', '/r/308', '/r/https', '/meta']) assert.ok(origin.paths().includes(path), path);
+    for (const path of ['/r/302', '/r/302-302', '/r/301', '/r/303', '/r/307', '/r/308', '/r/https', '/meta'])
+      assert.ok(origin.paths().includes(path), path);
     assert.equal(denied.connections, 0);
   });
 
@@ -187,7 +194,9 @@ describe('url_policy in the recording browser', { concurrency: false }, () => {
     const ids = await Promise.all(ways.map((how) => startWeb(`/later?how=${how}`)));
     const results = await Promise.all(
       ids.map(async (id, i) => {
-        await waitForStatus(client, id, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 60_000).then((info) => assert.equal(info.status, EgressStatus.EGRESS_ACTIVE, info.error));
+        await waitForStatus(client, id, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 60_000).then((info) =>
+          assert.equal(info.status, EgressStatus.EGRESS_ACTIVE, info.error),
+        );
         await release(ways[i]!, `${denied.origin}/later-${ways[i]}`);
         return waitForStatus(client, id, ENDED, 60_000);
       }),
@@ -201,8 +210,23 @@ describe('url_policy in the recording browser', { concurrency: false }, () => {
     const active = await waitForStatus(client, egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 60_000);
     assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
     const expected = [
-      '/iframe', '/img', '/script', '/style', '/css-url', '/prefetch', '/fetch', '/after-https', '/xhr', '/after-wss', '/events',
-      '/after-webtransport', '/after-livekit-host', '/after-frame-navigation', '/beacon', '/sw', '/popup',
+      '/iframe',
+      '/img',
+      '/script',
+      '/style',
+      '/css-url',
+      '/prefetch',
+      '/fetch',
+      '/after-https',
+      '/xhr',
+      '/after-wss',
+      '/events',
+      '/after-webtransport',
+      '/after-livekit-host',
+      '/after-frame-navigation',
+      '/beacon',
+      '/sw',
+      '/popup',
     ];
     for (const path of expected) await allowed.received(path, 30_000);
     assert.ok(allowed.websockets.includes('/ws'), 'the WebSocket to the allowed host was opened');
@@ -229,14 +253,22 @@ describe('url_policy in the recording browser', { concurrency: false }, () => {
   });
 
   test('a custom template redirected to a denied host → FAILED naming custom_base_url', async () => {
-    const { egressId } = await client.startRoomCompositeEgress('policy-room', { file: new EncodedFileOutput({ filepath: 'policy/template.mp4' }) }, { customBaseUrl: `${origin.origin}/r/302` });
+    const { egressId } = await client.startRoomCompositeEgress(
+      'policy-room',
+      { file: new EncodedFileOutput({ filepath: 'policy/template.mp4' }) },
+      { customBaseUrl: `${origin.origin}/r/302` },
+    );
     const info = await waitForStatus(client, egressId, ENDED, 60_000);
     assertRefusedPage(info, 'custom_base_url');
     assert.equal(denied.connections, 0);
   });
 
   test('a custom template reaches the operator LiveKit host despite url_policy.deny, and nothing else denied', async () => {
-    const { egressId } = await client.startRoomCompositeEgress('policy-room', { file: new EncodedFileOutput({ filepath: 'policy/template-ok.mp4' }) }, { customBaseUrl: `${origin.origin}/template` });
+    const { egressId } = await client.startRoomCompositeEgress(
+      'policy-room',
+      { file: new EncodedFileOutput({ filepath: 'policy/template-ok.mp4' }) },
+      { customBaseUrl: `${origin.origin}/template` },
+    );
     const active = await waitForStatus(client, egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 60_000);
     assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
     await livekitHost.received('/from-template');

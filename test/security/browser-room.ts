@@ -13,8 +13,17 @@ import type { RoomService } from '../support/room-service.ts';
 export async function recordsTheRoom(rooms: RoomService, room: string): Promise<void> {
   const { client } = rooms;
   const publisher = await rooms.publish({ room, identity: 'alice', colourIndex: 0 });
-  const started = await client.startRoomCompositeEgress(room, { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'policy/{room_name}.mp4' }) }, { layout: 'grid' });
-  const active = await waitForStatus(client, started.egressId, [EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED], 60_000);
+  const started = await client.startRoomCompositeEgress(
+    room,
+    { file: new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'policy/{room_name}.mp4' }) },
+    { layout: 'grid' },
+  );
+  const active = await waitForStatus(
+    client,
+    started.egressId,
+    [EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED],
+    60_000,
+  );
   assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
   await new Promise((resolve) => setTimeout(resolve, 4000));
   await publisher.leave();

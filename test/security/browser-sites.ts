@@ -83,7 +83,8 @@ export async function startSite(host: string, port = 0): Promise<Site> {
       for (;;) {
         const hit = site.hits.find((h) => new URL(h.url, 'http://site').pathname === path);
         if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`${site.origin} did not receive ${path} within ${timeoutMs} ms; got ${site.paths().join(', ') || 'nothing'}`);
+        if (Date.now() > deadline)
+          throw new Error(`${site.origin} did not receive ${path} within ${timeoutMs} ms; got ${site.paths().join(', ') || 'nothing'}`);
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 100).unref();

@@ -81,12 +81,24 @@ describe('policy proxy of warm stations and cold starts', { concurrency: false }
   };
 
   /** Records /fetching?<tag> until the allowed host has its request, then stops. */
-  async function recordFetching(plan: EgressPlan, warmPool?: StationSource, settings: RecorderSettings = SETTINGS): Promise<{ result: RecordingResult; filePath: string; proxyUrl: string }> {
+  async function recordFetching(
+    plan: EgressPlan,
+    warmPool?: StationSource,
+    settings: RecorderSettings = SETTINGS,
+  ): Promise<{ result: RecordingResult; filePath: string; proxyUrl: string }> {
     const dir = await workDir();
     const filePath = join(dir, 'out.mp4');
     let active!: () => void;
     const isActive = new Promise<void>((resolve) => (active = resolve));
-    const recording = recordWeb({ plan, workDir: dir, filePath, settings, log: log.child({ egressId: plan.egressId }), onActive: () => active(), ...(warmPool ? { warmPool } : {}) });
+    const recording = recordWeb({
+      plan,
+      workDir: dir,
+      outputs: { file: { path: filePath } },
+      settings,
+      log: log.child({ egressId: plan.egressId }),
+      onActive: () => active(),
+      ...(warmPool ? { warmPool } : {}),
+    });
     await Promise.race([isActive, recording.done]);
     const proxyUrl = await proxyOfChromium(`EGRESS_ID=${plan.egressId}`).catch(() => '');
     await allowed.received(`/${plan.egressId}`);
@@ -107,7 +119,10 @@ describe('policy proxy of warm stations and cold starts', { concurrency: false }
       assert.equal(result.started, true);
       assert.equal((await probe(filePath)).streams.find((s) => s.codec_type === 'video')?.codec_name, 'h264');
       assert.equal(denied.connections, 0);
-      assert.ok(logs.refusals(plan.egressId).some((l) => l.host === '127.0.0.3'), 'refusals on the egress log, with its id');
+      assert.ok(
+        logs.refusals(plan.egressId).some((l) => l.host === '127.0.0.3'),
+        'refusals on the egress log, with its id',
+      );
       // Destroyed with the recording: its proxy too.
       assert.equal(await throughProxy(station.proxy.url, `${allowed.origin}/after`), 'ECONNREFUSED');
     } finally {
@@ -119,7 +134,13 @@ describe('policy proxy of warm stations and cold starts', { concurrency: false }
     const plan = webPlan({ url: '' });
     plan.source = { kind: 'web', url: `${origin.origin}/fetching?${plan.egressId}`, awaitStartSignal: false };
     // Each of these would send the page's connections around the proxy if Chromium got it.
-    const chromeFlags = { 'no-proxy-server': true, '--proxy-server': 'direct://', 'proxy-bypass-list': '*', 'proxy-pac-url': 'data:,', 'disable-quic': false };
+    const chromeFlags = {
+      'no-proxy-server': true,
+      '--proxy-server': 'direct://',
+      'proxy-bypass-list': '*',
+      'proxy-pac-url': 'data:,',
+      'disable-quic': false,
+    };
     const { result, proxyUrl } = await recordFetching(plan, undefined, { ...SETTINGS, chromeFlags });
     assert.equal(result.started, true);
     assert.equal(denied.connections, 0, `the denied host received ${denied.paths().join(', ')}`);

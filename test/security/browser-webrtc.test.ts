@@ -69,7 +69,10 @@ describe('WebRTC and url_policy', { concurrency: false }, () => {
     try {
       const client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
       const run = `udp=${webrtcUdp}`;
-      const { egressId } = await client.startWebEgress(`${origin.origin}/peer?${run}`, new EncodedFileOutput({ filepath: `webrtc-${webrtcUdp}.mp4` }));
+      const { egressId } = await client.startWebEgress(
+        `${origin.origin}/peer?${run}`,
+        new EncodedFileOutput({ filepath: `webrtc-${webrtcUdp}.mp4` }),
+      );
       const active = await waitForStatus(client, egressId, [EgressStatus.EGRESS_ACTIVE, ...ENDED], 60_000);
       assert.equal(active.status, EgressStatus.EGRESS_ACTIVE, active.error);
       const deadline = Date.now() + 60_000;
@@ -96,7 +99,9 @@ describe('WebRTC and url_policy', { concurrency: false }, () => {
 
   test('webrtc_udp true: a STUN binding request reaches a UDP listener although url_policy.deny names its address (UDP is not proxied)', async () => {
     await recordPeer(true);
-    const request = stun.datagrams.find((d) => d.length >= 20 && d.readUInt16BE(0) === STUN_BINDING_REQUEST && d.readUInt32BE(4) === STUN_MAGIC_COOKIE);
+    const request = stun.datagrams.find(
+      (d) => d.length >= 20 && d.readUInt16BE(0) === STUN_BINDING_REQUEST && d.readUInt32BE(4) === STUN_MAGIC_COOKIE,
+    );
     assert.ok(request, `a STUN binding request among ${stun.datagrams.length} datagrams`);
     assert.equal(deniedTurn.connections(), 0, 'WebRTC TCP to a denied host is still refused');
   });

@@ -74,8 +74,18 @@ describe('at the RPC', { concurrency: false }, () => {
       'http://[::]:9000',
     ];
     for (const endpoint of endpoints) assertRefused(await s3File({ endpoint, force_path_style: true }), 'permission_denied', 's3.endpoint', endpoint);
-    assertRefused(await s3File({ endpoint: allowed.origin, proxy: { url: `http://127.0.0.3:${p}` } }), 'permission_denied', 's3.proxy.url', 's3 proxy');
-    assertRefused(await s3File({ proxy: { url: 'http://169.254.169.254:3128', username: 'u', password: 'p' } }), 'permission_denied', 's3.proxy.url', 's3 proxy, no endpoint');
+    assertRefused(
+      await s3File({ endpoint: allowed.origin, proxy: { url: `http://127.0.0.3:${p}` } }),
+      'permission_denied',
+      's3.proxy.url',
+      's3 proxy',
+    );
+    assertRefused(
+      await s3File({ proxy: { url: 'http://169.254.169.254:3128', username: 'u', password: 'p' } }),
+      'permission_denied',
+      's3.proxy.url',
+      's3 proxy, no endpoint',
+    );
     assertRefused(
       await web({ segment_outputs: [{ filename_prefix: 's/seg', gcp: { bucket: 'egress-gcs-sec', proxy: { url: `http://127.0.0.3:${p}` } } }] }),
       'permission_denied',
@@ -90,8 +100,18 @@ describe('at the RPC', { concurrency: false }, () => {
     );
     // v2: request-level and output-level storage.
     const v2 = (body: Record<string, unknown>) => twirpCall(service.url, 'StartEgress', { web: { url: PAGE }, ...body }, ME);
-    assertRefused(await v2({ outputs: [{ file: { filepath: 'x.mp4' } }], storage: { s3: { bucket: 'b', endpoint: `http://127.0.0.3:${p}` } } }), 'permission_denied', 's3.endpoint', 'v2 request storage');
-    assertRefused(await v2({ outputs: [{ file: { filepath: 'x.mp4' }, storage: { s3: { bucket: 'b', endpoint: 'http://169.254.169.254' } } }] }), 'permission_denied', 's3.endpoint', 'v2 output storage');
+    assertRefused(
+      await v2({ outputs: [{ file: { filepath: 'x.mp4' } }], storage: { s3: { bucket: 'b', endpoint: `http://127.0.0.3:${p}` } } }),
+      'permission_denied',
+      's3.endpoint',
+      'v2 request storage',
+    );
+    assertRefused(
+      await v2({ outputs: [{ file: { filepath: 'x.mp4' }, storage: { s3: { bucket: 'b', endpoint: 'http://169.254.169.254' } } }] }),
+      'permission_denied',
+      's3.endpoint',
+      'v2 output storage',
+    );
 
     const listed = await twirpCall(service.url, 'ListEgress', {}, ME);
     assert.deepEqual(listed.json.items ?? [], [], 'nothing was stored');
@@ -111,11 +131,26 @@ describe('at the RPC', { concurrency: false }, () => {
       token_url: `http://127.0.0.3:${denied.port}/token`,
       credential_source: { file: '/etc/passwd' },
     });
-    for (const credentials of [external, JSON.stringify({ type: 'impersonated_service_account', service_account_impersonation_url: 'http://169.254.169.254/' }), 'not json', '[1]']) {
-      assertRefused(await web({ file_outputs: [{ filepath: 'x.mp4', gcp: { bucket: 'egress-gcs-sec', credentials } }] }), 'invalid_argument', 'gcp.credentials', credentials);
+    for (const credentials of [
+      external,
+      JSON.stringify({ type: 'impersonated_service_account', service_account_impersonation_url: 'http://169.254.169.254/' }),
+      'not json',
+      '[1]',
+    ]) {
+      assertRefused(
+        await web({ file_outputs: [{ filepath: 'x.mp4', gcp: { bucket: 'egress-gcs-sec', credentials } }] }),
+        'invalid_argument',
+        'gcp.credentials',
+        credentials,
+      );
     }
     for (const accountName of ['evil.example/x#', 'UPPER', 'ab', '169.254.169.254']) {
-      assertRefused(await web({ file_outputs: [{ filepath: 'x.mp4', azure: { account_name: accountName, account_key: 'a2V5', container_name: 'c' } }] }), 'invalid_argument', 'azure.account_name', accountName);
+      assertRefused(
+        await web({ file_outputs: [{ filepath: 'x.mp4', azure: { account_name: accountName, account_key: 'a2V5', container_name: 'c' } }] }),
+        'invalid_argument',
+        'azure.account_name',
+        accountName,
+      );
     }
     assert.equal(denied.connections, 0);
   });
@@ -123,20 +158,37 @@ describe('at the RPC', { concurrency: false }, () => {
   test('allowed destinations are accepted', async () => {
     const answer = await s3File({ endpoint: allowed.origin, force_path_style: true, proxy: { url: allowed.origin } });
     assert.equal(answer.status, 200, JSON.stringify(answer.json));
-    const gcp = await web({ file_outputs: [{ filepath: 'x.mp4', gcp: { bucket: 'egress-gcs-sec', credentials: JSON.stringify({ type: 'service_account', project_id: 'p' }) } }] });
+    const gcp = await web({
+      file_outputs: [
+        { filepath: 'x.mp4', gcp: { bucket: 'egress-gcs-sec', credentials: JSON.stringify({ type: 'service_account', project_id: 'p' }) } },
+      ],
+    });
     assert.equal(gcp.status, 200, JSON.stringify(gcp.json));
   });
 });
 
 /** A worker-side context whose policy is its own: deny 127.0.0.3 (the API would have let it through). */
 function workerConfig(redisUrl: string, yaml: Record<string, unknown> = {}): LoadedConfig {
-  return loadConfig({ env: { REDIS_URL: redisUrl, LIVEKIT_API_KEY: E2E_API_KEY, LIVEKIT_API_SECRET: E2E_API_SECRET, EGRESS_CONFIG_BODY: stringify({ url_policy: DENY_3, ...yaml }) } });
+  return loadConfig({
+    env: {
+      REDIS_URL: redisUrl,
+      LIVEKIT_API_KEY: E2E_API_KEY,
+      LIVEKIT_API_SECRET: E2E_API_SECRET,
+      EGRESS_CONFIG_BODY: stringify({ url_policy: DENY_3, ...yaml }),
+    },
+  });
 }
 
 type Sealable = S3Upload | GCPUpload | AzureBlobUpload;
 
 /** Seals `upload` as the API would for egress `egressId`; the target its outputs carry. */
-async function seal(ctx: ServiceContext, egressId: string, kind: 's3' | 'gcp' | 'azure', upload: Sealable, ref = `${kind}-${egressId}`): Promise<StorageTarget> {
+async function seal(
+  ctx: ServiceContext,
+  egressId: string,
+  kind: 's3' | 'gcp' | 'azure',
+  upload: Sealable,
+  ref = `${kind}-${egressId}`,
+): Promise<StorageTarget> {
   await ctx.secrets.put(egressId, { streamUrls: {}, uploads: { [ref]: { kind, json: upload.toJsonString() } } });
   if (kind === 's3') return { kind, bucket: (upload as S3Upload).bucket, ref };
   if (kind === 'gcp') return { kind, bucket: (upload as GCPUpload).bucket, ref };
@@ -144,7 +196,10 @@ async function seal(ctx: ServiceContext, egressId: string, kind: 's3' | 'gcp' | 
 }
 
 const refusedAs = (field: string) => (err: unknown) =>
-  err instanceof EgressError && err.code === 'EGR_ERR_UPLOAD_FAILED' && policyRefusal(err) !== undefined && err.message.includes(`refused by url_policy: ${field}: 127.0.0.3 is not allowed`);
+  err instanceof EgressError &&
+  err.code === 'EGR_ERR_UPLOAD_FAILED' &&
+  policyRefusal(err) !== undefined &&
+  err.message.includes(`refused by url_policy: ${field}: 127.0.0.3 is not allowed`);
 
 describe('in the upload worker', { concurrency: false }, () => {
   let service: TestService;
@@ -156,7 +211,13 @@ describe('in the upload worker', { concurrency: false }, () => {
   let scratch: string;
 
   before(async () => {
-    [s3, gcs, denied, proxy, scratch] = await Promise.all([startS3Server(), startGcsServer(), startHttpTrap('127.0.0.3'), startHttpProxy('127.0.0.2'), mkdtemp(join(tmpdir(), 'storage-endpoints-'))]);
+    [s3, gcs, denied, proxy, scratch] = await Promise.all([
+      startS3Server(),
+      startGcsServer(),
+      startHttpTrap('127.0.0.3'),
+      startHttpProxy('127.0.0.2'),
+      mkdtemp(join(tmpdir(), 'storage-endpoints-')),
+    ]);
     await gcs.createBucket('egress-gcs-sec');
     // The service (API and upload workers) for the queue test below; its Redis for the unit-level ones.
     service = await startService({ pools: ['upload'], url_policy: DENY_3, upload: { attempts: 2, backoff: 50 } });
@@ -171,53 +232,124 @@ describe('in the upload worker', { concurrency: false }, () => {
 
   test('an S3 endpoint the worker denies: refused on connecting, the listener receives nothing', async () => {
     const backends = new StorageBackends(ctx.config, ctx.secrets);
-    const target = await seal(ctx, 'EG_s3denied0001', 's3', new S3Upload({ bucket: 'b', accessKey: 'k', secret: 's', endpoint: denied.origin, forcePathStyle: true }));
+    const target = await seal(
+      ctx,
+      'EG_s3denied0001',
+      's3',
+      new S3Upload({ bucket: 'b', accessKey: 'k', secret: 's', endpoint: denied.origin, forcePathStyle: true }),
+    );
     await assert.rejects((await backends.primary('EG_s3denied0001', target)).uploadText('x', 'x.txt', 'text/plain'), refusedAs('s3.endpoint'));
     assert.equal(denied.connections, 0);
   });
 
   test('an S3 or GCP proxy the worker denies: refused; neither the proxy nor the endpoint is reached', async () => {
     const backends = new StorageBackends(ctx.config, ctx.secrets);
-    const viaProxy = await seal(ctx, 'EG_s3proxy00001', 's3', new S3Upload({ bucket: s3.bucket, accessKey: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, proxy: { url: denied.origin } }));
-    await assert.rejects((await backends.primary('EG_s3proxy00001', viaProxy)).uploadText('x', 'proxied-denied.txt', 'text/plain'), refusedAs('s3.proxy.url'));
+    const viaProxy = await seal(
+      ctx,
+      'EG_s3proxy00001',
+      's3',
+      new S3Upload({
+        bucket: s3.bucket,
+        accessKey: s3.accessKey,
+        secret: s3.secret,
+        region: s3.region,
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        proxy: { url: denied.origin },
+      }),
+    );
+    await assert.rejects(
+      (await backends.primary('EG_s3proxy00001', viaProxy)).uploadText('x', 'proxied-denied.txt', 'text/plain'),
+      refusedAs('s3.proxy.url'),
+    );
     await assert.rejects(s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'proxied-denied.txt' })));
     const gcp = await seal(ctx, 'EG_gcpproxy0001', 'gcp', new GCPUpload({ bucket: 'egress-gcs-sec', proxy: { url: denied.origin } }));
-    await assert.rejects((await backends.primary('EG_gcpproxy0001', gcp)).uploadText('x', 'gcp-denied.txt', 'text/plain'), refusedAs('gcp.proxy.url'));
+    await assert.rejects(
+      (await backends.primary('EG_gcpproxy0001', gcp)).uploadText('x', 'gcp-denied.txt', 'text/plain'),
+      refusedAs('gcp.proxy.url'),
+    );
     assert.equal(await gcsView(gcs.endpoint, 'egress-gcs-sec').get('gcp-denied.txt'), undefined);
     assert.equal(denied.connections, 0);
   });
 
   test('allowed proxies carry the upload (S3 and GCS, with proxy credentials)', async () => {
     const backends = new StorageBackends(ctx.config, ctx.secrets);
-    const viaProxy = await seal(ctx, 'EG_s3proxy00002', 's3', new S3Upload({ bucket: s3.bucket, accessKey: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, proxy: { url: proxy.url, username: 'pu', password: 'pp' } }));
+    const viaProxy = await seal(
+      ctx,
+      'EG_s3proxy00002',
+      's3',
+      new S3Upload({
+        bucket: s3.bucket,
+        accessKey: s3.accessKey,
+        secret: s3.secret,
+        region: s3.region,
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        proxy: { url: proxy.url, username: 'pu', password: 'pp' },
+      }),
+    );
     await (await backends.primary('EG_s3proxy00002', viaProxy)).uploadText('via proxy', 'proxied.txt', 'text/plain');
     assert.equal((await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'proxied.txt' }))).ContentLength, 9);
     const basic = `Basic ${Buffer.from('pu:pp').toString('base64')}`;
-    assert.ok(proxy.seen.some((line) => line.startsWith(`PUT ${s3.endpoint}/${s3.bucket}/proxied.txt`) && line.endsWith(` ${basic}`)), proxy.seen.join('\n'));
+    assert.ok(
+      proxy.seen.some((line) => line.startsWith(`PUT ${s3.endpoint}/${s3.bucket}/proxied.txt`) && line.endsWith(` ${basic}`)),
+      proxy.seen.join('\n'),
+    );
     const gcp = await seal(ctx, 'EG_gcpproxy0002', 'gcp', new GCPUpload({ bucket: 'egress-gcs-sec', proxy: { url: proxy.url } }));
     await (await backends.primary('EG_gcpproxy0002', gcp)).uploadText('gcs via proxy', 'gcs-proxied.txt', 'text/plain');
     assert.equal((await gcsView(gcs.endpoint, 'egress-gcs-sec').get('gcs-proxied.txt'))?.bytes.toString(), 'gcs via proxy');
-    assert.ok(proxy.seen.some((line) => line.startsWith(`POST ${gcs.endpoint}/`) || line.startsWith(`PUT ${gcs.endpoint}/`)), proxy.seen.join('\n'));
+    assert.ok(
+      proxy.seen.some((line) => line.startsWith(`POST ${gcs.endpoint}/`) || line.startsWith(`PUT ${gcs.endpoint}/`)),
+      proxy.seen.join('\n'),
+    );
   });
 
   test('the rules on credentials hold in the worker too (a config sealed by an older API)', async () => {
     const backends = new StorageBackends(ctx.config, ctx.secrets);
-    const external = await seal(ctx, 'EG_gcpexternal1', 'gcp', new GCPUpload({ bucket: 'egress-gcs-sec', credentials: JSON.stringify({ type: 'external_account', credential_source: { url: denied.origin } }) }));
+    const external = await seal(
+      ctx,
+      'EG_gcpexternal1',
+      'gcp',
+      new GCPUpload({
+        bucket: 'egress-gcs-sec',
+        credentials: JSON.stringify({ type: 'external_account', credential_source: { url: denied.origin } }),
+      }),
+    );
     await assert.rejects(backends.primary('EG_gcpexternal1', external), /GCP upload failed: gcp\.credentials: only service_account/);
-    const azure = await seal(ctx, 'EG_azurebogus01', 'azure', new AzureBlobUpload({ accountName: `127.0.0.3:${denied.port}/x?`, accountKey: 'a2V5', containerName: 'c' }));
+    const azure = await seal(
+      ctx,
+      'EG_azurebogus01',
+      'azure',
+      new AzureBlobUpload({ accountName: `127.0.0.3:${denied.port}/x?`, accountKey: 'a2V5', containerName: 'c' }),
+    );
     await assert.rejects(backends.primary('EG_azurebogus01', azure), /Azure upload failed: azure\.account_name/);
     assert.equal(denied.connections, 0);
   });
 
   test('with a backup storage, a refused upload goes there at once (no retries that cannot help)', async () => {
     const config = workerConfig(service.redis.url, {
-      backup: { s3: { access_key: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, bucket: s3.bucket, force_path_style: true }, prefix: 'bk' },
+      backup: {
+        s3: { access_key: s3.accessKey, secret: s3.secret, region: s3.region, endpoint: s3.endpoint, bucket: s3.bucket, force_path_style: true },
+        prefix: 'bk',
+      },
     });
     const delivery = new Delivery({ config, secrets: ctx.secrets, events: ctx.events, log: pino({ level: 'silent' }) });
-    const target = await seal(ctx, 'EG_backup000001', 's3', new S3Upload({ bucket: 'b', accessKey: 'k', secret: 's', endpoint: denied.origin, forcePathStyle: true }));
+    const target = await seal(
+      ctx,
+      'EG_backup000001',
+      's3',
+      new S3Upload({ bucket: 'b', accessKey: 'k', secret: 's', endpoint: denied.origin, forcePathStyle: true }),
+    );
     const path = join(scratch, 'to-backup.txt');
     await writeFile(path, 'backed up');
-    const delivered = await delivery.deliver({ egressId: 'EG_backup000001', storage: target, key: 'refused/file.txt', payload: { path }, contentType: 'text/plain', lastAttempt: false });
+    const delivered = await delivery.deliver({
+      egressId: 'EG_backup000001',
+      storage: target,
+      key: 'refused/file.txt',
+      payload: { path },
+      contentType: 'text/plain',
+      lastAttempt: false,
+    });
     assert.equal(delivered.backup, true);
     assert.equal((await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'bk/refused/file.txt' }))).ContentLength, 9);
     assert.equal(denied.connections, 0);
@@ -226,7 +358,12 @@ describe('in the upload worker', { concurrency: false }, () => {
   test('through the upload queue: the job fails with the refusal, the file stays on disk, the listener receives nothing', async () => {
     // The API accepted this (its policy allows loopback); the upload worker's policy denies 127.0.0.3.
     const egressId = 'EG_queuedenied1';
-    const target = await seal(service.workers.ctx, egressId, 's3', new S3Upload({ bucket: 'b', accessKey: 'k', secret: 's', endpoint: denied.origin, forcePathStyle: true }));
+    const target = await seal(
+      service.workers.ctx,
+      egressId,
+      's3',
+      new S3Upload({ bucket: 'b', accessKey: 'k', secret: 's', endpoint: denied.origin, forcePathStyle: true }),
+    );
     const localPath = join(scratch, 'queued.mp4');
     await writeFile(localPath, 'not really a movie');
     const data: UploadJobData = { egressId, output: 'file', localPath, key: 'q/queued.mp4', contentType: 'video/mp4', storage: target };

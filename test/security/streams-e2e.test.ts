@@ -88,12 +88,19 @@ describe('streams through the service', { concurrency: false }, () => {
       const current = await live(egressId);
       return current.streamResults.every((s) => s.startedAt > 0n) && current;
     });
-    assert.deepEqual(info.streamResults.map((s) => [s.url, s.status]), [[redactStreamUrl(rtmp.url(a)), StreamInfo_Status.ACTIVE], [redactStreamUrl(rtmp.url(b)), StreamInfo_Status.ACTIVE]]);
+    assert.deepEqual(
+      info.streamResults.map((s) => [s.url, s.status]),
+      [
+        [redactStreamUrl(rtmp.url(a)), StreamInfo_Status.ACTIVE],
+        [redactStreamUrl(rtmp.url(b)), StreamInfo_Status.ACTIVE],
+      ],
+    );
 
     // What any local user could read: no key, no server.
     const copies = await streamCopies(egressId);
     assert.equal(copies.length, 2, JSON.stringify(copies));
-    for (const args of copies) for (const secret of [a, b, 'twin', String(rtmp.port)]) assert.ok(!args.join(' ').includes(secret), `${secret} in ${args.join(' ')}`);
+    for (const args of copies)
+      for (const secret of [a, b, 'twin', String(rtmp.port)]) assert.ok(!args.join(' ').includes(secret), `${secret} in ${args.join(' ')}`);
 
     // 5,000 URLs: refused at once, nothing started.
     const many = Array.from({ length: 5000 }, (_, i) => rtmp.url(`good-many-${i}`));
@@ -114,23 +121,33 @@ describe('streams through the service', { concurrency: false }, () => {
     await client.updateStream(egressId, [rtmp.url('good-fits-1')]);
     await waitFor('the added stream recorded', 30_000, async () => (await recordingsOf('good-fits-1')).length === 1);
     assert.equal((await streamCopies(egressId)).length, 3, 'three copies: the refused updates started none');
-    for (const key of ['good-over-1', 'good-over-2', 'good-many-0', 'good-many-4999']) assert.deepEqual(await recordingsOf(key), [], `${key} never reached the server`);
+    for (const key of ['good-over-1', 'good-over-2', 'good-many-0', 'good-many-4999'])
+      assert.deepEqual(await recordingsOf(key), [], `${key} never reached the server`);
 
     // Removing b (by its real URL) stops exactly b.
     const afterRemove = await client.updateStream(egressId, [], [rtmp.url(b)]);
-    assert.deepEqual(afterRemove.streamResults.map((s) => s.status), [StreamInfo_Status.ACTIVE, StreamInfo_Status.FINISHED, StreamInfo_Status.ACTIVE]);
+    assert.deepEqual(
+      afterRemove.streamResults.map((s) => s.status),
+      [StreamInfo_Status.ACTIVE, StreamInfo_Status.FINISHED, StreamInfo_Status.ACTIVE],
+    );
     const [fileA, fileB] = [both.find((f) => basename(f).startsWith(a))!, both.find((f) => basename(f).startsWith(b))!];
     await waitFor('b to stop growing', 15_000, async () => (await streamCopies(egressId)).length === 2);
     const [sizeA, sizeB] = [(await stat(fileA)).size, (await stat(fileB)).size];
     await waitFor('a to keep growing', 10_000, async () => (await stat(fileA)).size > sizeA + 20_000);
     assert.equal((await stat(fileB)).size, sizeB, 'b is no longer sent');
     const now = await live(egressId);
-    assert.deepEqual(now.streamResults.map((s) => s.status), [StreamInfo_Status.ACTIVE, StreamInfo_Status.FINISHED, StreamInfo_Status.ACTIVE]);
+    assert.deepEqual(
+      now.streamResults.map((s) => s.status),
+      [StreamInfo_Status.ACTIVE, StreamInfo_Status.FINISHED, StreamInfo_Status.ACTIVE],
+    );
 
     await client.stopEgress(egressId);
     const done = await waitForStatus(client, egressId, [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED], 60_000);
     assert.equal(done.status, EgressStatus.EGRESS_COMPLETE, done.error);
-    assert.deepEqual(done.streamResults.map((s) => s.status), [StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED]);
+    assert.deepEqual(
+      done.streamResults.map((s) => s.status),
+      [StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED],
+    );
   });
 });
 
@@ -183,7 +200,10 @@ describe('a worker whose url_policy refuses what the API allowed', { concurrency
 
   test('the stream to the refused address fails at connect time with the reason; the good one streams; nothing reaches the decoy', async () => {
     const refused = `rtmp://${DENIED}:${decoyPort}/live/good-late-refusal`;
-    const started = await client.startWebEgress(page.url, new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [refused, rtmp.url('good-late-ok')] }));
+    const started = await client.startWebEgress(
+      page.url,
+      new StreamOutput({ protocol: StreamProtocol.RTMP, urls: [refused, rtmp.url('good-late-ok')] }),
+    );
     const { egressId } = started;
     await waitForStatus(client, egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
     const failed = await waitFor('the refused stream to fail', 30_000, async () => {
@@ -195,7 +215,11 @@ describe('a worker whose url_policy refuses what the API allowed', { concurrency
     assert.equal(failed.streamResults[0]!.url, redactStreamUrl(refused));
     // Added later by UpdateStream: refused there too, by the same worker.
     await client.updateStream(egressId, [`rtmp://${DENIED}:${decoyPort}/live/good-late-added`]);
-    await waitFor('the added stream to fail', 30_000, async () => (await client.listEgress({ egressId }))[0]?.streamResults[2]?.status === StreamInfo_Status.FAILED);
+    await waitFor(
+      'the added stream to fail',
+      30_000,
+      async () => (await client.listEgress({ egressId }))[0]?.streamResults[2]?.status === StreamInfo_Status.FAILED,
+    );
     await waitFor('the good stream recorded', 30_000, async () => (await rtmp.recordings()).some((f) => basename(f).startsWith('good-late-ok-')));
     const [info] = await client.listEgress({ egressId });
     assert.equal(info!.status, EgressStatus.EGRESS_ACTIVE, 'the egress goes on with the good stream');

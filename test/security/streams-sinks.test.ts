@@ -75,8 +75,10 @@ function add(fanout: StreamFanout, url: string): () => StreamState {
   return () => fanout.states()[index]!;
 }
 
-const failed = (state: () => StreamState, timeoutMs = 10_000) => waitFor(`${state().url} to fail`, timeoutMs, () => state().status === 'failed' && state());
-const connected = (state: () => StreamState, timeoutMs = 10_000) => waitFor(`${state().url} to connect`, timeoutMs, () => state().connected && state());
+const failed = (state: () => StreamState, timeoutMs = 10_000) =>
+  waitFor(`${state().url} to fail`, timeoutMs, () => state().status === 'failed' && state());
+const connected = (state: () => StreamState, timeoutMs = 10_000) =>
+  waitFor(`${state().url} to connect`, timeoutMs, () => state().connected && state());
 
 /** Command lines of this file's stream copies (ffmpeg reading the TS on stdin), NUL-separated args. */
 async function copyCommandLines(): Promise<string[][]> {
@@ -144,10 +146,17 @@ describe('stream outputs at connect time', { concurrency: false }, () => {
     const rtmps = add(fanout, `rtmps://b.ingest.test:${port}/live/good-rebind-2`);
     const srt = add(fanout, `srt://c.ingest.test:${udpPort}?streamid=good&passphrase=hunter2hunter2`);
     fanout.attach(source.child.stdout!);
-    for (const [state, host] of [[rtmp, 'a.ingest.test'], [rtmps, 'b.ingest.test'], [srt, 'c.ingest.test']] as const) {
+    for (const [state, host] of [
+      [rtmp, 'a.ingest.test'],
+      [rtmps, 'b.ingest.test'],
+      [srt, 'c.ingest.test'],
+    ] as const) {
       const done = await failed(state);
       assert.equal(done.retries, 0, 'a refusal is never retried');
-      assert.match(done.error!, new RegExp(`stream url: ${host.replaceAll('.', '\\.')} is not allowed \\(it resolves to 127\\.0\\.0\\.3: in url_policy\\.deny\\)`));
+      assert.match(
+        done.error!,
+        new RegExp(`stream url: ${host.replaceAll('.', '\\.')} is not allowed \\(it resolves to 127\\.0\\.0\\.3: in url_policy\\.deny\\)`),
+      );
       assert.ok(done.error!.startsWith(`stream ${done.url} failed`), done.error);
     }
     assert.deepEqual(await fanout.allStopped.then((s) => s.reason), 'failed');
@@ -155,7 +164,7 @@ describe('stream outputs at connect time', { concurrency: false }, () => {
     assert.equal(heard, 0, 'the refused address heard nothing');
   });
 
-  test('one refused address among a name\'s addresses refuses the name (no picking the good one)', async () => {
+  test("one refused address among a name's addresses refuses the name (no picking the good one)", async () => {
     const source = startSource(30);
     const resolve = resolverOf(() => ['127.0.0.1', DENIED]);
     const fanout = cleanup(newFanout({ resolve }));
@@ -216,7 +225,8 @@ describe('stream outputs at connect time', { concurrency: false }, () => {
     const [rtmpArgs] = lines.filter((args) => !args.some((a) => a.startsWith('srt://')));
     assert.ok(srtArgs && rtmpArgs);
     const rtmpLine = rtmpArgs.join(' ');
-    for (const secret of [rtmpKey, 'live.ingest.test', String(server.port), 'rtmp']) assert.ok(!rtmpLine.includes(secret), `${secret} not in: ${rtmpLine}`);
+    for (const secret of [rtmpKey, 'live.ingest.test', String(server.port), 'rtmp'])
+      assert.ok(!rtmpLine.includes(secret), `${secret} not in: ${rtmpLine}`);
     assert.equal(rtmpArgs.at(-1), 'pipe:1', 'FLV goes to our publisher');
     // SRT: the address (checked) as the URL, no query; the stream id and latency as options we built.
     assert.equal(srtArgs.at(-1), `srt://127.0.0.1:${srtPort}`);
@@ -242,13 +252,21 @@ describe('stream outputs at connect time', { concurrency: false }, () => {
     assert.ok(tls.serverNames.includes('secure.ingest.test'), `SNI sent: ${JSON.stringify(tls.serverNames)}`);
     assert.match((await failed(wrongName)).error!, /altnames|Hostname\/IP does not match/i);
     assert.match((await failed(untrusted)).error!, /self[- ]signed|unable to verify|certificate/i);
-    for (const key of ['good-tls-wrong', 'good-tls-untrusted']) assert.deepEqual((await server.recordings()).filter((f) => f.includes(key)), []);
+    for (const key of ['good-tls-wrong', 'good-tls-untrusted'])
+      assert.deepEqual(
+        (await server.recordings()).filter((f) => f.includes(key)),
+        [],
+      );
   });
 
   test('no log line holds a stream key, a passphrase or a stream id', () => {
     assert.ok(logLines.length > 10);
     for (const secret of ['good-cmdline-0f9e8d7c6b5a', 'good-sid-4d3c2b1a', 'hunter2hunter2', 'good-rebind-1', 'good-flip', 'good-tls-key']) {
-      assert.deepEqual(logLines.filter((line) => line.includes(secret)), [], secret);
+      assert.deepEqual(
+        logLines.filter((line) => line.includes(secret)),
+        [],
+        secret,
+      );
     }
   });
 });
@@ -279,19 +297,38 @@ describe('WebSocket outputs at connect time', () => {
     await new Promise((resolve) => wss?.close(resolve));
   });
 
-  const refused = (err: unknown) => err instanceof EgressError && err.code === 'EGR_ERR_PERMISSION_DENIED' && err.message.startsWith('websocket_url: ');
+  const refused = (err: unknown) =>
+    err instanceof EgressError && err.code === 'EGR_ERR_PERMISSION_DENIED' && err.message.startsWith('websocket_url: ');
 
   test('a refused address, written any way or resolved from a name, is never connected to', async () => {
     for (const host of [DENIED, '2130706435', '0x7f.0.0.3', `[::ffff:${DENIED}]`, `${DENIED}.`]) {
       await assert.rejects(dialWebSocket(`ws://${host}:${port}/pcm?token=secret-token`, DENY), refused, host);
     }
-    await assert.rejects(dialWebSocket(`ws://pcm.ingest.test:${port}/pcm`, DENY, resolverOf(() => [DENIED])), refused);
-    await assert.rejects(dialWebSocket(`wss://pcm.ingest.test:${port}/pcm`, DENY, resolverOf(() => ['127.0.0.1', DENIED])), refused);
+    await assert.rejects(
+      dialWebSocket(
+        `ws://pcm.ingest.test:${port}/pcm`,
+        DENY,
+        resolverOf(() => [DENIED]),
+      ),
+      refused,
+    );
+    await assert.rejects(
+      dialWebSocket(
+        `wss://pcm.ingest.test:${port}/pcm`,
+        DENY,
+        resolverOf(() => ['127.0.0.1', DENIED]),
+      ),
+      refused,
+    );
     assert.equal(heard, 0);
   });
 
   test('a name connects to the address it was checked as (pinned), with its own Host header', async () => {
-    const socket = await dialWebSocket(`ws://pcm.ingest.test:${port}/pcm`, DENY, resolverOf((host) => (host === 'pcm.ingest.test' ? ['127.0.0.1'] : [])));
+    const socket = await dialWebSocket(
+      `ws://pcm.ingest.test:${port}/pcm`,
+      DENY,
+      resolverOf((host) => (host === 'pcm.ingest.test' ? ['127.0.0.1'] : [])),
+    );
     await new Promise((resolve) => socket.once('close', resolve));
     assert.deepEqual(hosts, [`pcm.ingest.test:${port}`]);
     assert.equal(heard, 0);
@@ -318,7 +355,9 @@ describe('a worker picking up an egress reads the stream mapping from Redis', { 
   test('sealed stream i is StreamInfo i: twins that redact alike start, a removed one stays stopped, a later one gets its entry', async () => {
     const plan = webPlan({ url: 'http://127.0.0.1:9/', file: false, stream: true });
     const { egressId } = plan;
-    const [a, b, c] = ['good-resume-1111-end', 'good-resume-2222-end', 'good-resume-3333-end'].map((key) => resolveStreamUrl(server.url(key), 'rtmp'));
+    const [a, b, c] = ['good-resume-1111-end', 'good-resume-2222-end', 'good-resume-3333-end'].map((key) =>
+      resolveStreamUrl(server.url(key), 'rtmp'),
+    );
     assert.equal(a!.redacted, b!.redacted);
     assert.equal(a!.redacted, c!.redacted);
     // As the API left it: b removed (FINISHED) while no worker ran; c sealed, its entry not written yet.
@@ -327,7 +366,10 @@ describe('a worker picking up an egress reads the stream mapping from Redis', { 
       new EgressInfo({
         egressId,
         status: EgressStatus.EGRESS_ACTIVE,
-        streamResults: [new StreamInfo({ url: a!.redacted, status: StreamInfo_Status.ACTIVE }), new StreamInfo({ url: b!.redacted, status: StreamInfo_Status.FINISHED })],
+        streamResults: [
+          new StreamInfo({ url: a!.redacted, status: StreamInfo_Status.ACTIVE }),
+          new StreamInfo({ url: b!.redacted, status: StreamInfo_Status.FINISHED }),
+        ],
       }),
       [],
     );
@@ -355,7 +397,10 @@ describe('a worker picking up an egress reads the stream mapping from Redis', { 
     // A late report of a removed stream never makes it ACTIVE again.
     assert.equal((await results())[0]!.status, StreamInfo_Status.FINISHED);
     await output.stop();
-    assert.deepEqual((await results()).map((r) => r.status), [StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED]);
+    assert.deepEqual(
+      (await results()).map((r) => r.status),
+      [StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED],
+    );
     await source.kill();
   });
 });

@@ -69,7 +69,23 @@ const ALWAYS_DENIED_FORMS = [
 ];
 
 /** Refused with deny_private only. */
-const PRIVATE_FORMS = ['127.0.0.1', '127.1', '2130706433', '0x7f.1', '[::1]', '[::ffff:127.0.0.1]', '[::127.0.0.1]', 'localhost', 'LocalHost.', 'x.localhost', '10.0.0.1', '192.168.1.1', '172.16.0.1', '[fc00::1]', '100.64.0.1'];
+const PRIVATE_FORMS = [
+  '127.0.0.1',
+  '127.1',
+  '2130706433',
+  '0x7f.1',
+  '[::1]',
+  '[::ffff:127.0.0.1]',
+  '[::127.0.0.1]',
+  'localhost',
+  'LocalHost.',
+  'x.localhost',
+  '10.0.0.1',
+  '192.168.1.1',
+  '172.16.0.1',
+  '[fc00::1]',
+  '100.64.0.1',
+];
 
 /** Written so that a careless parser finds another host than ffmpeg does: refused as invalid. */
 const TRICKS = [
@@ -93,7 +109,11 @@ const hostPart = (form: string, port: number) => `${form}:${port}`;
 describe('stream URLs are taken apart and rebuilt', () => {
   const resolved = (url: string, protocol: StreamProtocolName = protocolOfUrl(url)) => resolveStreamUrl(url, protocol);
   const refusal = (url: string, protocol: StreamProtocolName, reason: RegExp) =>
-    assert.throws(() => resolveStreamUrl(url, protocol), (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT' && err.meta.field === 'url' && reason.test(err.message), url);
+    assert.throws(
+      () => resolveStreamUrl(url, protocol),
+      (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT' && err.meta.field === 'url' && reason.test(err.message),
+      url,
+    );
 
   test('what is sealed is the canonical form; the host is what ffmpeg would connect to', () => {
     assert.equal(resolved('RTMP://Live.Example.COM./app/key live=1').url, 'rtmp://live.example.com/app/key');
@@ -102,7 +122,10 @@ describe('stream URLs are taken apart and rebuilt', () => {
     assert.equal(resolved('mux://abc-123').url, 'rtmps://global-live.mux.com:443/app/abc-123');
     assert.equal(resolved('wss://H.example.com?token=t0k3n').url, 'wss://h.example.com/?token=t0k3n');
     // SRT: only our options, in one order, values encoded; `mode=caller` is the default and dropped.
-    assert.equal(resolved('srt://h:9000?mode=caller&passphrase=abcdefghijk&streamid=#!::r=live/x,m=publish&latency=120').url, 'srt://h:9000?streamid=%23!%3A%3Ar%3Dlive%2Fx%2Cm%3Dpublish&passphrase=abcdefghijk&latency=120');
+    assert.equal(
+      resolved('srt://h:9000?mode=caller&passphrase=abcdefghijk&streamid=#!::r=live/x,m=publish&latency=120').url,
+      'srt://h:9000?streamid=%23!%3A%3Ar%3Dlive%2Fx%2Cm%3Dpublish&passphrase=abcdefghijk&latency=120',
+    );
   });
 
   test('a stream is its real URL: the same URL written differently is one stream, URLs that redact alike are two', () => {
@@ -115,8 +138,14 @@ describe('stream URLs are taken apart and rebuilt', () => {
 
   test('a scheme from the caller never reaches Object.prototype', () => {
     for (const scheme of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
-      assert.throws(() => protocolOfUrl(`${scheme}://x/app/key`), (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT' && /invalid protocol/.test(err.message));
-      assert.throws(() => resolveStreamUrl(`${scheme}://x/app/key`, 'rtmp'), (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT');
+      assert.throws(
+        () => protocolOfUrl(`${scheme}://x/app/key`),
+        (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT' && /invalid protocol/.test(err.message),
+      );
+      assert.throws(
+        () => resolveStreamUrl(`${scheme}://x/app/key`, 'rtmp'),
+        (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT',
+      );
     }
   });
 
@@ -134,12 +163,20 @@ describe('stream URLs are taken apart and rebuilt', () => {
     refusal('rtmp://[fe80::1%25eth0]/app/key', 'rtmp', /IPv6/);
   });
 
-  test('SRT: caller mode only, and only a sender\'s options', () => {
+  test("SRT: caller mode only, and only a sender's options", () => {
     refusal('srt://h:9000?mode=listener', 'srt', /mode listener is not supported/);
     refusal('srt://h:9000?mode=LISTENER', 'srt', /mode listener is not supported/);
     refusal('srt://h:9000?mode=rendezvous', 'srt', /mode rendezvous is not supported/);
     refusal('srt://h:9000?mode=1', 'srt', /only caller/);
-    for (const option of ['localport=5000', 'localaddress=0.0.0.0', 'transtype=file', 'listen_timeout=1', 'constructor=1', '__proto__=x', 'hasOwnProperty=1']) {
+    for (const option of [
+      'localport=5000',
+      'localaddress=0.0.0.0',
+      'transtype=file',
+      'listen_timeout=1',
+      'constructor=1',
+      '__proto__=x',
+      'hasOwnProperty=1',
+    ]) {
       refusal(`srt://h:9000?${option}`, 'srt', /is not supported/);
     }
     refusal('srt://h:9000?streamid=a&streamid=b', 'srt', /twice/);
@@ -150,11 +187,21 @@ describe('stream URLs are taken apart and rebuilt', () => {
     refusal('srt://h?streamid=x', 'srt', /needs a port/);
     refusal('srt://h:9000/path', 'srt', /no path/);
     // The refusal never shows a value.
-    assert.throws(() => resolveStreamUrl('srt://h:9000?passphrase=hunter2hunter2&mode=listener', 'srt'), (err: Error) => !err.message.includes('hunter2'));
+    assert.throws(
+      () => resolveStreamUrl('srt://h:9000?passphrase=hunter2hunter2&mode=listener', 'srt'),
+      (err: Error) => !err.message.includes('hunter2'),
+    );
   });
 
   test('any string: refused with invalid_argument or accepted; an accepted URL rebuilt is the same stream, same host', () => {
-    const seeds = ['rtmp://h.example.com:1935/live/key', 'rtmps://[::1]/a/b/key?x=1', 'srt://1.2.3.4:9000?streamid=a&passphrase=abcdefghijk', 'wss://h/p?t=1', 'mux://k', ...TRICKS];
+    const seeds = [
+      'rtmp://h.example.com:1935/live/key',
+      'rtmps://[::1]/a/b/key?x=1',
+      'srt://1.2.3.4:9000?streamid=a&passphrase=abcdefghijk',
+      'wss://h/p?t=1',
+      'mux://k',
+      ...TRICKS,
+    ];
     const alphabet = 'abc:/?#@[]%.\\ 0123456789xX-_=&\t\u00e9';
     let seed = 42;
     const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
@@ -180,9 +227,20 @@ describe('stream URLs are taken apart and rebuilt', () => {
     }
   });
 
-  test('SRT options reach ffmpeg as options we build: latency in ms becomes µs; -srt_streamid, not ffmpeg\'s own -streamid', () => {
+  test("SRT options reach ffmpeg as options we build: latency in ms becomes µs; -srt_streamid, not ffmpeg's own -streamid", () => {
     const options = parseSrtQuery('streamid=%23!%3A%3Ar%3Dx&passphrase=abcdefghijk&pbkeylen=32&latency=250');
-    assert.deepEqual(ffmpegSrtArgs(options), ['-mode', 'caller', '-srt_streamid', '#!::r=x', '-passphrase', 'abcdefghijk', '-pbkeylen', '32', '-latency', '250000']);
+    assert.deepEqual(ffmpegSrtArgs(options), [
+      '-mode',
+      'caller',
+      '-srt_streamid',
+      '#!::r=x',
+      '-passphrase',
+      'abcdefghijk',
+      '-pbkeylen',
+      '32',
+      '-latency',
+      '250000',
+    ]);
   });
 });
 
@@ -198,21 +256,33 @@ describe('UpdateStream arithmetic', () => {
   test('removal by real URL: exactly the stream named; a look-alike is not found', () => {
     const streams = [sealed('good-twin-1111-end'), sealed('good-twin-2222-end')];
     assert.deepEqual(planStreamUpdate(streams, info(ACTIVE, ACTIVE), [], [target('good-twin-2222-end')], 10), { added: [], removed: [1] });
-    assert.throws(() => planStreamUpdate(streams, info(ACTIVE, ACTIVE), [], [target('good-twin-3333-end')], 10), (err: EgressError) => err.code === 'EGR_ERR_NOT_FOUND');
+    assert.throws(
+      () => planStreamUpdate(streams, info(ACTIVE, ACTIVE), [], [target('good-twin-3333-end')], 10),
+      (err: EgressError) => err.code === 'EGR_ERR_NOT_FOUND',
+    );
     // Already removed: not found either.
-    assert.throws(() => planStreamUpdate(streams, info(FINISHED, ACTIVE), [], [target('good-twin-1111-end')], 10), (err: EgressError) => err.code === 'EGR_ERR_NOT_FOUND');
+    assert.throws(
+      () => planStreamUpdate(streams, info(FINISHED, ACTIVE), [], [target('good-twin-1111-end')], 10),
+      (err: EgressError) => err.code === 'EGR_ERR_NOT_FOUND',
+    );
   });
 
   test('adding an active URL is a no-op; a finished one comes back as a new entry', () => {
     const streams = [sealed('k1'), sealed('k2')];
     assert.deepEqual(planStreamUpdate(streams, info(ACTIVE, ACTIVE), [target('k1'), target('k1')], [], 10).added, []);
-    assert.deepEqual(planStreamUpdate(streams, info(FINISHED, ACTIVE), [target('k1')], [], 10).added.map((s) => s.id), [target('k1').id]);
+    assert.deepEqual(
+      planStreamUpdate(streams, info(FINISHED, ACTIVE), [target('k1')], [], 10).added.map((s) => s.id),
+      [target('k1').id],
+    );
   });
 
   test('the limit counts active streams (and ones not started yet) after adds and removals', () => {
     const streams = [sealed('k1'), sealed('k2'), sealed('k3')];
     // k3 has no StreamInfo entry yet: it counts as active.
-    assert.throws(() => planStreamUpdate(streams, info(ACTIVE, ACTIVE), [target('k4')], [], 3), (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT' && err.meta.field === 'add_output_urls');
+    assert.throws(
+      () => planStreamUpdate(streams, info(ACTIVE, ACTIVE), [target('k4')], [], 3),
+      (err: EgressError) => err.code === 'EGR_ERR_INVALID_ARGUMENT' && err.meta.field === 'add_output_urls',
+    );
     assert.equal(planStreamUpdate(streams, info(ACTIVE, FAILED, ACTIVE), [target('k4')], [], 3).added.length, 1);
     assert.equal(planStreamUpdate(streams, info(ACTIVE, ACTIVE, ACTIVE), [target('k4')], [target('k1')], 3).added.length, 1);
   });
@@ -239,7 +309,10 @@ describe('stream URLs through the API', { concurrency: false }, () => {
   let heard = 0;
 
   const open = async (yaml: Record<string, unknown>): Promise<Api> => {
-    const deps = createApiDeps(redis.url, { EGRESS_CONFIG_BODY: stringify({ rate_limits: { start_per_minute: 0 }, ...yaml }), LIVEKIT_URL: 'ws://127.0.0.1:7880' });
+    const deps = createApiDeps(redis.url, {
+      EGRESS_CONFIG_BODY: stringify({ rate_limits: { start_per_minute: 0 }, ...yaml }),
+      LIVEKIT_URL: 'ws://127.0.0.1:7880',
+    });
     return { deps, app: await buildServer(deps) };
   };
 
@@ -277,7 +350,12 @@ describe('stream URLs through the API', { concurrency: false }, () => {
   });
 
   const call = (api: Api, method: string, body: unknown) =>
-    api.app.inject({ method: 'POST', url: `/twirp/livekit.Egress/${method}`, headers: { authorization: auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    api.app.inject({
+      method: 'POST',
+      url: `/twirp/livekit.Egress/${method}`,
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
 
   /** Start requests carrying `url` in each place a stream or WebSocket URL goes, with the field each must name. */
   const startCases = (url: string, withPage: boolean): (readonly [string, unknown, string])[] => {
@@ -291,7 +369,9 @@ describe('stream URLs through the API', { concurrency: false }, () => {
     return [
       ['StartRoomCompositeEgress', { roomName: 'r', streamOutputs: [{ urls: [url] }] }, 'stream url'],
       // A page the policy allows (checked first) on a port nothing listens on; only without deny_private.
-      ...(withPage ? ([['StartWebEgress', { url: 'http://127.0.0.1:9/', fileOutputs: [file], streamOutputs: [{ urls: [url] }] }, 'stream url']] as const) : []),
+      ...(withPage
+        ? ([['StartWebEgress', { url: 'http://127.0.0.1:9/', fileOutputs: [file], streamOutputs: [{ urls: [url] }] }, 'stream url']] as const)
+        : []),
       ['StartEgress', { roomName: 'r', template: {}, outputs: [{ stream: { urls: [url] } }] }, 'stream url'],
     ];
   };
@@ -308,7 +388,7 @@ describe('stream URLs through the API', { concurrency: false }, () => {
   async function assertRefusedAtStart(api: Api, url: string, code: string): Promise<void> {
     for (const [method, body, field] of startCases(url, api === denying)) {
       const res = await call(api, method, body);
-      const answer = res.json() as { code: string; msg: string; meta?: Record<string, string> };
+      const answer = res.json<{ code: string; msg: string; meta?: Record<string, string> }>();
       assert.equal(answer.code, code, `${method} ${url}: ${res.body}`);
       if (code === 'permission_denied') assert.ok(answer.msg.startsWith(`${field}: `), `${method} ${url} names ${field}: ${answer.msg}`);
       else assert.equal(answer.meta?.field, 'url', `${method} ${url}: ${res.body}`);
@@ -320,12 +400,12 @@ describe('stream URLs through the API', { concurrency: false }, () => {
   async function streamingEgress(api: Api, protocol: 'RTMP' | 'SRT'): Promise<string> {
     const res = await call(api, 'StartRoomCompositeEgress', { roomName: 'r', fileOutputs: [{ filepath: 'out.mp4' }], streamOutputs: [{ protocol }] });
     assert.equal(res.statusCode, 200, res.body);
-    return (res.json() as { egress_id: string }).egress_id;
+    return res.json<{ egress_id: string }>().egress_id;
   }
 
   async function assertRefusedAtUpdate(api: Api, egressId: string, url: string, code: string): Promise<void> {
     const res = await call(api, 'UpdateStream', { egressId, addOutputUrls: [url] });
-    const answer = res.json() as { code: string; msg: string; meta?: Record<string, string> };
+    const answer = res.json<{ code: string; msg: string; meta?: Record<string, string> }>();
     assert.equal(answer.code, code, `UpdateStream ${url}: ${res.body}`);
     if (code === 'permission_denied') assert.ok(answer.msg.startsWith('stream url: '), answer.msg);
     else assert.equal(answer.meta?.field, 'url');
@@ -345,8 +425,11 @@ describe('stream URLs through the API', { concurrency: false }, () => {
     assert.equal(heard, 0, 'no listener standing in for a refused host heard anything');
   });
 
-  test('the same hosts are fine where the policy allows them (the refusals are the policy\'s)', async () => {
-    const res = await call(denying, 'StartRoomCompositeEgress', { roomName: 'r', streamOutputs: [{ urls: [`rtmp://127.0.0.1:${tcpPort}/live/good-key`] }] });
+  test("the same hosts are fine where the policy allows them (the refusals are the policy's)", async () => {
+    const res = await call(denying, 'StartRoomCompositeEgress', {
+      roomName: 'r',
+      streamOutputs: [{ urls: [`rtmp://127.0.0.1:${tcpPort}/live/good-key`] }],
+    });
     assert.equal(res.statusCode, 200, res.body);
     await call(denying, 'StopEgress', { egressId: res.json().egress_id });
   });
@@ -365,8 +448,14 @@ describe('stream URLs through the API', { concurrency: false }, () => {
       for (const url of pick(urlsAt(host), 'rtmp')) await assertRefusedAtUpdate(privateDenied, privateRtmp, url, 'permission_denied');
       for (const url of pick(urlsAt(host), 'srt')) await assertRefusedAtUpdate(privateDenied, privateSrt, url, 'permission_denied');
     }
-    for (const trick of TRICKS.filter((t) => t.startsWith('rtmp'))) await assertRefusedAtUpdate(denying, rtmpEgress, trick.replace('HOST', DENIED), 'invalid_argument');
-    for (const [egressId, api] of [[rtmpEgress, denying], [srtEgress, denying], [privateRtmp, privateDenied], [privateSrt, privateDenied]] as const) {
+    for (const trick of TRICKS.filter((t) => t.startsWith('rtmp')))
+      await assertRefusedAtUpdate(denying, rtmpEgress, trick.replace('HOST', DENIED), 'invalid_argument');
+    for (const [egressId, api] of [
+      [rtmpEgress, denying],
+      [srtEgress, denying],
+      [privateRtmp, privateDenied],
+      [privateSrt, privateDenied],
+    ] as const) {
       assert.deepEqual(await streamResults(api, egressId), [], 'no stream was added');
       assert.deepEqual((await api.deps.secrets.get(egressId)).streams, [], 'no URL was sealed');
     }
@@ -393,22 +482,34 @@ describe('stream URLs through the API', { concurrency: false }, () => {
     assert.equal(added.statusCode, 200, added.body);
     assert.deepEqual(
       (await streamResults(denying, egressId)).map((s) => [s.url, s.status]),
-      [[redactStreamUrl(a), StreamInfo_Status.ACTIVE], [redactStreamUrl(b), StreamInfo_Status.ACTIVE]],
+      [
+        [redactStreamUrl(a), StreamInfo_Status.ACTIVE],
+        [redactStreamUrl(b), StreamInfo_Status.ACTIVE],
+      ],
     );
     const lookAlike = await call(denying, 'UpdateStream', { egressId, removeOutputUrls: [c] });
     assert.equal(lookAlike.json().code, 'not_found', lookAlike.body);
     assert.ok(!lookAlike.body.includes('3333'), 'the answer shows the key redacted');
     const removed = await call(denying, 'UpdateStream', { egressId, removeOutputUrls: [b] });
     assert.equal(removed.statusCode, 200, removed.body);
-    assert.deepEqual((await streamResults(denying, egressId)).map((s) => s.status), [StreamInfo_Status.ACTIVE, StreamInfo_Status.FINISHED]);
+    assert.deepEqual(
+      (await streamResults(denying, egressId)).map((s) => s.status),
+      [StreamInfo_Status.ACTIVE, StreamInfo_Status.FINISHED],
+    );
     // Removed once: a second removal finds nothing; the same URL written differently is the same stream.
     assert.equal((await call(denying, 'UpdateStream', { egressId, removeOutputUrls: [b] })).json().code, 'not_found');
     const sameA = `RTMP://127.0.0.1.:${tcpPort}/live/good-twin-1111-end live=1`;
     assert.equal((await call(denying, 'UpdateStream', { egressId, removeOutputUrls: [sameA] })).statusCode, 200);
-    assert.deepEqual((await streamResults(denying, egressId)).map((s) => s.status), [StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED]);
+    assert.deepEqual(
+      (await streamResults(denying, egressId)).map((s) => s.status),
+      [StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED],
+    );
     // The sealed list and StreamInfo line up, entry by entry.
     const sealed = (await denying.deps.secrets.get(egressId)).streams;
-    assert.deepEqual(sealed.map((s) => s.url), [a, b]);
+    assert.deepEqual(
+      sealed.map((s) => s.url),
+      [a, b],
+    );
     await call(denying, 'StopEgress', { egressId });
   });
 
@@ -424,7 +525,10 @@ describe('stream URLs through the API', { concurrency: false }, () => {
     // Swapping within the limit is fine: adds first, then removals, then the count.
     const swapped = await call(denying, 'UpdateStream', { egressId, addOutputUrls: [url(3), url(4)], removeOutputUrls: [url(1)] });
     assert.equal(swapped.statusCode, 200, swapped.body);
-    assert.deepEqual((await streamResults(denying, egressId)).map((s) => s.status), [StreamInfo_Status.FINISHED, StreamInfo_Status.ACTIVE, StreamInfo_Status.ACTIVE, StreamInfo_Status.ACTIVE]);
+    assert.deepEqual(
+      (await streamResults(denying, egressId)).map((s) => s.status),
+      [StreamInfo_Status.FINISHED, StreamInfo_Status.ACTIVE, StreamInfo_Status.ACTIVE, StreamInfo_Status.ACTIVE],
+    );
     await call(denying, 'StopEgress', { egressId });
   });
 
@@ -451,7 +555,10 @@ describe('stream URLs through the API', { concurrency: false }, () => {
     const sealed = (await denying.deps.secrets.get(egressId)).streams;
     const results = await streamResults(denying, egressId);
     assert.equal(sealed.length, 3);
-    assert.deepEqual(results.map((s) => s.url), sealed.map((s) => s.redacted));
+    assert.deepEqual(
+      results.map((s) => s.url),
+      sealed.map((s) => s.redacted),
+    );
     await call(denying, 'StopEgress', { egressId });
   });
 });

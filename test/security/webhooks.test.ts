@@ -43,7 +43,8 @@ const PASSWORD = 'hookpass-canary-77Qv';
 const start = (service: TestService, webhooks: unknown[], key = ME): Promise<TwirpAnswer> =>
   twirpCall(service.url, 'StartWebEgress', { url: PAGE, file_outputs: [{ filepath: 'x.mp4' }], webhooks }, key);
 
-const listed = async (service: TestService): Promise<unknown[]> => ((await twirpCall(service.url, 'ListEgress', {}, ME)).json.items as unknown[] | undefined) ?? [];
+const listed = async (service: TestService): Promise<unknown[]> =>
+  ((await twirpCall(service.url, 'ListEgress', {}, ME)).json.items as unknown[] | undefined) ?? [];
 
 function assertRefused(answer: TwirpAnswer, code: string, field: string, what: string): void {
   assert.equal(answer.json.code, code, `${what}: ${JSON.stringify(answer.json)}`);
@@ -65,14 +66,25 @@ describe('the RPC', { concurrency: false }, () => {
   let logs = '';
 
   before(async () => {
-    [good, denied, elsewhere] = await Promise.all([startHttpTrap('127.0.0.2', { receiver: ME }), startHttpTrap('127.0.0.3'), startHttpTrap('127.0.0.4')]);
+    [good, denied, elsewhere] = await Promise.all([
+      startHttpTrap('127.0.0.2', { receiver: ME }),
+      startHttpTrap('127.0.0.3'),
+      startHttpTrap('127.0.0.4'),
+    ]);
     redirecting = await startHttpTrap('127.0.0.2', {
-      respond: (req, res) => res.writeHead(307, { location: req.url.startsWith('/to-allowed') ? `${elsewhere.origin}/followed` : `${denied.origin}/followed` }).end(),
+      respond: (req, res) =>
+        res.writeHead(307, { location: req.url.startsWith('/to-allowed') ? `${elsewhere.origin}/followed` : `${denied.origin}/followed` }).end(),
     });
     const destination = new PassThrough();
     destination.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     service = await startService(
-      { pools: ['webhook'], keys: { [OTHER_KEY]: OTHER_SECRET }, url_policy: { deny: ['127.0.0.3'] }, webhook: { attempts: 2, backoff: 50 }, logging: { level: 'debug' } },
+      {
+        pools: ['webhook'],
+        keys: { [OTHER_KEY]: OTHER_SECRET },
+        url_policy: { deny: ['127.0.0.3'] },
+        webhook: { attempts: 2, backoff: 50 },
+        logging: { level: 'debug' },
+      },
       { logDestination: destination },
     );
   });
@@ -120,8 +132,20 @@ describe('the RPC', { concurrency: false }, () => {
   test('with deny_private, this host and private networks are refused too (names, IPv4, IPv6)', async () => {
     // A policy of its own, as the RPC applies it (the service above allows loopback but 127.0.0.3).
     const policy: UrlPolicy = { allow: [], deny: [], denyPrivate: true };
-    for (const url of [`${good.origin}/x`, `http://localhost:${good.port}/x`, `http://[::1]:${good.port}/x`, `http://[::ffff:127.0.0.2]:${good.port}/x`, 'http://10.1.2.3/', 'http://[fd12::1]/', 'http://192.168.1.1/']) {
-      await assert.rejects(checkUrl(url, 'webhooks[0].url', policy), (err) => err instanceof EgressError && err.twirp === 'permission_denied' && err.meta.field === 'webhooks[0].url', url);
+    for (const url of [
+      `${good.origin}/x`,
+      `http://localhost:${good.port}/x`,
+      `http://[::1]:${good.port}/x`,
+      `http://[::ffff:127.0.0.2]:${good.port}/x`,
+      'http://10.1.2.3/',
+      'http://[fd12::1]/',
+      'http://192.168.1.1/',
+    ]) {
+      await assert.rejects(
+        checkUrl(url, 'webhooks[0].url', policy),
+        (err) => err instanceof EgressError && err.twirp === 'permission_denied' && err.meta.field === 'webhooks[0].url',
+        url,
+      );
     }
     assert.equal(good.connections, 0);
   });
@@ -148,11 +172,18 @@ describe('the RPC', { concurrency: false }, () => {
       'webhooks[0].filter_params.include_events',
       'unknown include',
     );
-    assertRefused(await start(service, [{ url: `${good.origin}/f`, filter_params: { exclude_events: ['EGRESS_ENDED'] } }]), 'invalid_argument', 'webhooks[0].filter_params.exclude_events', 'unknown exclude');
+    assertRefused(
+      await start(service, [{ url: `${good.origin}/f`, filter_params: { exclude_events: ['EGRESS_ENDED'] } }]),
+      'invalid_argument',
+      'webhooks[0].filter_params.exclude_events',
+      'unknown exclude',
+    );
   });
 
   test('filters are deduplicated', async () => {
-    const answer = await start(service, [{ url: `${good.origin}/dedup`, filter_params: { include_events: ['egress_ended', 'egress_ended', 'egress_started', 'egress_ended'] } }]);
+    const answer = await start(service, [
+      { url: `${good.origin}/dedup`, filter_params: { include_events: ['egress_ended', 'egress_ended', 'egress_started', 'egress_ended'] } },
+    ]);
     assert.equal(answer.status, 200, JSON.stringify(answer.json));
     const [target] = await service.workers.ctx.events.webhooks.get(answer.json.egress_id as string);
     assert.deepEqual(target?.includeEvents, ['egress_ended', 'egress_started']);
@@ -193,7 +224,10 @@ describe('the RPC', { concurrency: false }, () => {
     await twirpCall(service.url, 'StopEgress', { egress_id: egressId }, ME);
     await until(() => good.events.some((e) => e.egressInfo?.egressId === egressId && e.event === 'egress_ended'), 'the egress_ended webhook');
     const mine = good.requests.filter((r) => r.body.includes(egressId));
-    assert.ok(mine.length >= 2 && mine.every((r) => r.url === `/hooks?token=${TOKEN}&v=1`), 'the receiver got every request at the real URL, token included');
+    assert.ok(
+      mine.length >= 2 && mine.every((r) => r.url === `/hooks?token=${TOKEN}&v=1`),
+      'the receiver got every request at the real URL, token included',
+    );
 
     const shown = `http://{...}@127.0.0.2:${good.port}/hooks?token={...}&v={...}`;
     const list = JSON.stringify((await twirpCall(service.url, 'ListEgress', { egress_id: egressId }, ME)).json);
@@ -201,7 +235,9 @@ describe('the RPC', { concurrency: false }, () => {
     const basic = `Basic ${Buffer.from(`${E2E_API_KEY}:${E2E_API_SECRET}`).toString('base64')}`;
     const bullBoard: string[] = [];
     for (const status of ['latest', 'completed', 'failed', 'waiting', 'delayed']) {
-      const res = await fetch(`${service.url}/admin/queues/api/queues?activeQueue=webhook&status=${status}&page=1&jobsPerPage=100`, { headers: { authorization: basic } });
+      const res = await fetch(`${service.url}/admin/queues/api/queues?activeQueue=webhook&status=${status}&page=1&jobsPerPage=100`, {
+        headers: { authorization: basic },
+      });
       assert.equal(res.status, 200);
       bullBoard.push(await res.text());
     }
@@ -227,8 +263,15 @@ describe('signing with another key, when the config allows it', { concurrency: f
   let byMine: HttpTrap;
 
   before(async () => {
-    [byOther, byMine] = await Promise.all([startHttpTrap('127.0.0.2', { receiver: { apiKey: OTHER_KEY, apiSecret: OTHER_SECRET } }), startHttpTrap('127.0.0.2', { receiver: ME })]);
-    service = await startService({ pools: ['webhook'], keys: { [OTHER_KEY]: OTHER_SECRET }, webhook: { allow_other_signing_keys: true, attempts: 1 } });
+    [byOther, byMine] = await Promise.all([
+      startHttpTrap('127.0.0.2', { receiver: { apiKey: OTHER_KEY, apiSecret: OTHER_SECRET } }),
+      startHttpTrap('127.0.0.2', { receiver: ME }),
+    ]);
+    service = await startService({
+      pools: ['webhook'],
+      keys: { [OTHER_KEY]: OTHER_SECRET },
+      webhook: { allow_other_signing_keys: true, attempts: 1 },
+    });
   });
   after(async () => {
     await service?.stop();
@@ -248,7 +291,12 @@ describe('signing with another key, when the config allows it', { concurrency: f
   });
 
   test('it must still name a configured key', async () => {
-    assertRefused(await start(service, [{ url: `${byOther.origin}/hook`, signing_key: 'no-such-key' }]), 'invalid_argument', 'webhooks[0].signing_key', 'unknown key');
+    assertRefused(
+      await start(service, [{ url: `${byOther.origin}/hook`, signing_key: 'no-such-key' }]),
+      'invalid_argument',
+      'webhooks[0].signing_key',
+      'unknown key',
+    );
   });
 });
 
@@ -266,7 +314,12 @@ describe('at delivery: a policy that changed between the API and the worker', { 
     const webhook = { urls: [`${operator.origin}/operator`, 'http://169.254.169.254/operator'], attempts: 3, backoff: 50 };
     // The API (default policy: loopback allowed) accepts what the webhook worker (deny 127.0.0.3) refuses.
     service = await startService({ pools: ['upload'], webhook });
-    const body = { ...(parse(service.env.EGRESS_CONFIG_BODY!) as Record<string, unknown>), pools: ['webhook'], url_policy: { deny: ['127.0.0.3'] }, logging: { level: 'debug' } };
+    const body = {
+      ...(parse(service.env.EGRESS_CONFIG_BODY!) as Record<string, unknown>),
+      pools: ['webhook'],
+      url_policy: { deny: ['127.0.0.3'] },
+      logging: { level: 'debug' },
+    };
     const destination = new PassThrough();
     destination.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     workers = await startWorkers(loadConfig({ env: { ...service.env, EGRESS_CONFIG_BODY: stringify(body) } }), pino({ level: 'debug' }, destination));
@@ -283,7 +336,8 @@ describe('at delivery: a policy that changed between the API and the worker', { 
     const egressId = answer.json.egress_id as string;
     await until(async () => (await webhookJobs(service, egressId)).every((job) => job.finishedOn), 'every webhook of the egress to finish');
     const jobs = await webhookJobs(service, egressId);
-    const bySource = (source: string, index: number) => jobs.find((job) => (job.data as WebhookJobData).target.source === source && (job.data as WebhookJobData).target.index === index)!;
+    const bySource = (source: string, index: number) =>
+      jobs.find((job) => (job.data as WebhookJobData).target.source === source && (job.data as WebhookJobData).target.index === index)!;
 
     const request = bySource('request', 0);
     assert.equal(request.attemptsMade, 1, 'an unrecoverable failure: not retried');
@@ -299,7 +353,8 @@ describe('at delivery: a policy that changed between the API and the worker', { 
 
     const refusedLine = logs.split('\n').find((line) => line.includes('webhook refused by url_policy') && line.includes(egressId));
     assert.ok(refusedLine, 'the refusal is logged with the egress id');
-    for (const text of [logs, JSON.stringify(jobs.map((job) => job.data)), request.failedReason]) assert.ok(!text.includes(TOKEN), 'the token is in no log line or job');
+    for (const text of [logs, JSON.stringify(jobs.map((job) => job.data)), request.failedReason])
+      assert.ok(!text.includes(TOKEN), 'the token is in no log line or job');
   });
 });
 
@@ -329,7 +384,13 @@ describe('at delivery: a name that answers differently than it did at the RPC', 
     // And when it answers an allowed address, that address is the one connected to (the name itself does
     // not resolve outside this test).
     answers = ['127.0.0.2'];
-    assert.equal(await postWebhook({ ...post, url: `http://hooks.rebind.test:${allowed.port}/hook` }, { field: 'webhooks[0].url', policy, options: { resolve } }), 200);
+    assert.equal(
+      await postWebhook(
+        { ...post, url: `http://hooks.rebind.test:${allowed.port}/hook` },
+        { field: 'webhooks[0].url', policy, options: { resolve } },
+      ),
+      200,
+    );
     assert.equal(allowed.requests[0]?.headers.host, `hooks.rebind.test:${allowed.port}`);
   });
 });
@@ -349,7 +410,9 @@ describe('redaction of webhook URLs', () => {
   test('in a stored request: webhook URLs, S3 endpoints and proxy URLs', () => {
     const request = WebEgressRequest.fromJson({
       url: 'https://example.com',
-      file_outputs: [{ s3: { bucket: 'b', endpoint: 'https://k:s@s3.example.com/?sig=1', proxy: { url: 'http://pu:pp@proxy:3128', password: 'pp' } } }],
+      file_outputs: [
+        { s3: { bucket: 'b', endpoint: 'https://k:s@s3.example.com/?sig=1', proxy: { url: 'http://pu:pp@proxy:3128', password: 'pp' } } },
+      ],
       webhooks: [{ url: 'https://u:p@hooks.example.com/in?token=abc', signing_key: 'k' }],
     });
     const json = JSON.stringify(redactRequest(request).toJson());

@@ -50,11 +50,18 @@ test('Config/Errors name the key', () => {
     [{ EGRESS_CONFIG_FILE: '/nonexistent/egress.yaml', ...KEYS }, /cannot read EGRESS_CONFIG_FILE/],
     [{}, /no API key configured/],
   ];
-  for (const [env, message] of cases) assert.throws(() => loadConfig({ env }), (err: Error) => err instanceof ConfigError && message.test(err.message), String(message));
+  for (const [env, message] of cases)
+    assert.throws(
+      () => loadConfig({ env }),
+      (err: Error) => err instanceof ConfigError && message.test(err.message),
+      String(message),
+    );
 });
 
 test('Config/LiveKit keys not used yet are accepted and listed', () => {
-  const config = loadConfig({ env: { ...KEYS, EGRESS_CONFIG_BODY: 'cpu_cost:\n  web_cpu_cost: 3\nprometheus_port: 9090\nstorage:\n  alioss: { bucket: b }\n' } });
+  const config = loadConfig({
+    env: { ...KEYS, EGRESS_CONFIG_BODY: 'cpu_cost:\n  web_cpu_cost: 3\nprometheus_port: 9090\nstorage:\n  alioss: { bucket: b }\n' },
+  });
   assert.deepEqual(config.ignoredKeys, ['prometheus_port', 'storage.alioss']);
   // cpu_cost is used now (the first estimate of admission).
   assert.equal(config.cpu_cost.web_cpu_cost, 3);
@@ -82,7 +89,11 @@ test('Config/ws_url without a LiveKit key pair is refused at start, naming the k
     { EGRESS_CONFIG_BODY: 'ws_url: wss://livekit.example.com\nkeys:\n  k: s' },
   ];
   for (const env of refusals) {
-    assert.throws(() => loadConfig({ env }), (err: Error) => err instanceof ConfigError && /^config key ws_url: .*api_key and api_secret/.test(err.message), JSON.stringify(env));
+    assert.throws(
+      () => loadConfig({ env }),
+      (err: Error) => err instanceof ConfigError && /^config key ws_url: .*api_key and api_secret/.test(err.message),
+      JSON.stringify(env),
+    );
   }
   assert.equal(loadConfig({ env: { ...KEYS, LIVEKIT_URL: 'ws://livekit:7880' } }).api_key, 'key');
 });

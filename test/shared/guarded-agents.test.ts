@@ -15,7 +15,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { EgressError } from '../../shared/errors.ts';
-import { GuardedForwardProxyAgent, GuardedHttpAgent, GuardedHttpsAgent, GuardedTunnelAgent, policyRefusal, type ConnectGuard } from '../../shared/guarded-agents.ts';
+import {
+  GuardedForwardProxyAgent,
+  GuardedHttpAgent,
+  GuardedHttpsAgent,
+  GuardedTunnelAgent,
+  policyRefusal,
+  type ConnectGuard,
+} from '../../shared/guarded-agents.ts';
 import type { UrlPolicy } from '../../shared/url-policy.ts';
 import { startHttpProxy, type HttpProxy } from '../support/http-proxy.ts';
 import { startHttpTrap, type HttpTrap } from '../support/http-trap.ts';
@@ -46,7 +53,8 @@ function get(url: string, agent: Agent, extra: { ca?: string } = {}): Promise<nu
   });
 }
 
-const isRefusal = (field: string) => (err: unknown) => err instanceof EgressError && err.code === 'EGR_ERR_PERMISSION_DENIED' && err.message.startsWith(`${field}:`) && policyRefusal(err) === err;
+const isRefusal = (field: string) => (err: unknown) =>
+  err instanceof EgressError && err.code === 'EGR_ERR_PERMISSION_DENIED' && err.message.startsWith(`${field}:`) && policyRefusal(err) === err;
 
 let allowed: HttpTrap;
 let denied: HttpTrap;
@@ -59,14 +67,32 @@ before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'guarded-agents-'));
   // A certificate for the name tls.test and the address 127.0.0.4.
   await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tls.test',
-    '-addext', 'subjectAltName=DNS:tls.test,IP:127.0.0.4', '-keyout', join(scratch, 'key.pem'), '-out', join(scratch, 'cert.pem'),
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=tls.test',
+    '-addext',
+    'subjectAltName=DNS:tls.test,IP:127.0.0.4',
+    '-keyout',
+    join(scratch, 'key.pem'),
+    '-out',
+    join(scratch, 'cert.pem'),
   ]);
   const [key, cert] = await Promise.all([readFile(join(scratch, 'key.pem'), 'utf8'), readFile(join(scratch, 'cert.pem'), 'utf8')]);
   const server = createHttpsServer({ key, cert }, (_req, res) => res.writeHead(204).end());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.4', resolve));
   tls = { server, port: (server.address() as AddressInfo).port, cert };
-  [allowed, denied, v6, proxy] = await Promise.all([startHttpTrap('127.0.0.2'), startHttpTrap('127.0.0.3'), startHttpTrap('::1'), startHttpProxy('127.0.0.2')]);
+  [allowed, denied, v6, proxy] = await Promise.all([
+    startHttpTrap('127.0.0.2'),
+    startHttpTrap('127.0.0.3'),
+    startHttpTrap('::1'),
+    startHttpProxy('127.0.0.2'),
+  ]);
 });
 
 after(async () => {
@@ -88,7 +114,10 @@ describe('direct', () => {
 
   test('IPv6 loopback is an address like any other', async () => {
     assert.equal(await get(`${v6.origin}/six`, new GuardedHttpAgent(guard(DENY_3))), 200);
-    await assert.rejects(get(`${v6.origin}/six`, new GuardedHttpAgent(guard({ allow: [], deny: ['::1'], denyPrivate: false }))), isRefusal('test.url'));
+    await assert.rejects(
+      get(`${v6.origin}/six`, new GuardedHttpAgent(guard({ allow: [], deny: ['::1'], denyPrivate: false }))),
+      isRefusal('test.url'),
+    );
     await assert.rejects(get(`${v6.origin}/six`, new GuardedHttpAgent(guard({ allow: [], deny: [], denyPrivate: true }))), isRefusal('test.url'));
     assert.equal(v6.requests.filter((r) => r.url === '/six').length, 1);
   });
@@ -99,8 +128,14 @@ describe('direct', () => {
     assert.equal(allowed.requests.length, before + 1);
     assert.equal(allowed.requests.at(-1)!.headers.host, `hook.test:${allowed.port}`);
     // The same name, answering differently at delivery time: the denied address is never connected to.
-    await assert.rejects(get(`http://hook.test:${denied.port}/named`, new GuardedHttpAgent(guard(DENY_3, { 'hook.test': ['127.0.0.3'] }))), isRefusal('test.url'));
-    await assert.rejects(get(`http://hook.test:${denied.port}/named`, new GuardedHttpAgent(guard(DENY_3, { 'hook.test': ['127.0.0.2', '127.0.0.3'] }))), isRefusal('test.url'));
+    await assert.rejects(
+      get(`http://hook.test:${denied.port}/named`, new GuardedHttpAgent(guard(DENY_3, { 'hook.test': ['127.0.0.3'] }))),
+      isRefusal('test.url'),
+    );
+    await assert.rejects(
+      get(`http://hook.test:${denied.port}/named`, new GuardedHttpAgent(guard(DENY_3, { 'hook.test': ['127.0.0.2', '127.0.0.3'] }))),
+      isRefusal('test.url'),
+    );
     assert.equal(denied.connections, 0);
   });
 
@@ -108,8 +143,16 @@ describe('direct', () => {
     const names = { 'tls.test': ['127.0.0.4'] };
     assert.equal(await get(`https://tls.test:${tls.port}/`, new GuardedHttpsAgent(guard(DENY_3, names)), { ca: tls.cert }), 204);
     // Another name for the same address: the certificate does not match, so the name really was the servername.
-    await assert.rejects(get(`https://other.test:${tls.port}/`, new GuardedHttpsAgent(guard(DENY_3, { 'other.test': ['127.0.0.4'] })), { ca: tls.cert }), /other\.test/);
-    await assert.rejects(get(`https://tls.test:${tls.port}/`, new GuardedHttpsAgent(guard({ allow: [], deny: ['127.0.0.4'], denyPrivate: false }, names)), { ca: tls.cert }), isRefusal('test.url'));
+    await assert.rejects(
+      get(`https://other.test:${tls.port}/`, new GuardedHttpsAgent(guard(DENY_3, { 'other.test': ['127.0.0.4'] })), { ca: tls.cert }),
+      /other\.test/,
+    );
+    await assert.rejects(
+      get(`https://tls.test:${tls.port}/`, new GuardedHttpsAgent(guard({ allow: [], deny: ['127.0.0.4'], denyPrivate: false }, names)), {
+        ca: tls.cert,
+      }),
+      isRefusal('test.url'),
+    );
   });
 });
 
@@ -127,7 +170,10 @@ describe('through a proxy', () => {
     const proxyWithAuth = proxy.url.replace('http://', 'http://pu:pp@');
     assert.equal(await get(`https://127.0.0.4:${tls.port}/tunnel`, new GuardedTunnelAgent(proxyWithAuth, guard(DENY_3)), { ca: tls.cert }), 204);
     assert.ok(proxy.seen.includes(`CONNECT 127.0.0.4:${tls.port} Basic ${Buffer.from('pu:pp').toString('base64')}`), proxy.seen.join('\n'));
-    await assert.rejects(get(`https://127.0.0.4:${tls.port}/`, new GuardedTunnelAgent(denied.origin, guard(DENY_3)), { ca: tls.cert }), isRefusal('test.url'));
+    await assert.rejects(
+      get(`https://127.0.0.4:${tls.port}/`, new GuardedTunnelAgent(denied.origin, guard(DENY_3)), { ca: tls.cert }),
+      isRefusal('test.url'),
+    );
     assert.equal(denied.connections, 0);
   });
 

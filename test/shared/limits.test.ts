@@ -11,8 +11,24 @@ describe('limits', () => {
   });
 
   test('screenWithinLimits: sides 16..max and even, width x height within max_pixels, depth 8/16/24', () => {
-    for (const [w, h, depth] of [[1280, 720, 24], [3840, 2160, 24], [2160, 3840, 8], [16, 16, 16]] as const) assert.ok(screenWithinLimits(DEFAULT_LIMITS, w, h, depth), `${w}x${h}x${depth}`);
-    for (const [w, h, depth] of [[3842, 720, 24], [3840, 2162, 24], [3840, 3840, 24], [14, 720, 24], [1281, 720, 24], [1280, 720, 32], [8192, 8192, 24], [Number.NaN, 720, 24], [1280.5, 720, 24]] as const) {
+    for (const [w, h, depth] of [
+      [1280, 720, 24],
+      [3840, 2160, 24],
+      [2160, 3840, 8],
+      [16, 16, 16],
+    ] as const)
+      assert.ok(screenWithinLimits(DEFAULT_LIMITS, w, h, depth), `${w}x${h}x${depth}`);
+    for (const [w, h, depth] of [
+      [3842, 720, 24],
+      [3840, 2162, 24],
+      [3840, 3840, 24],
+      [14, 720, 24],
+      [1281, 720, 24],
+      [1280, 720, 32],
+      [8192, 8192, 24],
+      [Number.NaN, 720, 24],
+      [1280.5, 720, 24],
+    ] as const) {
       assert.ok(!screenWithinLimits(DEFAULT_LIMITS, w, h, depth), `${w}x${h}x${depth}`);
     }
     assert.ok(!screenWithinLimits({ ...DEFAULT_LIMITS, max_width: 1280 }, 1920, 1080, 24));

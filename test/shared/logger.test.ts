@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import { stripVTControlCharacters } from 'node:util';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const SECRET = 'tok-4f1d9c-never-printed';
@@ -22,9 +23,14 @@ function logLine(terminal: boolean): string {
   const env = { ...process.env };
   if (!terminal) return execFileSync(node[0]!, node.slice(1), { encoding: 'utf8', env, timeout: 20_000 });
   const quoted = node.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(' ');
-  const printed = execFileSync('script', ['-qec', quoted, '/dev/null'], { encoding: 'utf8', env, timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const printed = execFileSync('script', ['-qec', quoted, '/dev/null'], {
+    encoding: 'utf8',
+    env,
+    timeout: 20_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // Colours off, for the checks.
-  return printed.replace(/\x1b\[[0-9;]*m/g, '');
+  return stripVTControlCharacters(printed);
 }
 
 test('in a terminal: a readable line, the token censored', () => {

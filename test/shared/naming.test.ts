@@ -26,10 +26,26 @@ import {
 /** 2026-11-24 03:02:00.007 UTC = 08:32:00 in Kolkata (UTC+5:30). */
 const NOW = Date.UTC(2026, 10, 24, 3, 2, 0, 7);
 const TIME = '2026-11-24T083200';
-const vars: NamingVars = { identifier: 'my-room', time: NOW, roomName: 'my-room', roomId: 'RM_123', publisherIdentity: 'alice', trackId: 'TR_1', trackType: 'audio', trackSource: 'microphone' };
+const vars: NamingVars = {
+  identifier: 'my-room',
+  time: NOW,
+  roomName: 'my-room',
+  roomId: 'RM_123',
+  publisherIdentity: 'alice',
+  trackId: 'TR_1',
+  trackType: 'audio',
+  trackSource: 'microphone',
+};
 
 function assertFieldError(fn: () => unknown, field: string): void {
-  assert.throws(fn, (err) => err instanceof EgressError && err.code === 'EGR_ERR_INVALID_ARGUMENT' && err.meta.field === field && err.message.startsWith(`request has missing or invalid field: ${field}`));
+  assert.throws(
+    fn,
+    (err) =>
+      err instanceof EgressError &&
+      err.code === 'EGR_ERR_INVALID_ARGUMENT' &&
+      err.meta.field === field &&
+      err.message.startsWith(`request has missing or invalid field: ${field}`),
+  );
 }
 
 describe('time formats', () => {
@@ -65,7 +81,8 @@ describe('resolveOutputPath', () => {
     ['Lenient/LeadingDotDot', '../../x', '.mp4', 'lenient', 'x.mp4'],
     ['Lenient/OnlyDotDot', '../', '.mp4', 'lenient', `my-room-${TIME}.mp4`],
   ];
-  for (const [name, template, ext, policy, expected] of CASES) test(name, () => assert.equal(resolveOutputPath(template, vars, ext, policy), expected));
+  for (const [name, template, ext, policy, expected] of CASES)
+    test(name, () => assert.equal(resolveOutputPath(template, vars, ext, policy), expected));
 
   const ESCAPES: [name: string, template: string, v?: Partial<NamingVars>][] = [
     ['Escape/DotDot', '../x.mp4'],
@@ -118,10 +135,20 @@ describe('resolveSegmentNames (LiveKit TestSegmentNaming)', () => {
       segmentPrefix: `my-room-${TIME}`,
     }));
   test('live playlist in another directory', () =>
-    assertFieldError(() => resolveSegmentNames({ filenamePrefix: '', playlistName: 'a/p', livePlaylistName: 'b/l' }, vars, 'confined'), 'live_playlist_name'));
+    assertFieldError(
+      () => resolveSegmentNames({ filenamePrefix: '', playlistName: 'a/p', livePlaylistName: 'b/l' }, vars, 'confined'),
+      'live_playlist_name',
+    ));
   test('live playlist equal to playlist', () =>
-    assertFieldError(() => resolveSegmentNames({ filenamePrefix: '', playlistName: 'p.m3u8', livePlaylistName: 'p' }, vars, 'confined'), 'live_playlist_name'));
-  test('escaping playlist', () => assertFieldError(() => resolveSegmentNames({ filenamePrefix: '', playlistName: '/var/p', livePlaylistName: '' }, vars, 'confined'), 'playlist_name'));
+    assertFieldError(
+      () => resolveSegmentNames({ filenamePrefix: '', playlistName: 'p.m3u8', livePlaylistName: 'p' }, vars, 'confined'),
+      'live_playlist_name',
+    ));
+  test('escaping playlist', () =>
+    assertFieldError(
+      () => resolveSegmentNames({ filenamePrefix: '', playlistName: '/var/p', livePlaylistName: '' }, vars, 'confined'),
+      'playlist_name',
+    ));
 });
 
 describe('resolveImagePrefix', () => {

@@ -71,7 +71,14 @@ describe('redactIdentifier', () => {
 
 describe('redactRequest', () => {
   test('S3 upload in a v1 file output, the legacy oneof and the original untouched', () => {
-    const s3 = { accessKey: 'ACCESS_KEY', secret: 'LONG_SECRET_STRING', sessionToken: 'SESSION_TOKEN', assumeRoleExternalId: 'EXTERNAL_ID', bucket: 'bkt', proxy: { url: 'http://proxy', username: 'u', password: 'pw' } };
+    const s3 = {
+      accessKey: 'ACCESS_KEY',
+      secret: 'LONG_SECRET_STRING',
+      sessionToken: 'SESSION_TOKEN',
+      assumeRoleExternalId: 'EXTERNAL_ID',
+      bucket: 'bkt',
+      proxy: { url: 'http://proxy', username: 'u', password: 'pw' },
+    };
     const file = new EncodedFileOutput({ filepath: 'a.mp4', output: { case: 's3', value: new S3Upload(s3) } });
     const request = new RoomCompositeEgressRequest({ roomName: 'r', output: { case: 'file', value: file }, fileOutputs: [file] });
     const before = request.clone();
@@ -93,7 +100,11 @@ describe('redactRequest', () => {
   });
 
   test('empty secrets stay empty', () => {
-    const redacted = redactRequest(new WebEgressRequest({ fileOutputs: [new EncodedFileOutput({ output: { case: 's3', value: new S3Upload({ bucket: 'b', accessKey: 'AK' }) } })] }));
+    const redacted = redactRequest(
+      new WebEgressRequest({
+        fileOutputs: [new EncodedFileOutput({ output: { case: 's3', value: new S3Upload({ bucket: 'b', accessKey: 'AK' }) } })],
+      }),
+    );
     assert.partialDeepStrictEqual(redacted.fileOutputs[0]!.output.value, { accessKey: '{access_key}', secret: '', sessionToken: '' });
   });
 
@@ -101,14 +112,20 @@ describe('redactRequest', () => {
     const request = WebEgressRequest.fromJson({
       url: 'https://example.com',
       segment_outputs: [{ gcp: { credentials: '{"private_key":"x"}', bucket: 'g' } }],
-      image_outputs: [{ aliOSS: { access_key: 'AK', secret: 'S', bucket: 'a' } }, { azure: { account_name: 'acct', account_key: 'KEY', container_name: 'c' } }],
+      image_outputs: [
+        { aliOSS: { access_key: 'AK', secret: 'S', bucket: 'a' } },
+        { azure: { account_name: 'acct', account_key: 'KEY', container_name: 'c' } },
+      ],
       stream_outputs: [{ urls: ['rtmp://h/app/secret_stream_key', 'srt://h:1?passphrase=p4ss'] }],
       webhooks: [{ url: 'https://hooks.example.com', signing_key: 'signing-secret' }],
     });
     const json = redactRequest(request).toJson() as Record<string, unknown>;
     assert.partialDeepStrictEqual(json, {
       segmentOutputs: [{ gcp: { credentials: '{credentials}', bucket: 'g' } }],
-      imageOutputs: [{ aliOSS: { accessKey: '{access_key}', secret: '{secret}', bucket: 'a' } }, { azure: { accountName: '{account_name}', accountKey: '{account_key}', containerName: 'c' } }],
+      imageOutputs: [
+        { aliOSS: { accessKey: '{access_key}', secret: '{secret}', bucket: 'a' } },
+        { azure: { accountName: '{account_name}', accountKey: '{account_key}', containerName: 'c' } },
+      ],
       streamOutputs: [{ urls: ['rtmp://h/app/{sec...key}', 'srt://h:1?passphrase={...}'] }],
       webhooks: [{ url: 'https://hooks.example.com', signingKey: '{signing_key}' }],
     });
@@ -116,9 +133,13 @@ describe('redactRequest', () => {
   });
 
   test('track egress: direct file upload and websocket url', () => {
-    const file = redactRequest(TrackEgressRequest.fromJson({ room_name: 'r', track_id: 'T', file: { azure: { account_name: 'acct', account_key: 'KEY' } } }));
+    const file = redactRequest(
+      TrackEgressRequest.fromJson({ room_name: 'r', track_id: 'T', file: { azure: { account_name: 'acct', account_key: 'KEY' } } }),
+    );
     assert.partialDeepStrictEqual(file.toJson(), { file: { azure: { accountName: '{account_name}', accountKey: '{account_key}' } } });
-    const ws = redactRequest(TrackEgressRequest.fromJson({ room_name: 'r', track_id: 'T', websocket_url: 'wss://foo.bar.com/audio?callId=12145&token=7df1' }));
+    const ws = redactRequest(
+      TrackEgressRequest.fromJson({ room_name: 'r', track_id: 'T', websocket_url: 'wss://foo.bar.com/audio?callId=12145&token=7df1' }),
+    );
     assert.deepEqual(ws.output, { case: 'websocketUrl', value: 'wss://foo.bar.com/audio?callId={...}&token={...}' });
   });
 
@@ -144,7 +165,12 @@ describe('redactRequest', () => {
   });
 
   test('messages without secrets come back equal', () => {
-    const request = new WebEgressRequest({ url: 'https://x', segmentOutputs: [new SegmentedFileOutput({ filenamePrefix: 'p' })], imageOutputs: [new ImageOutput()], streamOutputs: [new StreamOutput({ urls: ['srt://h:1'] })] });
+    const request = new WebEgressRequest({
+      url: 'https://x',
+      segmentOutputs: [new SegmentedFileOutput({ filenamePrefix: 'p' })],
+      imageOutputs: [new ImageOutput()],
+      streamOutputs: [new StreamOutput({ urls: ['srt://h:1'] })],
+    });
     assert.ok(redactRequest(request).equals(request));
   });
 });

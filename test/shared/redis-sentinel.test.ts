@@ -31,7 +31,11 @@ const KEY = 'sentinel-key';
 const SECRET = 'sentinel-secret-0123456789abcdef0123';
 
 /** The environment of a service that knows Redis only through the Sentinel (passwords from env, as the Helm chart gives them). */
-function sentinelEnv(root: string, redis: Record<string, unknown>, passwords = { REDIS_PASSWORD: PRIMARY_PASSWORD, REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD }): Record<string, string> {
+function sentinelEnv(
+  root: string,
+  redis: Record<string, unknown>,
+  passwords = { REDIS_PASSWORD: PRIMARY_PASSWORD, REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD },
+): Record<string, string> {
   return {
     LIVEKIT_API_KEY: KEY,
     LIVEKIT_API_SECRET: SECRET,
@@ -50,7 +54,11 @@ function sentinelEnv(root: string, redis: Record<string, unknown>, passwords = {
 
 /** Runs `entry` (api/main.ts, workers/main.ts) as a process of its own; its output and how it exits. */
 function spawnEntry(entry: string, env: Record<string, string>) {
-  const { child } = spawnSupervised(entry, process.execPath, [entry], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child } = spawnSupervised(entry, process.execPath, [entry], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -117,15 +125,27 @@ describe('Redis/Sentinel', { concurrency: false }, () => {
   });
 
   test('a master name the Sentinel does not know stops the start, naming redis.sentinel_master_name', async () => {
-    const worker = spawnEntry('workers/main.ts', sentinelEnv(root, { sentinel_master_name: 'no-such-primary', sentinel_addresses: [redis.sentinelAddress] }));
+    const worker = spawnEntry(
+      'workers/main.ts',
+      sentinelEnv(root, { sentinel_master_name: 'no-such-primary', sentinel_addresses: [redis.sentinelAddress] }),
+    );
     const [code] = await worker.exited;
     assert.equal(code, 2, worker.output());
-    assert.match(worker.output(), new RegExp(`invalid configuration: config key redis\\.sentinel_master_name: no Sentinel gives the primary "no-such-primary": ${redis.sentinelAddress} knows no primary by that name`));
+    assert.match(
+      worker.output(),
+      new RegExp(
+        `invalid configuration: config key redis\\.sentinel_master_name: no Sentinel gives the primary "no-such-primary": ${redis.sentinelAddress} knows no primary by that name`,
+      ),
+    );
   });
 
-  test('a wrong Sentinel password stops the API\'s start, naming the Sentinel credentials, without printing the password', async () => {
+  test("a wrong Sentinel password stops the API's start, naming the Sentinel credentials, without printing the password", async () => {
     const wrong = 'not-the-sentinel-password';
-    const env = sentinelEnv(root, { sentinel_master_name: MASTER_NAME, sentinel_addresses: [redis.sentinelAddress] }, { REDIS_PASSWORD: PRIMARY_PASSWORD, REDIS_SENTINEL_PASSWORD: wrong });
+    const env = sentinelEnv(
+      root,
+      { sentinel_master_name: MASTER_NAME, sentinel_addresses: [redis.sentinelAddress] },
+      { REDIS_PASSWORD: PRIMARY_PASSWORD, REDIS_SENTINEL_PASSWORD: wrong },
+    );
     const api = spawnEntry('api/main.ts', { ...env, EGRESS_PORT: String(await freePort()) });
     const [code] = await api.exited;
     assert.equal(code, 2, api.output());
@@ -135,10 +155,14 @@ describe('Redis/Sentinel', { concurrency: false }, () => {
 
   test('a Sentinel that does not answer holds no start: the service waits for Redis as it does without Sentinel', async () => {
     const nobody = `127.0.0.1:${await freePort()}`;
-    const worker = spawnEntry('workers/main.ts', { ...sentinelEnv(root, { sentinel_master_name: MASTER_NAME, sentinel_addresses: [nobody] }), EGRESS_POOLS: 'webhook' });
+    const worker = spawnEntry('workers/main.ts', {
+      ...sentinelEnv(root, { sentinel_master_name: MASTER_NAME, sentinel_addresses: [nobody] }),
+      EGRESS_POOLS: 'webhook',
+    });
     try {
       const deadline = Date.now() + 15_000;
-      while (!/workers started/.test(worker.output()) && worker.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!/workers started/.test(worker.output()) && worker.child.exitCode === null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       assert.match(worker.output(), /workers started/);
       assert.equal(worker.child.exitCode, null);
     } finally {
@@ -153,12 +177,18 @@ describe('Redis/Sentinel config', () => {
   const load = (redis: string, env: Record<string, string> = {}) => loadConfig({ env: { ...KEYS, ...env, EGRESS_CONFIG_BODY: `redis: ${redis}` } });
 
   test('ioredis Sentinel options: every Sentinel, the master name, both passwords, TLS to the Sentinels and the primary', () => {
-    const config = load('{ sentinel_master_name: mymaster, sentinel_addresses: ["s1.redis:26379", "[fd00::7]:26380"], sentinel_username: watcher, username: egress, db: 3, use_tls: true }', {
-      REDIS_PASSWORD: 'primary-secret',
-      REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
-    });
+    const config = load(
+      '{ sentinel_master_name: mymaster, sentinel_addresses: ["s1.redis:26379", "[fd00::7]:26380"], sentinel_username: watcher, username: egress, db: 3, use_tls: true }',
+      {
+        REDIS_PASSWORD: 'primary-secret',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      },
+    );
     const options = redisOptions(config);
-    assert.deepEqual(options.sentinels, [{ host: 's1.redis', port: 26379 }, { host: 'fd00::7', port: 26380 }]);
+    assert.deepEqual(options.sentinels, [
+      { host: 's1.redis', port: 26379 },
+      { host: 'fd00::7', port: 26380 },
+    ]);
     assert.equal(options.name, 'mymaster');
     assert.deepEqual([options.sentinelUsername, options.sentinelPassword], ['watcher', 'sentinel-secret']);
     assert.deepEqual([options.username, options.password, options.db], ['egress', 'primary-secret', 3]);
@@ -178,14 +208,22 @@ describe('Redis/Sentinel config', () => {
       ['{ sentinel_master_name: m, sentinel_addresses: ["s:26379"] }', { REDIS_URL: 'redis://r:6379' }, /env REDIS_URL: not used with Sentinel/],
       ['{ sentinel_master_name: m, sentinel_addresses: ["s"] }', {}, /config key redis\.sentinel_addresses\[0\]: must be host:port/],
       ['{ sentinel_master_name: m, sentinel_addresses: ["s:99999"] }', {}, /redis\.sentinel_addresses\[0\]: port must be at most 65535/],
-      [`{ sentinel_master_name: m, sentinel_addresses: [${Array.from({ length: 17 }, (_, i) => `"s${i}:26379"`).join(', ')}] }`, {}, /redis\.sentinel_addresses/],
+      [
+        `{ sentinel_master_name: m, sentinel_addresses: [${Array.from({ length: 17 }, (_, i) => `"s${i}:26379"`).join(', ')}] }`,
+        {},
+        /redis\.sentinel_addresses/,
+      ],
     ];
     for (const [redis, env, message] of cases) {
-      assert.throws(() => load(redis, env), (err: Error) => err instanceof ConfigError && message.test(err.message), `${redis}: ${message}`);
+      assert.throws(
+        () => load(redis, env),
+        (err: Error) => err instanceof ConfigError && message.test(err.message),
+        `${redis}: ${message}`,
+      );
     }
   });
 
-  test('LiveKit\'s cluster_addresses is accepted and listed as not used, like its other keys this version does not use', () => {
+  test("LiveKit's cluster_addresses is accepted and listed as not used, like its other keys this version does not use", () => {
     const config = load('{ address: "r:6379", cluster_addresses: ["c1:6379", "c2:6379"] }');
     assert.deepEqual(config.ignoredKeys, ['redis.cluster_addresses']);
     assert.equal(config.redis.address, 'r:6379');
@@ -200,7 +238,10 @@ describe('Redis/Sentinel config', () => {
     log.info({ redis: config.redis }, 'redis');
     log.info({ config: { redis: config.redis } }, 'config');
     log.info(redisOptions(config), 'options');
-    const [first, second, third] = text.trim().split('\n').map((line) => JSON.parse(line));
+    const [first, second, third] = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     assert.equal(first.redis.sentinel_password, '[redacted]');
     assert.equal(second.config.redis.sentinel_password, '[redacted]');
     assert.equal(third.sentinelPassword, '[redacted]');

@@ -48,10 +48,16 @@ function runtimeSpecifiers(file: string): string[] {
       const [first] = node.arguments;
       // import('x'), require('x'), require.resolve('x'), createRequire(…).resolve('x'), import.meta.resolve('x')
       if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === 'require')) literal(first);
-      else if (ts.isPropertyAccessExpression(callee) && callee.name.text === 'resolve' && /require|import\.meta/i.test(callee.expression.getText(source))) literal(first);
+      else if (
+        ts.isPropertyAccessExpression(callee) &&
+        callee.name.text === 'resolve' &&
+        /require|import\.meta/i.test(callee.expression.getText(source))
+      )
+        literal(first);
     }
     // pino's transports name their package: transport: { target: 'pino-pretty' }
-    else if (ts.isPropertyAssignment(node) && node.name.getText(source) === 'target' && ts.isStringLiteralLike(node.initializer)) literal(node.initializer);
+    else if (ts.isPropertyAssignment(node) && node.name.getText(source) === 'target' && ts.isStringLiteralLike(node.initializer))
+      literal(node.initializer);
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -83,14 +89,20 @@ describe('runtime dependencies', () => {
   test('every package the service imports at run time is in dependencies', () => {
     // The scan finds what it must: the two packages the images once lacked, and a transport named by string.
     for (const name of ['livekit-server-sdk', 'pino-pretty', 'bullmq']) assert.ok(used.has(name), `${name} is found by the scan`);
-    const missing = [...used].filter(([name]) => !(name in packageJson.dependencies)).map(([name, { files }]) => `${name} (${[...files].join(', ')})`);
+    const missing = [...used]
+      .filter(([name]) => !(name in packageJson.dependencies))
+      .map(([name, { files }]) => `${name} (${[...files].join(', ')})`);
     assert.deepEqual(missing, []);
   });
 
   describe('in a production install (npm ci --omit=dev)', () => {
     let dir = '';
     const node = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-      execFileAsync(process.execPath, args, { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...env }, encoding: 'utf8' }).then(
+      execFileAsync(process.execPath, args, {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...env },
+        encoding: 'utf8',
+      }).then(
         ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
         (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
       );
@@ -99,7 +111,11 @@ describe('runtime dependencies', () => {
       dir = mkdtempSync(join(tmpdir(), 'egress-queue-production-'));
       for (const path of [...RUNTIME, 'package.json', 'package-lock.json']) cpSync(join(ROOT, path), join(dir, path), { recursive: true });
       const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-      await execFileAsync(npm, ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' }, maxBuffer: 64 * 1024 * 1024 });
+      await execFileAsync(npm, ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+        cwd: dir,
+        env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' },
+        maxBuffer: 64 * 1024 * 1024,
+      });
     });
     after(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
@@ -110,9 +126,14 @@ describe('runtime dependencies', () => {
     });
 
     test('every module of the service loads', async () => {
-      const modules = RUNTIME.flatMap(sourceFiles).filter((file) => file.endsWith('.ts') && !ENTRY_POINTS.includes(relative(ROOT, file)) && !relative(ROOT, file).startsWith('templates'));
+      const modules = RUNTIME.flatMap(sourceFiles).filter(
+        (file) => file.endsWith('.ts') && !ENTRY_POINTS.includes(relative(ROOT, file)) && !relative(ROOT, file).startsWith('templates'),
+      );
       const script = join(dir, 'load-all.mjs');
-      writeFileSync(script, `for (const file of ${JSON.stringify(modules.map((file) => relative(ROOT, file)))}) await import('./' + file);\nconsole.log('loaded');\n`);
+      writeFileSync(
+        script,
+        `for (const file of ${JSON.stringify(modules.map((file) => relative(ROOT, file)))}) await import('./' + file);\nconsole.log('loaded');\n`,
+      );
       const { code, stdout, stderr } = await node([script]);
       assert.equal(code, 0, stderr);
       assert.match(stdout, /^loaded$/m);

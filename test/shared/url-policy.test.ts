@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { EgressError } from '../../shared/errors.ts';
+import type { EgressError } from '../../shared/errors.ts';
 import { checkUrl, type UrlPolicy } from '../../shared/url-policy.ts';
 
 const OPEN: UrlPolicy = { allow: [], deny: [], denyPrivate: false };

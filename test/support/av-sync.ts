@@ -23,14 +23,28 @@ export interface AvSync {
 /** Seconds at which the region (fractions of the frame: x, y, w, h) turns bright, from the decoded video. */
 export async function flashOnsets(path: string, region = { x: 0, y: 0, w: 1, h: 1 }): Promise<number[]> {
   const size = 32;
-  const { stdout: info } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=avg_frame_rate', '-of', 'csv=p=0', path]);
+  const { stdout: info } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=avg_frame_rate',
+    '-of',
+    'csv=p=0',
+    path,
+  ]);
   const [num = 0, den = 1] = info.trim().split('/').map(Number);
   const fps = den ? num / den : 30;
   const crop = `crop=iw*${region.w}:ih*${region.h}:iw*${region.x}:ih*${region.y}`;
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-map', '0:v:0', '-vf', `${crop},scale=${size}:${size},format=gray`, '-f', 'rawvideo', '-'], {
-    encoding: 'buffer',
-    maxBuffer: MAX_OUTPUT_BYTES,
-  });
+  const { stdout } = await run(
+    'ffmpeg',
+    ['-v', 'error', '-i', path, '-map', '0:v:0', '-vf', `${crop},scale=${size}:${size},format=gray`, '-f', 'rawvideo', '-'],
+    {
+      encoding: 'buffer',
+      maxBuffer: MAX_OUTPUT_BYTES,
+    },
+  );
   const means: number[] = [];
   for (let at = 0; at + size * size <= stdout.length; at += size * size) {
     let sum = 0;
@@ -66,12 +80,19 @@ export async function beepOnsets(path: string): Promise<number[]> {
 }
 
 /** Only flashes from `fromSec` and before `untilSec` count (e.g. the region showed the sounding participant until then). */
-export async function measureAvSync(path: string, region?: { x: number; y: number; w: number; h: number }, options: { fromSec?: number; untilSec?: number } = {}): Promise<AvSync> {
+export async function measureAvSync(
+  path: string,
+  region?: { x: number; y: number; w: number; h: number },
+  options: { fromSec?: number; untilSec?: number } = {},
+): Promise<AvSync> {
   const [allFlashes, beeps] = await Promise.all([flashOnsets(path, region), beepOnsets(path)]);
   const flashes = allFlashes.filter((t) => t >= (options.fromSec ?? 0) && t < (options.untilSec ?? Infinity));
   const offsets: number[] = [];
   for (const flash of flashes) {
-    const nearest = beeps.reduce<number | undefined>((best, beep) => (best === undefined || Math.abs(beep - flash) < Math.abs(best - flash) ? beep : best), undefined);
+    const nearest = beeps.reduce<number | undefined>(
+      (best, beep) => (best === undefined || Math.abs(beep - flash) < Math.abs(best - flash) ? beep : best),
+      undefined,
+    );
     if (nearest !== undefined && Math.abs(nearest - flash) < 0.5) offsets.push(nearest - flash);
   }
   const sorted = [...offsets].sort((a, b) => a - b);

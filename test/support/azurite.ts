@@ -35,7 +35,19 @@ export async function startAzurite(): Promise<Azurite> {
   const server = await startServerProcess({
     name: 'azurite',
     command: process.execPath,
-    args: (port, dataDir) => [BIN, '--blobHost', HOST, '--blobPort', String(port), '--location', dataDir, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose'],
+    args: (port, dataDir) => [
+      BIN,
+      '--blobHost',
+      HOST,
+      '--blobPort',
+      String(port),
+      '--location',
+      dataDir,
+      '--silent',
+      '--disableTelemetry',
+      '--skipApiVersionCheck',
+      '--loose',
+    ],
     ready: (port) => acceptsConnections(port, HOST),
   });
   return {

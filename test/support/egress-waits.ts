@@ -3,12 +3,7 @@ import { EgressStatus, type EgressInfo } from '@livekit/protocol';
 import type { EgressClient } from 'livekit-server-sdk';
 import { readdir, readFile } from 'node:fs/promises';
 
-export async function waitForStatus(
-  client: EgressClient,
-  egressId: string,
-  statuses: EgressStatus[],
-  timeoutMs = 30_000,
-): Promise<EgressInfo> {
+export async function waitForStatus(client: EgressClient, egressId: string, statuses: EgressStatus[], timeoutMs = 30_000): Promise<EgressInfo> {
   const deadline = Date.now() + timeoutMs;
   let last: EgressInfo | undefined;
   while (Date.now() < deadline) {

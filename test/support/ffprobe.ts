@@ -43,7 +43,9 @@ export interface Probe {
 /** ffprobe's view of a media file. `countFrames` decodes the file to count frames exactly (slower). */
 export async function probe(path: string, options: { countFrames?: boolean } = {}): Promise<Probe> {
   const count = options.countFrames ? ['-count_frames'] : [];
-  const { stdout } = await run('ffprobe', ['-v', 'error', ...count, '-show_format', '-show_streams', '-print_format', 'json', path], { maxBuffer: MAX_OUTPUT_BYTES });
+  const { stdout } = await run('ffprobe', ['-v', 'error', ...count, '-show_format', '-show_streams', '-print_format', 'json', path], {
+    maxBuffer: MAX_OUTPUT_BYTES,
+  });
   const raw = JSON.parse(stdout) as { format: Record<string, string>; streams: Record<string, string | number>[] };
   return {
     format: { format_name: raw.format['format_name'] ?? '', duration: Number(raw.format['duration']), size: Number(raw.format['size']) },

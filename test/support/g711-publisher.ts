@@ -48,7 +48,12 @@ export async function startG711Publisher(options: G711PublisherOptions): Promise
   token.addGrant({ roomJoin: true, room: options.room, canPublish: true, canSubscribe: false });
   const log = pino({ level: process.env.G711_PUBLISHER_LOG ?? 'silent' });
 
-  let pc: RTCPeerConnection | undefined;
+  // Before the signalling connection, so that a candidate it brings finds the connection (it is added once the answer is in).
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    codecs: { audio: [options.law === 'pcmu' ? usePCMU() : usePCMA()], video: [] },
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+  });
   const pendingCandidates: string[] = [];
   let onPublished: ((info: TrackInfo) => void) | undefined;
   let onAnswer: ((sdp: string) => void) | undefined;
@@ -62,23 +67,31 @@ export async function startG711Publisher(options: G711PublisherOptions): Promise
         return;
       case 'trickle':
         if (message.value.target !== SignalTarget.PUBLISHER) return;
-        if (pc?.remoteDescription) void addCandidate(pc, message.value.candidateInit);
+        if (pc.remoteDescription) void addCandidate(pc, message.value.candidateInit);
         else pendingCandidates.push(message.value.candidateInit);
         return;
       default:
         return;
     }
   };
-  const signal = await SignalClient.connect({ url: options.url, token: await token.toJwt(), log, onMessage, onClose: (reason) => log.warn({ reason }, 'signalling closed'), publisher: true });
-
-  pc = new RTCPeerConnection({
-    iceServers: [],
-    codecs: { audio: [options.law === 'pcmu' ? usePCMU() : usePCMA()], video: [] },
-    iceAdditionalHostAddresses: ['127.0.0.1'],
+  const signal = await SignalClient.connect({
+    url: options.url,
+    token: await token.toJwt(),
+    log,
+    onMessage,
+    onClose: (reason) => log.warn({ reason }, 'signalling closed'),
+    publisher: true,
+  }).catch(async (err: unknown) => {
+    await pc.close();
+    throw err;
   });
+
   pc.onIceCandidate.subscribe((candidate) => {
     if (!candidate) return;
-    signal.send({ case: 'trickle', value: new TrickleRequest({ candidateInit: JSON.stringify(candidate.toJSON()), target: SignalTarget.PUBLISHER }) });
+    signal.send({
+      case: 'trickle',
+      value: new TrickleRequest({ candidateInit: JSON.stringify(candidate.toJSON()), target: SignalTarget.PUBLISHER }),
+    });
   });
   const track = new MediaStreamTrack({ kind: 'audio' });
   const transceiver: RTCRtpTransceiver = pc.addTransceiver(track, { direction: 'sendonly' });
@@ -86,7 +99,14 @@ export async function startG711Publisher(options: G711PublisherOptions): Promise
   const published = new Promise<TrackInfo>((resolve) => (onPublished = resolve));
   signal.send({
     case: 'addTrack',
-    value: new AddTrackRequest({ cid: track.id, name: `${options.law}-microphone`, type: TrackType.AUDIO, source: TrackSource.MICROPHONE, disableRed: true, disableDtx: true }),
+    value: new AddTrackRequest({
+      cid: track.id,
+      name: `${options.law}-microphone`,
+      type: TrackType.AUDIO,
+      source: TrackSource.MICROPHONE,
+      disableRed: true,
+      disableDtx: true,
+    }),
   });
   const info = await withTimeout(published, 'no TrackPublishedResponse');
 
@@ -95,11 +115,10 @@ export async function startG711Publisher(options: G711PublisherOptions): Promise
   signal.send({ case: 'offer', value: new SessionDescription({ type: 'offer', sdp: pc.localDescription!.sdp, id: 1 }) });
   await pc.setRemoteDescription({ type: 'answer', sdp: await withTimeout(answered, 'no answer to the publisher offer') });
   for (const candidate of pendingCandidates.splice(0)) await addCandidate(pc, candidate);
-  const peer = pc;
   await withTimeout(
     new Promise<void>((resolve) => {
-      if (peer.connectionState === 'connected') return resolve();
-      peer.connectionStateChange.subscribe((state) => state === 'connected' && resolve());
+      if (pc.connectionState === 'connected') return resolve();
+      pc.connectionStateChange.subscribe((state) => state === 'connected' && resolve());
     }),
     'the publisher PeerConnection did not connect',
   );
@@ -149,7 +168,7 @@ export async function startG711Publisher(options: G711PublisherOptions): Promise
       left = true;
       clearInterval(timer);
       await signal.close();
-      await peer.close();
+      await pc.close();
     },
   };
 }
@@ -163,6 +182,9 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`G.711 publisher: ${what} within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS))),
+    new Promise<never>(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new Error(`G.711 publisher: ${what} within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS)),
+    ),
   ]);
 }

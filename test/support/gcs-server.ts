@@ -37,8 +37,24 @@ export async function startGcsServer(): Promise<GcsServer> {
   const server = await startServerProcess({
     name: 'fake-gcs-server',
     command: gcsServerBinary(),
-    args: (port, dataDir) => ['-scheme', 'http', '-host', HOST, '-port', String(port), '-external-url', `http://${HOST}:${port}`, '-backend', 'filesystem', '-filesystem-root', dataDir, '-log-level', 'error'],
-    ready: async (port) => (await fetch(`http://${HOST}:${port}/storage/v1/b`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok === true,
+    args: (port, dataDir) => [
+      '-scheme',
+      'http',
+      '-host',
+      HOST,
+      '-port',
+      String(port),
+      '-external-url',
+      `http://${HOST}:${port}`,
+      '-backend',
+      'filesystem',
+      '-filesystem-root',
+      dataDir,
+      '-log-level',
+      'error',
+    ],
+    ready: async (port) =>
+      (await fetch(`http://${HOST}:${port}/storage/v1/b`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.ok === true,
     readyTimeoutMs: 15_000,
   });
   const endpoint = `http://${HOST}:${server.port}`;

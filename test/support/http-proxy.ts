@@ -30,7 +30,10 @@ export async function startHttpProxy(host: string): Promise<HttpProxy> {
   });
   server.on('connect', (req, client: Socket, head: Buffer) => {
     seen.push(`CONNECT ${req.url} ${req.headers['proxy-authorization'] ?? ''}`);
-    const [targetHost, targetPort] = [req.url!.slice(0, req.url!.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'), Number(req.url!.slice(req.url!.lastIndexOf(':') + 1))];
+    const [targetHost, targetPort] = [
+      req.url!.slice(0, req.url!.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'),
+      Number(req.url!.slice(req.url!.lastIndexOf(':') + 1)),
+    ];
     const upstream = connect(targetPort, targetHost, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);

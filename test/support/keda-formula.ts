@@ -50,7 +50,11 @@ const DEFAULT_UP: ScalingRules = {
     { type: 'Pods', value: 4, periodSeconds: 15 },
   ],
 };
-const DEFAULT_DOWN: ScalingRules = { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] };
+const DEFAULT_DOWN: ScalingRules = {
+  stabilizationWindowSeconds: 300,
+  selectPolicy: 'Max',
+  policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+};
 const TOLERANCE = 0.1;
 
 export function scalingSpecOf(scaledObject: Manifest): ScalingSpec {
@@ -107,7 +111,12 @@ export class KedaScaling {
     const ratio = metric / (spec.target * current);
     const recommended = Math.abs(1 - ratio) <= TOLERANCE ? current : Math.ceil(metric / spec.target);
     const stabilized = this.stabilize(nowMs, current, recommended);
-    const limited = stabilized > current ? Math.min(stabilized, this.upLimit(nowMs, current)) : stabilized < current ? Math.max(stabilized, this.downLimit(nowMs, current)) : stabilized;
+    const limited =
+      stabilized > current
+        ? Math.min(stabilized, this.upLimit(nowMs, current))
+        : stabilized < current
+          ? Math.max(stabilized, this.downLimit(nowMs, current))
+          : stabilized;
     return Math.min(spec.maxReplicas, Math.max(Math.max(spec.minReplicas, 1), limited));
   }
 
@@ -123,7 +132,9 @@ export class KedaScaling {
   }
 
   private changedWithin(nowMs: number, periodSec: number, sign: 1 | -1): number {
-    return this.events.filter((e) => nowMs - e.atMs < periodSec * 1000 && Math.sign(e.change) === sign).reduce((sum, e) => sum + Math.abs(e.change), 0);
+    return this.events
+      .filter((e) => nowMs - e.atMs < periodSec * 1000 && Math.sign(e.change) === sign)
+      .reduce((sum, e) => sum + Math.abs(e.change), 0);
   }
 
   private upLimit(nowMs: number, current: number): number {

@@ -32,7 +32,11 @@ let binary: string | undefined;
 
 /** The livekit-server binary (built on first use: minutes once, instant afterwards). */
 export function livekitServerBinary(): string {
-  binary ??= execFileSync('bash', [join(REPO, 'scripts/ensure-livekit-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 }).trim();
+  binary ??= execFileSync('bash', [join(REPO, 'scripts/ensure-livekit-server.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 20 * 60_000,
+  }).trim();
   return binary;
 }
 
@@ -66,8 +70,10 @@ async function startWithRtcPorts(options: LiveKitServerOptions, tcpPort: number,
     name: 'livekit-server',
     command: livekitServerBinary(),
     args: (port) => [
-      '--bind', HOST,
-      '--node-ip', HOST,
+      '--bind',
+      HOST,
+      '--node-ip',
+      HOST,
       '--config-body',
       stringify({
         port,

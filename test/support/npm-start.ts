@@ -4,8 +4,7 @@
  * group a signal as Ctrl-C does. Its cache, recordings and temp folders are the test's, and every process
  * it starts carries a unique environment tag, so the test can find whatever is left of it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,8 +12,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { commandOf, processesTagged as tagged } from '../../workers/process/proc-table.ts';
 import { freePort } from './free-port.ts';
+import { apiUrlOf, runNpm, signalGroup } from './npm-command.ts';
 
-const REPO = new URL('../../', import.meta.url).pathname;
 /** The development key pair the embedded default accepts. */
 export const DEV_KEY = 'devkey';
 export const DEV_SECRET = 'secret';
@@ -36,7 +35,7 @@ export interface NpmStart {
   /** Resolves when npm start has exited, with how. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** What a terminal does on Ctrl-C: the signal to every process of the foreground group. */
-  signalGroup(signal: NodeJS.Signals): void;
+  signalGroup: (signal: NodeJS.Signals) => void;
   /** Ends whatever is left of it (a failed test): SIGKILL to its group and to every process carrying its tag. */
   kill(): Promise<void>;
 }
@@ -48,7 +47,16 @@ export interface NpmStart {
 export async function npmStart(root: string, options: { env?: Record<string, string>; readyTimeoutMs?: number } = {}): Promise<NpmStart> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // The embedded default: no Redis, no config file, the development keys.
-  for (const key of ['REDIS_URL', 'EGRESS_CONFIG_FILE', 'EGRESS_CONFIG_BODY', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'LIVEKIT_URL', 'LIVEKIT_WS_URL']) delete env[key];
+  for (const key of [
+    'REDIS_URL',
+    'EGRESS_CONFIG_FILE',
+    'EGRESS_CONFIG_BODY',
+    'LIVEKIT_API_KEY',
+    'LIVEKIT_API_SECRET',
+    'LIVEKIT_URL',
+    'LIVEKIT_WS_URL',
+  ])
+    delete env[key];
   const tag = randomBytes(8).toString('hex');
   const cacheDir = join(root, 'cache');
   const recordingsDir = join(root, 'recordings');
@@ -63,41 +71,16 @@ export async function npmStart(root: string, options: { env?: Record<string, str
   });
   await mkdir(join(root, 'tmp'), { recursive: true });
   // The real command, npm and all: npm also forwards the signals it gets to its script, and the service
-  // must still see one Ctrl-C as one.
-  const child = spawn('npm', ['start'], { cwd: REPO, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const pgid = child.pid!;
-  // A failed test must not leave the service running (the service and its Redis die with run.sh).
-  const killOnExit = () => signal(pgid, 'SIGKILL');
-  process.once('exit', killOnExit);
-  void exited.then(() => process.removeListener('exit', killOnExit));
-
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
-  let url: string | undefined;
-  while (!(url = /Twirp API\s+(http:\/\/\S+)\/twirp/.exec(out)?.[1])) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      signal(pgid, 'SIGKILL');
-      throw new Error(`npm start did not come up: ${out.slice(-3000)}`);
-    }
-    await delay(100);
-  }
+  // must still see one Ctrl-C as one. A failed test does not leave it running (the service and its Redis die
+  // with run.sh).
+  const command = runNpm(['start'], env);
+  const url = await apiUrlOf(command, options.readyTimeoutMs ?? 60_000);
   const kill = async () => {
-    signal(pgid, 'SIGKILL');
-    for (const { pid } of await processesTagged(START_TAG, tag)) signal(-pid, 'SIGKILL');
+    command.killGroup();
+    for (const { pid } of await processesTagged(START_TAG, tag)) signalGroup(-pid, 'SIGKILL');
   };
-  return { pgid, child, url, tag, cacheDir, recordingsDir, output: () => out, exited, signalGroup: (s) => signal(pgid, s), kill };
-}
-
-/** `name` to the process group `pgid` (a negative number: to the one process). */
-function signal(pgid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, name);
-  } catch {
-    // the group is gone
-  }
+  const { pgid, child, output, exited, signalGroup: signal } = command;
+  return { pgid, child, url, tag, cacheDir, recordingsDir, output, exited, signalGroup: signal, kill };
 }
 
 /** Live processes whose environment has `name=value` (what they inherited from the process that set it), with their program. */

@@ -88,7 +88,9 @@ export function gcsView(endpoint: string, bucket: string): ObjectStoreView {
 }
 
 export function azureContainer(azurite: Pick<Azurite, 'endpoint' | 'accountName' | 'accountKey'>, container: string) {
-  return new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)).getContainerClient(container);
+  return new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey)).getContainerClient(
+    container,
+  );
 }
 
 export function azureView(azurite: Pick<Azurite, 'endpoint' | 'accountName' | 'accountKey'>, container: string): ObjectStoreView {

@@ -40,7 +40,8 @@ export async function untilAllGone(owner: string, groups: Set<number>, timeoutMs
   for (;;) {
     const left = [...(await processesOwnedBy(owner)), ...(await processesInGroups(groups))];
     if (left.length === 0) return Date.now() - startedAt;
-    if (Date.now() - startedAt > timeoutMs) throw new Error(`still running ${timeoutMs} ms on: ${left.map((p) => `${p.pid} ${p.command}`).join(', ')}`);
+    if (Date.now() - startedAt > timeoutMs)
+      throw new Error(`still running ${timeoutMs} ms on: ${left.map((p) => `${p.pid} ${p.command}`).join(', ')}`);
     await sleep(50);
   }
 }

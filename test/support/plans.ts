@@ -44,17 +44,15 @@ export interface PlanOptions {
  */
 export function webPlan(options: PlanOptions): EgressPlan {
   const fileType = options.fileType ?? 'mp4';
-  const images = (options.images ?? []).map(
-    (image, i): ImageOutputPlan => ({
-      captureIntervalSec: image.intervalSec,
-      width: image.width,
-      height: image.height,
-      filenamePrefix: `image${i}`,
-      filenameSuffix: 'index',
-      disableManifest: true,
-      storage: { kind: 'service' },
-    }),
-  );
+  const images = (options.images ?? []).map((image, i): ImageOutputPlan => ({
+    captureIntervalSec: image.intervalSec,
+    width: image.width,
+    height: image.height,
+    filenamePrefix: `image${i}`,
+    filenameSuffix: 'index',
+    disableManifest: true,
+    storage: { kind: 'service' },
+  }));
   return {
     egressId: `EG_test${process.pid}x${++egressCount}`,
     requestKind: 'web',

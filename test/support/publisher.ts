@@ -77,7 +77,15 @@ export async function startPublisher(options: PublisherOptions): Promise<TestPub
   await room.connect(options.url, await token.toJwt(), { autoSubscribe: false, dynacast: false });
   const epoch = performance.now();
   const colour = PARTICIPANT_COLOURS[(options.colourIndex ?? 0) % PARTICIPANT_COLOURS.length]!;
-  const video = options.video === false ? undefined : { codec: options.video?.codec ?? 'vp8', width: options.video?.width ?? 640, height: options.video?.height ?? 360, fps: options.video?.fps ?? 30 };
+  const video =
+    options.video === false
+      ? undefined
+      : {
+          codec: options.video?.codec ?? 'vp8',
+          width: options.video?.width ?? 640,
+          height: options.video?.height ?? 360,
+          fps: options.video?.fps ?? 30,
+        };
   const generators: { stop(): void }[] = [];
   const tracks = new Map<MediaKind, { track: LocalTrack; sid: string }>();
 
@@ -98,7 +106,10 @@ export async function startPublisher(options: PublisherOptions): Promise<TestPub
     if (options.audio === false) return;
     const source = new AudioSource(SAMPLE_RATE, 1, 100);
     const track = LocalAudioTrack.createAudioTrack(`${options.identity}-microphone`, source);
-    const publication = await room.localParticipant!.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE, red: false, dtx: false }));
+    const publication = await room.localParticipant!.publishTrack(
+      track,
+      new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE, red: false, dtx: false }),
+    );
     tracks.set('audio', { track, sid: publication.sid! });
     generators.push(audioGenerator(source, epoch));
   };
@@ -130,14 +141,24 @@ export async function startPublisher(options: PublisherOptions): Promise<TestPub
 }
 
 /** `count` publishers in one room, identities `<prefix>1…n`, colours in order. */
-export async function startPublishers(count: number, options: Omit<PublisherOptions, 'identity' | 'colourIndex'> & { identityPrefix?: string }): Promise<TestPublisher[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => startPublisher({ ...options, identity: `${options.identityPrefix ?? 'p'}${i + 1}`, colourIndex: i })));
+export async function startPublishers(
+  count: number,
+  options: Omit<PublisherOptions, 'identity' | 'colourIndex'> & { identityPrefix?: string },
+): Promise<TestPublisher[]> {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) => startPublisher({ ...options, identity: `${options.identityPrefix ?? 'p'}${i + 1}`, colourIndex: i })),
+  );
 }
 
 /** True for the first FLASH_MS of every second since `epoch`: the flash and the beep. */
 const inFlash = (msSinceEpoch: number): boolean => msSinceEpoch % 1000 < FLASH_MS;
 
-function videoGenerator(source: VideoSource, video: { width: number; height: number; fps: number }, colour: (typeof PARTICIPANT_COLOURS)[number], epoch: number): { stop(): void } {
+function videoGenerator(
+  source: VideoSource,
+  video: { width: number; height: number; fps: number },
+  colour: (typeof PARTICIPANT_COLOURS)[number],
+  epoch: number,
+): { stop(): void } {
   const { width, height, fps } = video;
   const lumaSize = width * height;
   const chromaSize = (width / 2) * (height / 2);

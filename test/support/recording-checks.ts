@@ -63,7 +63,23 @@ export async function openingColour(path: string, region: Region = WHOLE): Promi
 
 /** Peak and mean volume (dB) of the first audio stream between two times. */
 export async function volumeBetween(path: string, fromSec: number, toSec: number): Promise<{ meanDb: number; maxDb: number }> {
-  const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-ss', String(fromSec), '-t', String(toSec - fromSec), '-i', path, '-map', '0:a:0', '-af', 'volumedetect', '-f', 'null', '-']);
+  const { stderr } = await run('ffmpeg', [
+    '-hide_banner',
+    '-nostats',
+    '-ss',
+    String(fromSec),
+    '-t',
+    String(toSec - fromSec),
+    '-i',
+    path,
+    '-map',
+    '0:a:0',
+    '-af',
+    'volumedetect',
+    '-f',
+    'null',
+    '-',
+  ]);
   const db = (name: string) => {
     const value = new RegExp(`${name}: (-?[\\d.]+|-inf) dB`).exec(stderr)?.[1];
     if (value === undefined) throw new Error(`no ${name} measured in ${path} ${fromSec}–${toSec} s`);

@@ -26,7 +26,20 @@ export async function startSentinelRedis(): Promise<SentinelRedis> {
   const primary = await startServerProcess({
     name: 'redis-primary',
     command: REDIS_SERVER,
-    args: (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--requirepass', PRIMARY_PASSWORD],
+    args: (port, dir) => [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--requirepass',
+      PRIMARY_PASSWORD,
+    ],
     ready: (port) => acceptsConnections(port),
   });
   try {

@@ -20,7 +20,10 @@ export interface RoomService {
 }
 
 /** `yaml` goes to startService; rooms close a few seconds after their last participant leaves, unless `rooms` says otherwise. */
-export async function startRoomService(yaml: Record<string, unknown> = {}, rooms: Pick<LiveKitServerOptions, 'emptyTimeoutSec' | 'departureTimeoutSec'> = {}): Promise<RoomService> {
+export async function startRoomService(
+  yaml: Record<string, unknown> = {},
+  rooms: Pick<LiveKitServerOptions, 'emptyTimeoutSec' | 'departureTimeoutSec'> = {},
+): Promise<RoomService> {
   const livekit = await startLiveKitServer({ apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, departureTimeoutSec: 1, emptyTimeoutSec: 5, ...rooms });
   const service = await startService({ ws_url: livekit.url, ...yaml });
   const publishers: TestPublisher[] = [];

@@ -48,9 +48,14 @@ export async function startRtmpServer(): Promise<RtmpServer> {
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const port = await freePort();
     await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, port, authUrl));
-    const nginx = spawnSupervised('nginx', nginxBinary(), ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const nginx = spawnSupervised(
+      'nginx',
+      nginxBinary(),
+      ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     try {
       await waitUntilListening(port, nginx);
     } catch (err) {

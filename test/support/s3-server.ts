@@ -39,8 +39,8 @@ let binary: Promise<string> | undefined;
 
 /** The versitygw binary, installed on first use (a few minutes once; instant afterwards). */
 export function versitygwBinary(): Promise<string> {
-  binary ??= promisify(execFile)('bash', [join(REPO_ROOT, 'scripts/ensure-test-servers.sh')], { maxBuffer: 1 << 20, timeout: 10 * 60_000 }).then(({ stdout }) =>
-    stdout.trim().split('\n').at(-1)!,
+  binary ??= promisify(execFile)('bash', [join(REPO_ROOT, 'scripts/ensure-test-servers.sh')], { maxBuffer: 1 << 20, timeout: 10 * 60_000 }).then(
+    ({ stdout }) => stdout.trim().split('\n').at(-1)!,
   );
   return binary;
 }
@@ -50,7 +50,21 @@ export async function startS3Server(bucket = 'egress-test'): Promise<S3Server> {
     name: 'versitygw',
     command: await versitygwBinary(),
     prepare: async (dataDir) => void (await Promise.all([mkdir(join(dataDir, 'root')), mkdir(join(dataDir, 'meta'))])),
-    args: (port, dataDir) => ['--access', ACCESS_KEY, '--secret', SECRET, '--region', REGION, '--port', `${HOST}:${port}`, '--quiet', 'posix', '--sidecar', join(dataDir, 'meta'), join(dataDir, 'root')],
+    args: (port, dataDir) => [
+      '--access',
+      ACCESS_KEY,
+      '--secret',
+      SECRET,
+      '--region',
+      REGION,
+      '--port',
+      `${HOST}:${port}`,
+      '--quiet',
+      'posix',
+      '--sidecar',
+      join(dataDir, 'meta'),
+      join(dataDir, 'root'),
+    ],
     ready: (port) => acceptsConnections(port, HOST),
     readyTimeoutMs: 10_000,
   });

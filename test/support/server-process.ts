@@ -18,12 +18,13 @@ export interface ServerProcess {
   port: number;
   dataDir: string;
   child: ChildProcess;
-  suspend(): void;
-  resume(): void;
+  // Functions, not methods: they use no `this`, so a wrapper may hand them on as they are.
+  suspend: () => void;
+  resume: () => void;
   /** Freezes the server for `ms`, then thaws it. */
-  unavailableFor(ms: number): Promise<void>;
+  unavailableFor: (ms: number) => Promise<void>;
   /** Stops it for good and removes its data. Safe to call twice. */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export interface ServerSpec {

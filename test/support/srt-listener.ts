@@ -29,7 +29,22 @@ export async function startSrtListener(): Promise<SrtListener> {
   const ffmpeg = spawnSupervised(
     'ffmpeg-srt-listener',
     'ffmpeg',
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', `srt://${HOST}:${port}?mode=listener`, '-map', '0', '-c', 'copy', '-f', 'mpegts', file],
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-i',
+      `srt://${HOST}:${port}?mode=listener`,
+      '-map',
+      '0',
+      '-c',
+      'copy',
+      '-f',
+      'mpegts',
+      file,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let closed: Promise<void> | undefined;

@@ -56,7 +56,12 @@ export class WorkerDeployment {
   async exited(timeoutMs: number): Promise<void> {
     const all = Promise.all(this.pods.filter((p) => !p.exit).map((p) => once(p.child, 'exit')));
     let timeout: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((_, reject) => (timeout = setTimeout(() => reject(new Error(`${this.running} worker(s) still running after ${timeoutMs} ms`)), timeoutMs)))]).finally(() => clearTimeout(timeout));
+    await Promise.race([
+      all,
+      new Promise(
+        (_, reject) => (timeout = setTimeout(() => reject(new Error(`${this.running} worker(s) still running after ${timeoutMs} ms`)), timeoutMs)),
+      ),
+    ]).finally(() => clearTimeout(timeout));
   }
 
   private startPod(): void {

@@ -24,7 +24,9 @@ describe('admission', () => {
   });
 
   test("LiveKit's cpu_cost keys and defaults are the first estimates, per request kind", () => {
-    const config = loadConfig({ env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's'.repeat(32), EGRESS_CONFIG_BODY: 'cpu_cost: { track_cpu_cost: 0.25 }' } });
+    const config = loadConfig({
+      env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's'.repeat(32), EGRESS_CONFIG_BODY: 'cpu_cost: { track_cpu_cost: 0.25 }' },
+    });
     const web = webPlan({ url: 'https://example.com' });
     assert.equal(costKindOf(web), 'web');
     assert.equal(configuredCost(config, 'web'), 4);
@@ -36,7 +38,9 @@ describe('admission', () => {
   });
 
   test('per-egress CPU: every process tagged EGRESS_ID, busy ones counted, others not', async () => {
-    const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], { env: { ...process.env, EGRESS_ID: 'EG_busy' } });
+    const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], {
+      env: { ...process.env, EGRESS_ID: 'EG_busy' },
+    });
     const idle = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1500)'], { env: { ...process.env, EGRESS_ID: 'EG_idle' } });
     await new Promise((r) => setTimeout(r, 1200));
     const usage = await perEgressUsage(new Set(['EG_busy', 'EG_idle', 'EG_absent']));
@@ -50,7 +54,9 @@ describe('admission', () => {
 
   test('per-egress CPU: a warm station counts for the egress that took it, and for nobody while idle', async () => {
     const station = (id: string) =>
-      spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], { env: { ...process.env, EGRESS_WARM_STATION: id } });
+      spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);'], {
+        env: { ...process.env, EGRESS_WARM_STATION: id },
+      });
     const [taken, idle] = [station('ws_taken'), station('ws_idle')];
     await new Promise((r) => setTimeout(r, 1200));
     const usage = await perEgressUsage(new Set(['EG_owner', 'EG_other']), new Map([['ws_taken', 'EG_owner']]));
@@ -63,7 +69,13 @@ describe('admission', () => {
   test("in-process recordings: the worker process's CPU shared among them, accumulated, the ended ones forgotten", () => {
     const shares = new InProcessShares();
     shares.share([], 10);
-    assert.deepEqual([...shares.share(['EG_a', 'EG_b'], 12)], [['EG_a', 1], ['EG_b', 1]]);
+    assert.deepEqual(
+      [...shares.share(['EG_a', 'EG_b'], 12)],
+      [
+        ['EG_a', 1],
+        ['EG_b', 1],
+      ],
+    );
     assert.deepEqual([...shares.share(['EG_b'], 12.5)], [['EG_b', 1.5]]);
     // Burning 0.2 s of CPU in this process is credited to what records in it.
     const real = new InProcessShares();

@@ -54,7 +54,12 @@ function workerEnv(redisUrl: string, root: string): Record<string, string> {
     REDIS_URL: redisUrl,
     LIVEKIT_API_KEY: E2E_API_KEY,
     LIVEKIT_API_SECRET: E2E_API_SECRET,
-    EGRESS_CONFIG_BODY: stringify({ host: '127.0.0.1', tmp_dir: join(root, 'tmp'), storage: { local: { directory: join(root, 'recordings') } }, logging: { level: 'warn' } }),
+    EGRESS_CONFIG_BODY: stringify({
+      host: '127.0.0.1',
+      tmp_dir: join(root, 'tmp'),
+      storage: { local: { directory: join(root, 'recordings') } },
+      logging: { level: 'warn' },
+    }),
   };
 }
 

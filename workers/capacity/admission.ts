@@ -106,7 +106,10 @@ export class Admission {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick().catch((err: Error) => this.options.log.warn({ err: err.message }, 'capacity sampling failed')), TICK_MS);
+    this.timer = setInterval(
+      () => void this.tick().catch((err: Error) => this.options.log.warn({ err: err.message }, 'capacity sampling failed')),
+      TICK_MS,
+    );
     this.timer.unref();
   }
 
@@ -192,7 +195,10 @@ export class Admission {
       .filter((r) => r.measuredCores !== undefined)
       .sort((a, b) => b.measuredCores! - this.estimate(b.kind) - (a.measuredCores! - this.estimate(a.kind)))[0];
     if (!worst) return;
-    this.options.log.warn({ egressId: worst.egressId, measuredCores: worst.measuredCores, estimate: this.estimate(worst.kind) }, 'node overloaded: stopping the egress most over its budget');
+    this.options.log.warn(
+      { egressId: worst.egressId, measuredCores: worst.measuredCores, estimate: this.estimate(worst.kind) },
+      'node overloaded: stopping the egress most over its budget',
+    );
     this.options.recordings.get(worst.egressId)?.stop('CPU exhausted');
   }
 
@@ -209,5 +215,4 @@ export class Admission {
       estimates: Object.fromEntries(this.options.pools.map((name) => [name, Number(this.poolEstimate(name).toFixed(3))])),
     };
   }
-
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { AudioCodecName, EgressPlan, EncodingPlan, FileType, ImageOutputPlan } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
 import type { AudioSink } from '../web/pulse.ts';
+import type { RecordingOutputs } from '../recording/recorder-contract.ts';
 
 export type FileContainer = Extract<FileType, 'mp4' | 'ogg' | 'mp3'>;
 export type AudioEncoding = Extract<AudioCodecName, 'aac' | 'opus' | 'mp3'>;
@@ -34,7 +35,14 @@ export const STREAM_FD = 3;
  * seconds: a killed worker left an MP4 of 28 bytes after 6 s).
  */
 const CAPTURE_MUXER: Record<FileContainer, { format: string; options: [string, string][] }> = {
-  mp4: { format: 'mp4', options: [['movflags', '+empty_moov+default_base_moof'], ['frag_duration', '1000000'], ['flush_packets', '1']] },
+  mp4: {
+    format: 'mp4',
+    options: [
+      ['movflags', '+empty_moov+default_base_moof'],
+      ['frag_duration', '1000000'],
+      ['flush_packets', '1'],
+    ],
+  },
   ogg: { format: 'ogg', options: [['flush_packets', '1']] },
   mp3: { format: 'mp3', options: [['flush_packets', '1']] },
 };
@@ -66,28 +74,30 @@ export interface LayoutRequest {
   workDir: string;
   video: boolean;
   audio: boolean;
-  filePath?: string;
-  segmentsDir?: string;
-  imagesDirs?: string[];
-  /** Someone takes the stream (onStream); without, a stream output gets no pipe. */
-  streamWanted: boolean;
+  /** Where the outputs go; a stream output without `outputs.stream` (nobody takes it) gets no pipe. */
+  outputs: RecordingOutputs;
 }
 
 export function captureLayout(request: LayoutRequest): CaptureLayout {
   const { plan } = request;
   const file = plan.file && fileOf(request);
   let segments: CaptureLayout['segments'];
+  const { outputs } = request;
   if (plan.segments) {
-    if (!request.segmentsDir) throw new EgressError('EGR_ERR_INTERNAL', 'the plan has segments but the recorder got no directory for them');
-    segments = { dir: request.segmentsDir, listPath: join(request.workDir, 'segments.csv'), durationSec: plan.segments.segmentDurationSec };
+    if (!outputs.segments) throw new EgressError('EGR_ERR_INTERNAL', 'the plan has segments but the recorder got no directory for them');
+    segments = { dir: outputs.segments.dir, listPath: join(request.workDir, 'segments.csv'), durationSec: plan.segments.segmentDurationSec };
   }
   if (plan.images.length > 0 && !request.video) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'image outputs need video');
-  if (plan.images.length !== (request.imagesDirs?.length ?? 0)) {
-    throw new EgressError('EGR_ERR_INTERNAL', `the plan has ${plan.images.length} image outputs but the recorder got ${request.imagesDirs?.length ?? 0} directories`);
+  const imagesDirs = outputs.images?.dirs ?? [];
+  if (plan.images.length !== imagesDirs.length) {
+    throw new EgressError(
+      'EGR_ERR_INTERNAL',
+      `the plan has ${plan.images.length} image outputs but the recorder got ${imagesDirs.length} directories`,
+    );
   }
-  const images = plan.images.map((output, i) => ({ dir: request.imagesDirs![i]!, output }));
+  const images = plan.images.map((output, i) => ({ dir: imagesDirs[i]!, output }));
   if (plan.stream?.protocol === 'websocket') throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'web recordings stream over RTMP or SRT, not WebSocket');
-  const stream = Boolean(plan.stream) && request.streamWanted;
+  const stream = Boolean(plan.stream) && outputs.stream !== undefined;
   if (!file && !segments && images.length === 0 && !stream) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'the plan has no output to record');
 
   let audioCodec: AudioEncoding | undefined;
@@ -95,13 +105,17 @@ export function captureLayout(request: LayoutRequest): CaptureLayout {
     audioCodec = file ? audioCodecOf(file.container, plan.encoding.audioCodec) : 'aac';
     // One audio encode feeds every output, and MPEG-TS (segments, RTMP, SRT) carries AAC.
     if ((segments || stream) && audioCodec !== 'aac') {
-      throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `segments and streams carry AAC, which a ${file?.container} file with ${audioCodec} cannot share`);
+      throw new EgressError(
+        'EGR_ERR_INVALID_ARGUMENT',
+        `segments and streams carry AAC, which a ${file?.container} file with ${audioCodec} cannot share`,
+      );
     }
   }
   return { ...(file ? { file } : {}), ...(segments ? { segments } : {}), images, stream, ...(audioCodec ? { audioCodec } : {}) };
 }
 
-function fileOf({ plan, workDir, filePath, video }: LayoutRequest): CaptureLayout['file'] {
+function fileOf({ plan, workDir, outputs, video }: LayoutRequest): CaptureLayout['file'] {
+  const filePath = outputs.file?.path;
   const fileType = plan.file?.fileType;
   if (fileType !== 'mp4' && fileType !== 'ogg' && fileType !== 'mp3') {
     throw new EgressError('EGR_ERR_NOT_SUPPORTED', `web recordings write mp4, ogg or mp3 files, not ${fileType ?? 'no file'}`);
@@ -153,7 +167,18 @@ export function captureInputs(audio: AudioSink | undefined, display: string | un
     inputs.push({
       format: 'x11grab',
       kind: 'video',
-      args: ['-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(encoding.framerate), '-video_size', `${encoding.width}x${encoding.height}`, '-i', display],
+      args: [
+        '-f',
+        'x11grab',
+        '-draw_mouse',
+        '0',
+        '-framerate',
+        String(encoding.framerate),
+        '-video_size',
+        `${encoding.width}x${encoding.height}`,
+        '-i',
+        display,
+      ],
       queueSize: 512,
       missing: `no frames from the X display ${display}`,
     });
@@ -189,7 +214,18 @@ export function rawInputs(media: { audio: boolean; video: boolean }, encoding: E
     inputs.push({
       format: 'rawvideo',
       kind: 'video',
-      args: ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${encoding.width}x${encoding.height}`, '-framerate', String(encoding.framerate), '-i', `pipe:${RAW_VIDEO_FD}`],
+      args: [
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'yuv420p',
+        '-video_size',
+        `${encoding.width}x${encoding.height}`,
+        '-framerate',
+        String(encoding.framerate),
+        '-i',
+        `pipe:${RAW_VIDEO_FD}`,
+      ],
       // Frames are big (W×H×1.5 bytes): a short queue, the rest waits in the pipe and the writer.
       queueSize: 64,
       fd: RAW_VIDEO_FD,
@@ -208,14 +244,28 @@ export function captureArgs(plan: EgressPlan, inputs: CaptureInput[], layout: Ca
   const hasVideo = videoIn >= 0;
   const hasAudio = audioIn >= 0 && encoded && layout.audioCodec !== undefined;
   const images = hasVideo ? layout.images : [];
-  const graph = images.length > 0 ? ['-filter_complex', imageGraph(`${videoIn}:v`, images.map((image) => image.output), encoded)] : [];
+  const graph =
+    images.length > 0
+      ? [
+          '-filter_complex',
+          imageGraph(
+            `${videoIn}:v`,
+            images.map((image) => image.output),
+            encoded,
+          ),
+        ]
+      : [];
   // Streams in the usual order, video first.
   const video = hasVideo && encoded ? ['-map', images.length > 0 ? '[v]' : `${videoIn}:v`, ...videoEncodeArgs(plan)] : [];
   // Audio timestamps from the sample count: PulseAudio's wall-clock stamps jitter under load, which
   // would leave gaps and overlaps in the track.
   const audio = hasAudio ? ['-map', `${audioIn}:a`, '-af', 'asetpts=N/SR/TB', ...audioEncoder(layout.audioCodec!, plan.encoding)] : [];
   return [
-    '-hide_banner', '-nostats', '-progress', 'pipe:1', '-y',
+    '-hide_banner',
+    '-nostats',
+    '-progress',
+    'pipe:1',
+    '-y',
     ...inputs.flatMap((input) => ['-thread_queue_size', String(input.queueSize), ...input.args]),
     ...graph,
     ...(encoded ? [...video, ...audio, ...mainMuxing(layout)] : []),
@@ -225,8 +275,9 @@ export function captureArgs(plan: EgressPlan, inputs: CaptureInput[], layout: Ca
 
 /**
  * Where the H.264/audio encode goes. A file alone is written as ever, straight by its muxer; anything
- * more goes through the tee muxer: the file slave aborts the capture if it fails (the file is what the
- * egress delivers), the segment and stream slaves are dropped on failure and the rest goes on.
+ * more goes through the tee muxer, one slave per output kind (TEE_SLAVES): the file slave aborts the capture
+ * if it fails (the file is what the egress delivers), the segment and stream slaves are dropped on failure
+ * and the rest goes on.
  */
 function mainMuxing(layout: CaptureLayout): string[] {
   const { file, segments, stream } = layout;
@@ -234,36 +285,52 @@ function mainMuxing(layout: CaptureLayout): string[] {
     const muxer = CAPTURE_MUXER[file.container];
     return ['-f', muxer.format, ...muxer.options.flatMap(([key, value]) => [`-${key}`, value]), file.capturePath];
   }
-  const slaves: string[] = [];
-  if (file) {
-    const muxer = CAPTURE_MUXER[file.container];
-    slaves.push(teeSlave([['f', muxer.format], ...muxer.options], file.capturePath));
-  }
-  if (segments) {
-    slaves.push(
-      teeSlave(
-        [
-          ['f', 'segment'],
-          ['segment_format', 'mpegts'],
-          ['segment_time', String(segments.durationSec)],
-          ['segment_start_number', '0'],
-          // ffmpeg appends (and flushes) a line to this list as each segment closes: the watcher's cue.
-          ['segment_list', segments.listPath],
-          ['segment_list_type', 'csv'],
-          ['onfail', 'ignore'],
-        ],
-        join(patternSafe(segments.dir), SEGMENT_PATTERN),
-      ),
-    );
-  }
-  if (stream) {
-    // Flushed packet by packet: a live stream must not wait for a 32 KiB I/O buffer to fill.
-    slaves.push(teeSlave([['f', 'mpegts'], ['flush_packets', '1'], ['onfail', 'ignore']], `pipe:${STREAM_FD}`));
-  }
+  const slaves = TEE_SLAVES.flatMap((slaveOf) => slaveOf(layout) ?? []);
   // The tee cannot tell its slaves' needs: MP4 wants the H.264/AAC headers out of band, and MPEG-TS gets
   // them back in band (the mpegts muxer repeats SPS/PPS before keyframes, ADTS headers on AAC).
   return ['-flags', '+global_header', '-f', 'tee', slaves.join('|')];
 }
+
+/** The file, recorded crash-safe. */
+function fileSlave({ file }: CaptureLayout): string | undefined {
+  if (!file) return undefined;
+  const muxer = CAPTURE_MUXER[file.container];
+  return teeSlave([['f', muxer.format], ...muxer.options], file.capturePath);
+}
+
+/** MPEG-TS segments; ffmpeg appends (and flushes) a line to the list as each segment closes: the watcher's cue. */
+function segmentsSlave({ segments }: CaptureLayout): string | undefined {
+  if (!segments) return undefined;
+  return teeSlave(
+    [
+      ['f', 'segment'],
+      ['segment_format', 'mpegts'],
+      ['segment_time', String(segments.durationSec)],
+      ['segment_start_number', '0'],
+      ['segment_list', segments.listPath],
+      ['segment_list_type', 'csv'],
+      ['onfail', 'ignore'],
+    ],
+    join(patternSafe(segments.dir), SEGMENT_PATTERN),
+  );
+}
+
+/** The stream's MPEG-TS, flushed packet by packet: a live stream must not wait for a 32 KiB I/O buffer to fill. */
+function streamSlave({ stream }: CaptureLayout): string | undefined {
+  return stream
+    ? teeSlave(
+        [
+          ['f', 'mpegts'],
+          ['flush_packets', '1'],
+          ['onfail', 'ignore'],
+        ],
+        `pipe:${STREAM_FD}`,
+      )
+    : undefined;
+}
+
+/** The encoded outputs' parts of the tee, in this order. (Images are branches of their own: imageOutput.) */
+const TEE_SLAVES: readonly ((layout: CaptureLayout) => string | undefined)[] = [fileSlave, segmentsSlave, streamSlave];
 
 /**
  * The filter graph when there are images: the grabbed frames split into the H.264 encode (`[v]`, unless
@@ -293,10 +360,29 @@ function imageGraph(videoInput: string, images: ImageOutputPlan[], encoded: bool
  */
 function imageOutput(index: number, dir: string): string[] {
   const pattern = join(patternSafe(dir), IMAGE_PATTERN);
-  const slave = teeSlave([['f', 'image2'], ['start_number', '0'], ['atomic_writing', '1'], ['onfail', 'ignore']], pattern);
+  const slave = teeSlave(
+    [
+      ['f', 'image2'],
+      ['start_number', '0'],
+      ['atomic_writing', '1'],
+      ['onfail', 'ignore'],
+    ],
+    pattern,
+  );
   return [
-    '-map', `[img${index}]`, '-c:v', 'mjpeg', '-q:v', String(JPEG_QSCALE), '-threads', '1', '-fps_mode', 'passthrough',
-    '-f', 'tee', `${slave}|${teeSlave([['f', 'null']], '-')}`,
+    '-map',
+    `[img${index}]`,
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    String(JPEG_QSCALE),
+    '-threads',
+    '1',
+    '-fps_mode',
+    'passthrough',
+    '-f',
+    'tee',
+    `${slave}|${teeSlave([['f', 'null']], '-')}`,
   ];
 }
 
@@ -309,18 +395,35 @@ export function videoEncodeArgs({ encoding, segments, stream }: EgressPlan): str
   const vbvSec = segmentSec && !stream ? Math.min(segmentSec, MAX_SEGMENT_VBV_SEC) : DEFAULT_VBV_SEC;
   const live = segments !== undefined || stream !== undefined;
   return [
-    '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', encoding.videoProfile, '-pix_fmt', 'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-profile:v',
+    encoding.videoProfile,
+    '-pix_fmt',
+    'yuv420p',
     // No lookahead or B-frames: ffmpeg feeds its encoders in timestamp order, so behind an encoder that
     // holds frames back, audio waits in the input queue, and `q` would drop those last ~0.5 s of sound.
-    '-tune', 'zerolatency',
-    '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * vbvSec}k`,
-    '-g', String(Math.max(1, Math.round(keyframeSec * encoding.framerate))),
+    '-tune',
+    'zerolatency',
+    '-b:v',
+    `${kbps}k`,
+    '-maxrate',
+    `${kbps}k`,
+    '-bufsize',
+    `${kbps * vbvSec}k`,
+    '-g',
+    String(Math.max(1, Math.round(keyframeSec * encoding.framerate))),
     // Segments and streams get keyframes on the clock only (LiveKit: scenecut=0), never in between.
     ...(live ? ['-sc_threshold', '0'] : []),
     // A keyframe at every segment boundary, so that each segment starts with one and lasts its duration.
     ...(segmentSec ? ['-force_key_frames', `expr:gte(t,n_forced*${segmentSec})`] : []),
     // Constant frame rate: ffmpeg duplicates or drops frames when the grab drifts (counted in the stats).
-    '-fps_mode', 'cfr', '-r', String(encoding.framerate),
+    '-fps_mode',
+    'cfr',
+    '-r',
+    String(encoding.framerate),
   ];
 }
 

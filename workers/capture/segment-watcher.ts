@@ -54,7 +54,10 @@ export function watchSegments(options: SegmentWatcherOptions): SegmentWatcher {
     const path = join(dir, basename(segment.name));
     const index = reported++;
     lastEndSec = segment.endSec;
-    const size = await stat(path).then((s) => s.size, (err: unknown) => err as Error);
+    const size = await stat(path).then(
+      (s) => s.size,
+      (err: unknown) => err as Error,
+    );
     if (size instanceof Error) {
       // Gone from under ffmpeg (the directory removed?): the segments branch has failed, the rest goes on.
       log.warn({ err: size, path }, 'a listed segment is missing');
@@ -87,7 +90,10 @@ export function watchSegments(options: SegmentWatcherOptions): SegmentWatcher {
     if (final && endedAtMs !== undefined) {
       // ffmpeg killed before it could list its last segment: what it wrote still plays.
       const name = options.fileName(reported);
-      const size = await stat(join(dir, name)).then((s) => s.size, () => 0);
+      const size = await stat(join(dir, name)).then(
+        (s) => s.size,
+        () => 0,
+      );
       if (size > 0) {
         const endSec = Math.max(lastEndSec, (endedAtMs - options.timeZeroMs()) / 1000);
         log.warn({ name }, 'the last segment was not listed; its duration is the capture end');

@@ -32,7 +32,7 @@ export function streamFromPipe(pipe: Readable, log: Logger, maxUnreadBytes = MAX
       return;
     }
     // Over the bound: each packet is kept or dropped whole, decided where it starts.
-    for (let at = 0; at < chunk.length; ) {
+    for (let at = 0; at < chunk.length;) {
       if (packetOffset === 0) {
         keepPacket = ts.readableLength + TS_PACKET_BYTES <= maxUnreadBytes;
         if (!keepPacket && droppedBytes === 0) log.warn({ maxUnreadBytes }, 'the stream consumer is not reading; dropping MPEG-TS');

@@ -27,7 +27,11 @@ function header(targetDuration: number, mediaSequence: number, event: boolean): 
 }
 
 function entries(segments: readonly PlaylistSegment[]): string[] {
-  return segments.flatMap((s) => [`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.startedAtMs).toISOString()}`, `#EXTINF:${s.duration.toFixed(3)},`, s.filename]);
+  return segments.flatMap((s) => [
+    `#EXT-X-PROGRAM-DATE-TIME:${new Date(s.startedAtMs).toISOString()}`,
+    `#EXTINF:${s.duration.toFixed(3)},`,
+    s.filename,
+  ]);
 }
 
 /** Target duration: the segment duration asked for, or the longest segment if one ran over (keyframe late). */

@@ -4,7 +4,7 @@
  * the store follows.
  */
 import { ImagesInfo } from '@livekit/protocol';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceContext } from '../../shared/context.ts';
 import { pathPolicyOf, type EgressPlan, type ImageOutputPlan } from '../../shared/egress-plan.ts';
@@ -13,6 +13,7 @@ import { formatUtc, namingVarsOf, resolveImagePrefix } from '../../shared/naming
 import { uploadJobId, type ImagesSummary, type UploadJobData } from '../../shared/queues.ts';
 import type { ImageReport } from '../recording/recorder-contract.ts';
 import { uploadJobOptions } from '../upload/upload-options.ts';
+import type { OutputPlugin } from './output-plugin.ts';
 
 interface Tally {
   output: ImageOutputPlan;
@@ -45,7 +46,9 @@ export class ImagesOutput {
   }
 
   onImage(report: ImageReport): void {
-    this.chain = this.chain.then(() => this.deliver(report)).catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'image not queued'));
+    this.chain = this.chain
+      .then(() => this.deliver(report))
+      .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'image not queued'));
   }
 
   private async deliver(report: ImageReport): Promise<void> {
@@ -54,21 +57,67 @@ export class ImagesOutput {
     const { egressId } = this.plan;
     const index = tally.count;
     const suffix = tally.output.filenameSuffix;
-    const key = suffix === 'none_overwrite' ? `${tally.prefixKey}.jpeg` : `${tally.prefixKey}_${suffix === 'timestamp' ? formatUtc(report.capturedAtMs) : String(index).padStart(5, '0')}.jpeg`;
-    const upload: UploadJobData = { egressId, output: 'image', localPath: report.path, key, contentType: 'image/jpeg', storage: tally.output.storage, capturedAtMs: report.capturedAtMs };
-    await this.ctx.queues.get('upload').add('upload', upload, { jobId: uploadJobId.image(egressId, report.outputIndex, index), ...uploadJobOptions(this.ctx.config) });
+    const key =
+      suffix === 'none_overwrite'
+        ? `${tally.prefixKey}.jpeg`
+        : `${tally.prefixKey}_${suffix === 'timestamp' ? formatUtc(report.capturedAtMs) : String(index).padStart(5, '0')}.jpeg`;
+    const upload: UploadJobData = {
+      egressId,
+      output: 'image',
+      localPath: report.path,
+      key,
+      contentType: 'image/jpeg',
+      storage: tally.output.storage,
+      capturedAtMs: report.capturedAtMs,
+    };
+    await this.ctx.queues
+      .get('upload')
+      .add('upload', upload, { jobId: uploadJobId.image(egressId, report.outputIndex, index), ...uploadJobOptions(this.ctx.config) });
     tally.count += 1;
     tally.startedAtMs ||= report.capturedAtMs;
     tally.endedAtMs = report.capturedAtMs;
     await this.ctx.events.update(egressId, (info) => {
       info.imageResults = this.tallies.map(
-        (t) => new ImagesInfo({ filenamePrefix: t.prefixKey, imageCount: BigInt(t.count), startedAt: msToNanos(t.startedAtMs), endedAt: msToNanos(t.endedAtMs) }),
+        (t) =>
+          new ImagesInfo({
+            filenamePrefix: t.prefixKey,
+            imageCount: BigInt(t.count),
+            startedAt: msToNanos(t.startedAtMs),
+            endedAt: msToNanos(t.endedAtMs),
+          }),
       );
     });
   }
 
   async summaries(): Promise<ImagesSummary[]> {
     await this.chain;
-    return this.tallies.map((t, outputIndex) => ({ outputIndex, filenamePrefix: t.prefixKey, count: t.count, startedAtMs: t.startedAtMs, endedAtMs: t.endedAtMs }));
+    return this.tallies.map((t, outputIndex) => ({
+      outputIndex,
+      filenamePrefix: t.prefixKey,
+      count: t.count,
+      startedAtMs: t.startedAtMs,
+      endedAtMs: t.endedAtMs,
+    }));
   }
 }
+
+/** The plugin: each image output into `<workDir>/images-<i>`, each JPEG uploaded as it comes; the summaries and the first output's place at the end. */
+export const imagesOutput: OutputPlugin = {
+  kind: 'images',
+  inPlan: (plan) => plan.images.length > 0,
+  maxDuration: 'image_output_max_duration',
+  live: false,
+  open: async ({ ctx, plan, workDir, log }) => {
+    const output = new ImagesOutput(ctx, plan, log);
+    const first = plan.images[0]!;
+    const firstKey = output.firstKey;
+    return {
+      wiring: { images: { dirs: plan.images.map((_, i) => join(workDir, `images-${i}`)), onImage: (image) => output.onImage(image) } },
+      finish: async () => ({
+        data: { images: await output.summaries() },
+        uploads: [],
+        ...(firstKey && !first.disableManifest ? { manifestBeside: { key: firstKey, storage: first.storage, contentType: '' } } : {}),
+      }),
+    };
+  },
+};

@@ -17,7 +17,11 @@ export interface OutputTarget {
  * is received: `known` gives them, and the codec's type wins over the planned one, as in LiveKit, which
  * replaces a wrong known extension with the codec's.
  */
-export function fileOutputTarget(plan: EgressPlan, storagePrefix: string, known: { fileType?: FileType | undefined; vars?: Partial<NamingVars> | undefined } = {}): OutputTarget {
+export function fileOutputTarget(
+  plan: EgressPlan,
+  storagePrefix: string,
+  known: { fileType?: FileType | undefined; vars?: Partial<NamingVars> | undefined } = {},
+): OutputTarget {
   const file = plan.file;
   if (!file) throw new EgressError('EGR_ERR_INTERNAL', 'the plan has no file output');
   const fileType = known.fileType ?? file.fileType;

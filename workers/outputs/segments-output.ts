@@ -4,7 +4,7 @@
  * playlist job = parent of the segment's upload). SegmentsInfo in the store follows every segment.
  */
 import { SegmentsInfo } from '@livekit/protocol';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Logger } from 'pino';
 import { pathPolicyOf, type EgressPlan, type SegmentsOutputPlan } from '../../shared/egress-plan.ts';
 import { msToNanos } from '../../shared/ids.ts';
@@ -13,6 +13,7 @@ import { uploadJobId, type PlaylistJobData, type SegmentsSummary, type UploadJob
 import type { ServiceContext } from '../../shared/context.ts';
 import type { SegmentReport } from '../recording/recorder-contract.ts';
 import { uploadJobOptions } from '../upload/upload-options.ts';
+import type { OutputPlugin } from './output-plugin.ts';
 
 const pad5 = (n: number) => String(n).padStart(5, '0');
 
@@ -51,7 +52,9 @@ export class SegmentsOutput {
 
   /** Called by the recorder as each segment closes. */
   onSegment(report: SegmentReport): void {
-    this.chain = this.chain.then(() => this.deliver(report)).catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'segment not queued'));
+    this.chain = this.chain
+      .then(() => this.deliver(report))
+      .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'segment not queued'));
   }
 
   private async deliver(report: SegmentReport): Promise<void> {
@@ -59,13 +62,26 @@ export class SegmentsOutput {
     const index = this.count;
     const filename = `${this.names.segmentPrefix}_${this.output.filenameSuffix === 'timestamp' ? formatUtc(report.startedAtMs) : pad5(index)}.ts`;
     const key = posix.join(this.dirKey, filename);
-    const upTo = await this.ctx.segments.append(egressId, { filename, key, durationSec: report.durationSec, startedAtMs: report.startedAtMs, sizeBytes: report.sizeBytes });
+    const upTo = await this.ctx.segments.append(egressId, {
+      filename,
+      key,
+      durationSec: report.durationSec,
+      startedAtMs: report.startedAtMs,
+      sizeBytes: report.sizeBytes,
+    });
     this.count = upTo;
     this.durationSec += report.durationSec;
     this.sizeBytes += report.sizeBytes;
     this.startedAtMs ||= report.startedAtMs;
     this.endedAtMs = report.startedAtMs + report.durationSec * 1000;
-    const upload: UploadJobData = { egressId, output: 'segment', localPath: report.path, key, contentType: 'video/mp2t', storage: this.output.storage };
+    const upload: UploadJobData = {
+      egressId,
+      output: 'segment',
+      localPath: report.path,
+      key,
+      contentType: 'video/mp2t',
+      storage: this.output.storage,
+    };
     const playlist: PlaylistJobData = {
       egressId,
       upTo,
@@ -80,7 +96,14 @@ export class SegmentsOutput {
       queueName: 'upload',
       data: playlist,
       opts: { jobId: uploadJobId.playlist(egressId, upTo), ...uploadJobOptions(this.ctx.config) },
-      children: [{ name: 'upload', queueName: 'upload', data: upload, opts: { jobId: uploadJobId.segment(egressId, index), ...uploadJobOptions(this.ctx.config) } }],
+      children: [
+        {
+          name: 'upload',
+          queueName: 'upload',
+          data: upload,
+          opts: { jobId: uploadJobId.segment(egressId, index), ...uploadJobOptions(this.ctx.config) },
+        },
+      ],
     });
     await this.ctx.events.update(egressId, (info) => {
       info.segmentResults = [this.info()];
@@ -113,3 +136,23 @@ export class SegmentsOutput {
     };
   }
 }
+
+/** The plugin: segments into `<workDir>/segments`, each uploaded as it closes; the summary and the playlist's place at the end. */
+export const segmentsOutput: OutputPlugin = {
+  kind: 'segments',
+  inPlan: (plan) => plan.segments !== undefined,
+  maxDuration: 'segment_output_max_duration',
+  live: false,
+  open: async ({ ctx, plan, workDir, log }) => {
+    const output = new SegmentsOutput(ctx, plan, log);
+    const { storage, disableManifest } = plan.segments!;
+    return {
+      wiring: { segments: { dir: join(workDir, 'segments'), onSegment: (segment) => output.onSegment(segment) } },
+      finish: async () => ({
+        data: { segments: await output.summary() },
+        uploads: [],
+        ...(disableManifest ? {} : { manifestBeside: { key: output.playlistKey, storage, contentType: '' } }),
+      }),
+    };
+  },
+};

@@ -16,7 +16,8 @@ import type { SealedStream } from '../../shared/egress-secrets.ts';
 import { msToNanos } from '../../shared/ids.ts';
 import { alignStreamResults, streamEnded } from '../../shared/stream-results.ts';
 import { urlPolicyOf } from '../../shared/url-policy.ts';
-import type { Supervisor } from '../process/processes.ts';
+import { Supervisor } from '../process/processes.ts';
+import type { OutputPlugin } from './output-plugin.ts';
 import { StreamFanout, type SinkProtocol, type StreamsStopped, type StreamState } from '../streams/stream-fanout.ts';
 
 const STATUS: ReadonlyMap<StreamState['status'], StreamInfo_Status> = new Map([
@@ -103,7 +104,9 @@ export class StreamsOutput {
     }
     for (const state of added) await this.record(state);
     for (const position of removed) {
-      await this.fanout.remove(idOf(position)).catch((err: Error) => this.log.warn({ err: err.message, stream: this.streams[position]!.redacted }, 'stream not removed'));
+      await this.fanout
+        .remove(idOf(position))
+        .catch((err: Error) => this.log.warn({ err: err.message, stream: this.streams[position]!.redacted }, 'stream not removed'));
     }
   }
 
@@ -139,3 +142,27 @@ export class StreamsOutput {
     return states;
   }
 }
+
+/**
+ * The plugin (RTMP and SRT; a WebSocket is websocket-output.ts): the sinks fed from the encode's MPEG-TS, under
+ * a supervisor of their own that ends them when the recording is over; UpdateStream applied as it comes.
+ */
+export const streamsOutput: OutputPlugin = {
+  kind: 'stream',
+  inPlan: (plan) => plan.stream !== undefined && plan.stream.protocol !== 'websocket',
+  maxDuration: 'stream_output_max_duration',
+  live: true,
+  open: async ({ ctx, plan, log }) => {
+    const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
+    const output = new StreamsOutput(ctx, plan, supervisor, log);
+    return {
+      wiring: { stream: { onStream: (ts) => void output.start(ts).catch((err: Error) => log.error({ err: err.message }, 'streams not started')) } },
+      allStopped: output.allStopped,
+      updateStream: () => output.apply(),
+      close: async () => {
+        await output.stop();
+        await supervisor.killAll();
+      },
+    };
+  },
+};

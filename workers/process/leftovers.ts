@@ -101,7 +101,9 @@ function ancestry(): Ancestry {
 /** PulseAudio runtime and warm-station directories in the temp folder whose owner is dead. */
 async function reapOwnedDirs(): Promise<string[]> {
   const base = tmpdir();
-  const candidates = (await readdir(base).catch(() => [])).filter((name) => name.startsWith(`${PULSE_DIR_KIND}-`) || name.startsWith(`${STATIONS_DIR_KIND}-`));
+  const candidates = (await readdir(base).catch(() => [])).filter(
+    (name) => name.startsWith(`${PULSE_DIR_KIND}-`) || name.startsWith(`${STATIONS_DIR_KIND}-`),
+  );
   const stale: string[] = [];
   let mentioned: string | undefined;
   for (const name of candidates) {
@@ -111,7 +113,10 @@ async function reapOwnedDirs(): Promise<string[]> {
       if (!ownerAlive(owner)) stale.push(path);
       continue;
     }
-    const modified = await stat(path).then((info) => info.mtimeMs, () => Date.now());
+    const modified = await stat(path).then(
+      (info) => info.mtimeMs,
+      () => Date.now(),
+    );
     if (Date.now() - modified < UNOWNED_DIR_MIN_AGE_MS) continue;
     mentioned ??= await everyEnvironmentAndCommandLine();
     if (!mentioned.includes(path)) stale.push(path);

@@ -17,20 +17,10 @@ export interface RecordingStart {
   /** A private, existing directory for this egress's working files; the recorder may write anything here. */
   workDir: string;
   /**
-   * Required when plan.file: absolute local path the finished file must be at (its extension matches
-   * plan.file.fileType). Track egress: the container follows the track's codec whatever the plan says;
-   * the recorder writes it here and reports its type in RecordingResult.file.fileType.
+   * Where each output of the plan goes and who hears of what it writes, by kind (one entry per kind the plan
+   * has; workers/outputs/output-kinds.ts opens them).
    */
-  filePath?: string;
-  /** Track egress with a WebSocket output: the real URL (from the sealed secrets, never in job data). */
-  websocketUrl?: string;
-  /**
-   * Required when plan.segments: the directory (created if missing) the MPEG-TS segments are written to,
-   * under names of the recorder's choosing; each is announced through onSegment once closed.
-   */
-  segmentsDir?: string;
-  /** Required when plan.images is not empty: one directory per plan.images entry, in the same order. */
-  imagesDirs?: string[];
+  outputs: RecordingOutputs;
   settings: RecorderSettings;
   log: Logger;
   /**
@@ -38,25 +28,67 @@ export interface RecordingStart {
    * frame, and the room's sid (`room_id`) when the recorder learnt it in the room.
    */
   onActive: (startedAtMs: number, roomId?: string) => void;
-  /**
-   * Each segment, in order, as soon as it is closed (the last one at stop). The file is complete and the
-   * recorder no longer touches it: the caller may rename, upload or delete it.
-   */
-  onSegment?: (segment: SegmentReport) => void;
-  /** Each image, per output in order, as soon as it is complete; the caller may then move or delete it. */
-  onImage?: (image: ImageReport) => void;
-  /**
-   * When plan.stream (RTMP/SRT): called once, when the encode starts, with the H.264/AAC encode as an
-   * MPEG-TS byte stream; it ends when the encode does. Read it in flowing mode: the recorder never waits
-   * for it, and drops data it would have to hold beyond a bound (a warning says so).
-   */
-  onStream?: (ts: Readable) => void;
   /** Page recorders: ready displays, sinks and browsers of this worker process (warm-pool.ts); without, every start is cold. */
   warmPool?: StationSource;
 }
 
+/**
+ * Required when plan.file: the absolute local path the finished file must be at (its extension matches
+ * plan.file.fileType). Track egress: the container follows the track's codec whatever the plan says; the
+ * recorder writes it here and reports its type in RecordingResult.file.fileType.
+ */
+export interface FileWiring {
+  path: string;
+}
+
+/**
+ * Required when plan.segments: the directory (created if missing) the MPEG-TS segments are written to, under
+ * names of the recorder's choosing; each is announced through onSegment once closed, in order (the last one at
+ * stop). An announced segment is complete and the recorder no longer touches it: the caller may rename,
+ * upload or delete it.
+ */
+export interface SegmentsWiring {
+  dir: string;
+  onSegment: (segment: SegmentReport) => void;
+}
+
+/**
+ * Required when plan.images is not empty: one directory per plan.images entry, in the same order; each image,
+ * per output in order, is announced through onImage as soon as it is complete (the caller may then move or
+ * delete it).
+ */
+export interface ImagesWiring {
+  dirs: string[];
+  onImage: (image: ImageReport) => void;
+}
+
+/**
+ * When plan.stream is RTMP/SRT: onStream is called once, when the encode starts, with the H.264/AAC encode as
+ * an MPEG-TS byte stream; it ends when the encode does. Read it in flowing mode: the recorder never waits for
+ * it, and drops data it would have to hold beyond a bound (a warning says so). Without it, no stream is made.
+ */
+export interface StreamWiring {
+  onStream: (ts: Readable) => void;
+}
+
+/** Track egress with a WebSocket output: the real URL (from the sealed secrets, never in job data). */
+export interface WebsocketWiring {
+  url: string;
+}
+
+/** The outputs of one recording, by kind: a typed collection, never indexed by a caller's string. */
+export interface RecordingOutputs {
+  file?: FileWiring;
+  segments?: SegmentsWiring;
+  stream?: StreamWiring;
+  images?: ImagesWiring;
+  websocket?: WebsocketWiring;
+}
+
+export type OutputKind = keyof RecordingOutputs;
+
 export interface SegmentReport {
-  /** The closed segment, in RecordingStart.segmentsDir. */
+  /** The closed segment, in RecordingStart.outputs.segments.dir. */
   path: string;
   /** 0 for the first segment of the recording. */
   index: number;
@@ -67,9 +99,9 @@ export interface SegmentReport {
 }
 
 export interface ImageReport {
-  /** Which plan.images entry (and RecordingStart.imagesDirs entry) it belongs to. */
+  /** Which plan.images entry (and RecordingStart.outputs.images.dirs entry) it belongs to. */
   outputIndex: number;
-  /** The complete JPEG, in imagesDirs[outputIndex]. */
+  /** The complete JPEG, in outputs.images.dirs[outputIndex]. */
   path: string;
   /** 0 for the first image of its output. */
   index: number;
@@ -99,7 +131,7 @@ export interface RecordingResult {
   startedAtMs: number;
   endedAtMs: number;
   /**
-   * The finished, playable file at RecordingStart.filePath, if the plan has a file output and it started.
+   * The finished, playable file at RecordingStart.outputs.file.path, if the plan has a file output and it started.
    * `fileType`: the container chosen from the track's codec (track egress), which names the stored file.
    */
   file?: { path: string; sizeBytes: number; fileType?: FileType };

@@ -4,7 +4,8 @@
  * otherwise import one another in a circle.
  */
 import type { Limits } from '../../shared/limits.ts';
-import type { UrlPolicy } from '../../shared/url-policy.ts';
+import { urlPolicyOf, type UrlPolicy } from '../../shared/url-policy.ts';
+import type { WorkerContext } from '../worker-context.ts';
 
 export interface RecorderSettings {
   chromePath: string;
@@ -27,4 +28,21 @@ export interface RecorderSettings {
   webrtcUdp: boolean;
   /** What a request may ask for (config limits): warm stations are never made beyond it. */
   screenLimits: Limits;
+}
+
+export function recorderSettings(ctx: Pick<WorkerContext, 'config'>): RecorderSettings {
+  const { config } = ctx;
+  return {
+    chromePath: config.chrome_path,
+    chromeFlags: config.chrome_flags,
+    enableChromeSandbox: config.enable_chrome_sandbox,
+    insecure: config.insecure,
+    ffmpegPath: config.ffmpeg_path,
+    startSignalTimeoutSec: config.start_signal_timeout,
+    templateBase: config.template_base || `http://127.0.0.1:${config.port}/templates/`,
+    liveKit: { wsUrl: config.ws_url, apiKey: config.api_key, apiSecret: config.api_secret },
+    urlPolicy: urlPolicyOf(config),
+    webrtcUdp: config.url_policy.webrtc_udp,
+    screenLimits: config.limits,
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { EgressError } from '../../shared/errors.ts';
-import type { Recording, RecordingEnd, RecordingResult, RecordingStart } from './recorder-contract.ts';
+import type { Recording, RecordingEnd, RecordingResult } from './recorder-contract.ts';
 
 export const STOPPED = Symbol('stopped');
 
@@ -26,7 +26,11 @@ export function recordingOf(log: Logger, what: string, record: (stopSignal: Abor
 }
 
 /** Waits for `step` unless the recording is stopped first (→ STOPPED) or one of `failures` comes (→ throws it). */
-export function untilStoppedOrFailed<T>(step: Promise<T>, stopSignal: AbortSignal, failures: readonly Promise<EgressError>[]): Promise<T | typeof STOPPED> {
+export function untilStoppedOrFailed<T>(
+  step: Promise<T>,
+  stopSignal: AbortSignal,
+  failures: readonly Promise<EgressError>[],
+): Promise<T | typeof STOPPED> {
   const stopped = new Promise<typeof STOPPED>((resolve) => {
     if (stopSignal.aborted) resolve(STOPPED);
     stopSignal.addEventListener('abort', () => resolve(STOPPED), { once: true });
@@ -38,12 +42,6 @@ export function untilStoppedOrFailed<T>(step: Promise<T>, stopSignal: AbortSigna
   );
   // `stopped` first: a stop that has already happened wins over a step that has already finished.
   return Promise.race([stopped, step, ...failed]);
-}
-
-/** What a capture writes and reports, as the recording was asked for it. */
-export function captureOutputsOf(start: RecordingStart) {
-  const { workDir, filePath, segmentsDir, imagesDirs, onSegment, onImage, onStream, log } = start;
-  return { workDir, filePath, segmentsDir, imagesDirs, onSegment, onImage, onStream, log };
 }
 
 /** Stopped (or the source gone) before the first frame: nothing was recorded. */

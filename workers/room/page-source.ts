@@ -29,7 +29,10 @@ export interface PageSource {
 /** LiveKit's default layout when a room composite request names none. */
 const DEFAULT_LAYOUT = 'grid';
 
-export async function pageSourceOf(plan: EgressPlan, settings: Pick<RecorderSettings, 'templateBase' | 'liveKit' | 'startSignalTimeoutSec' | 'urlPolicy'>): Promise<PageSource> {
+export async function pageSourceOf(
+  plan: EgressPlan,
+  settings: Pick<RecorderSettings, 'templateBase' | 'liveKit' | 'startSignalTimeoutSec' | 'urlPolicy'>,
+): Promise<PageSource> {
   const { source } = plan;
   if (source.kind === 'web') {
     await checkUrl(source.url, 'url', settings.urlPolicy);

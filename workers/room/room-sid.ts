@@ -18,7 +18,9 @@ export async function sidOf(room: Room): Promise<string> {
 
 /** The sid of the room named `roomName` now, from the LiveKit server ('' if it has no such room); rejects if it cannot be asked. */
 async function lookUpRoomSid(liveKit: LiveKitCredentials, roomName: string): Promise<string> {
-  const rooms = new RoomServiceClient(liveKit.wsUrl.replace(/^ws/, 'http'), liveKit.apiKey, liveKit.apiSecret, { requestTimeout: SID_TIMEOUT_MS / 1000 });
+  const rooms = new RoomServiceClient(liveKit.wsUrl.replace(/^ws/, 'http'), liveKit.apiKey, liveKit.apiSecret, {
+    requestTimeout: SID_TIMEOUT_MS / 1000,
+  });
   return withTimeout(rooms.listRooms([roomName]).then((found) => found.find((r) => r.name === roomName)?.sid ?? ''));
 }
 

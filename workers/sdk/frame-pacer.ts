@@ -94,7 +94,8 @@ export class FramePacer {
     }
     if (pipe.writableEnded || pipe.destroyed) return;
     if (pipe.writableLength > this.#maxBufferedBytes) {
-      if (this.#dropped++ % 100 === 0) this.#log.warn({ dropped: this.#dropped }, `the encoder is more than ${MAX_BEHIND_SEC} s behind; dropping video frames`);
+      if (this.#dropped++ % 100 === 0)
+        this.#log.warn({ dropped: this.#dropped }, `the encoder is more than ${MAX_BEHIND_SEC} s behind; dropping video frames`);
       return;
     }
     pipe.write(this.#current);

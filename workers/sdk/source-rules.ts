@@ -79,7 +79,8 @@ export function sourceRulesOf(plan: EgressPlan): SourceRules {
       return {
         present: () => true,
         missing: () => '',
-        roleOf: (publication, participant) => (publication.kind === TrackKind.KIND_AUDIO ? { kind: 'audio', channel: channelOf(publication, participant) } : undefined),
+        roleOf: (publication, participant) =>
+          publication.kind === TrackKind.KIND_AUDIO ? { kind: 'audio', channel: channelOf(publication, participant) } : undefined,
         endsWhen: 'room_closed',
       };
     }

@@ -5,7 +5,14 @@
  * Location: `https://<account>.blob.core.windows.net/<container>/<key>` (LiveKit's form); with a custom
  * `endpoint` (Azurite, sovereign clouds), `<endpoint>/<container>/<key>`.
  */
-import { BlobSASPermissions, BlockBlobClient, StorageRetryPolicyType, StorageSharedKeyCredential, generateBlobSASQueryParameters, newPipeline } from '@azure/storage-blob';
+import {
+  BlobSASPermissions,
+  BlockBlobClient,
+  StorageRetryPolicyType,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+  newPipeline,
+} from '@azure/storage-blob';
 import { EgressError } from '../../shared/errors.ts';
 import { REDACTED, redactText, type TextRedaction } from '../../shared/redact.ts';
 import type { StorageBackend } from './backend.ts';
@@ -88,7 +95,13 @@ export function createAzureBackend(options: AzureBackendOptions): StorageBackend
 
     async presign(key, expiresInSec) {
       const sas = generateBlobSASQueryParameters(
-        { containerName: container, blobName: key, permissions: BlobSASPermissions.parse('r'), startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + expiresInSec * 1000) },
+        {
+          containerName: container,
+          blobName: key,
+          permissions: BlobSASPermissions.parse('r'),
+          startsOn: new Date(Date.now() - 5 * 60_000),
+          expiresOn: new Date(Date.now() + expiresInSec * 1000),
+        },
         credential,
       );
       return `${locationOf(key)}?${sas.toString()}`;

@@ -68,11 +68,21 @@ export function configuredBackend(cloud: CloudStorageConfig): StorageBackend | u
   if (cloud.gcp?.bucket) {
     const gcp = cloud.gcp;
     const proxy = proxyUrl(gcp.proxy_config);
-    return createGcsBackend({ credentials: gcp.credentials_json, bucket: gcp.bucket, ...(gcp.endpoint ? { apiEndpoint: gcp.endpoint } : {}), ...(proxy ? { proxy } : {}) });
+    return createGcsBackend({
+      credentials: gcp.credentials_json,
+      bucket: gcp.bucket,
+      ...(gcp.endpoint ? { apiEndpoint: gcp.endpoint } : {}),
+      ...(proxy ? { proxy } : {}),
+    });
   }
   if (cloud.azure?.container_name) {
     const azure = cloud.azure;
-    return createAzureBackend({ accountName: azure.account_name, accountKey: azure.account_key, containerName: azure.container_name, ...(azure.endpoint ? { endpoint: azure.endpoint } : {}) });
+    return createAzureBackend({
+      accountName: azure.account_name,
+      accountKey: azure.account_key,
+      containerName: azure.container_name,
+      ...(azure.endpoint ? { endpoint: azure.endpoint } : {}),
+    });
   }
   return undefined;
 }
@@ -115,13 +125,24 @@ function requestBackend(sealed: SealedUpload, config: LoadedConfig): StorageBack
       refused('GCP', 'gcp.credentials', gcpCredentialsProblem(gcp.credentials));
       const proxy = proxyUrl(gcp.proxy);
       const endpoint = config.storage.gcp?.endpoint;
-      return createGcsBackend({ credentials: gcp.credentials, bucket: gcp.bucket, ...(endpoint ? { apiEndpoint: endpoint } : {}), ...(proxy ? { proxy } : {}), policy });
+      return createGcsBackend({
+        credentials: gcp.credentials,
+        bucket: gcp.bucket,
+        ...(endpoint ? { apiEndpoint: endpoint } : {}),
+        ...(proxy ? { proxy } : {}),
+        policy,
+      });
     }
     case 'azure': {
       const azure = AzureBlobUpload.fromJsonString(sealed.json);
       refused('Azure', 'azure.account_name', azureAccountNameProblem(azure.accountName));
       const endpoint = config.storage.azure?.endpoint;
-      return createAzureBackend({ accountName: azure.accountName, accountKey: azure.accountKey, containerName: azure.containerName, ...(endpoint ? { endpoint } : {}) });
+      return createAzureBackend({
+        accountName: azure.accountName,
+        accountKey: azure.accountKey,
+        containerName: azure.containerName,
+        ...(endpoint ? { endpoint } : {}),
+      });
     }
     case 'aliOSS':
       throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'AliOSS upload failed: AliOSS storage is not supported by this version of egress-queue');
@@ -155,7 +176,11 @@ export class StorageBackends {
     const uploads = (await this.secrets.get(egressId)).uploads ?? {};
     // Decoded JSON: only its own keys count (a ref is our digest, but job data is editable in Bull Board).
     const sealed = Object.hasOwn(uploads, target.ref) ? uploads[target.ref] : undefined;
-    if (!sealed) throw new EgressError('EGR_ERR_UPLOAD_FAILED', `${target.kind} upload failed: the request's upload config is gone (expired with the egress's secrets)`);
+    if (!sealed)
+      throw new EgressError(
+        'EGR_ERR_UPLOAD_FAILED',
+        `${target.kind} upload failed: the request's upload config is gone (expired with the egress's secrets)`,
+      );
     const backend = requestBackend(sealed, this.config);
     if (this.byRef.size >= MAX_CACHED) this.byRef.delete(this.byRef.keys().next().value!);
     this.byRef.set(target.ref, backend);

@@ -58,7 +58,10 @@ export class Delivery {
         // A url_policy refusal will not change on a retry: the backup takes it now.
         const refused = policyRefusal(err) !== undefined;
         if (!backup || !(request.lastAttempt || refused)) throw err;
-        this.deps.log.warn({ egressId, key: request.key, err: (err as Error).message }, refused ? 'primary storage refused by url_policy; using the backup storage' : 'primary storage keeps failing; using the backup storage');
+        this.deps.log.warn(
+          { egressId, key: request.key, err: (err as Error).message },
+          refused ? 'primary storage refused by url_policy; using the backup storage' : 'primary storage keeps failing; using the backup storage',
+        );
       }
     }
     const delivered = await this.put(backup.backend, { ...request, key: posix.join(backup.prefix, request.key) }, true);

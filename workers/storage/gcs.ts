@@ -12,13 +12,13 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Agent } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Storage } from '@google-cloud/storage';
+import { Storage, type File } from '@google-cloud/storage';
 import { EgressError } from '../../shared/errors.ts';
 import { GuardedForwardProxyAgent, GuardedTunnelAgent, policyRefusal } from '../../shared/guarded-agents.ts';
 import { REDACTED, redactText, type TextRedaction } from '../../shared/redact.ts';
 import { policyLookup, resolveForConnect, type UrlPolicy } from '../../shared/url-policy.ts';
 import type { StorageBackend } from './backend.ts';
+import { statusOf, withRetries, type RetryableError } from './gcs-retry.ts';
 
 export interface GcsBackendOptions {
   /** Service-account JSON (GCPUpload.credentials); empty: none (emulators) or application-default credentials. */
@@ -44,34 +44,12 @@ export interface GcsBackendOptions {
 
 const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
-/** LiveKit: 5 attempts, backoff 100 ms ×2 capped at 5 s; "retry always" (uploads are idempotent by key). */
-const MAX_ATTEMPTS = 5;
-const MIN_RETRY_DELAY_MS = 100;
-const MAX_RETRY_DELAY_MS = 5000;
 
 export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
   const endpoint = options.apiEndpoint ? options.apiEndpoint.replace(/\/+$/, '') : undefined;
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const chunkSize = options.chunkSizeBytes ?? DEFAULT_CHUNK_BYTES;
-  // The SDK's own retries are off: its in-request retry of a chunk can lose track of the bytes it already
-  // consumed ("The offset is lower than the number of bytes written"). Each attempt below is one SDK call;
-  // a failed upload attempt is resumed from the offset the server acknowledged (same session URI).
-  const storage = new Storage({
-    ...credentialOptions(options.credentials, endpoint !== undefined),
-    ...(endpoint ? { apiEndpoint: endpoint } : {}),
-    retryOptions: { autoRetry: false, maxRetries: 0 },
-  });
-  // Every request (resumable session, chunks, status checks, simple uploads) gets the time limit and proxy.
   const guard = options.proxy && options.policy ? proxyGuard(options.proxy, options.policy) : undefined;
-  storage.interceptors.push({
-    request: (reqOpts) => {
-      const extra: Record<string, unknown> = { timeout: requestTimeoutMs, ...(guard?.requestOptions ?? {}) };
-      if (options.proxy) extra.proxy = options.proxy;
-      // The SDK types the interceptor's result as its own request type; it is passed on to gaxios as is.
-      return Object.assign(reqOpts, extra) as never;
-    },
-  });
-  const bucket = storage.bucket(options.bucket);
+  const bucket = gcsClient(options, endpoint, guard).bucket(options.bucket);
+  const chunkSize = options.chunkSizeBytes ?? DEFAULT_CHUNK_BYTES;
   const locationOf = (key: string) => gcsLocation(options.bucket, key, endpoint);
 
   return {
@@ -82,52 +60,25 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
         await guard?.check();
         const size = (await stat(localPath)).size;
         const file = bucket.file(key);
-        let reported = 0;
-        const report = (sent: number) => {
-          if (sent > reported) {
-            reported = sent;
-            onProgress?.(sent, size);
-          }
-        };
-        // The first attempt opens a resumable session; a retry resumes it (with `uri`, the SDK asks the server
-        // for its offset and skips the bytes it already has); a session the server no longer knows (404, 410:
-        // expired, or already finalized) is started over.
-        let uri: string | undefined;
-        await withRetries(
-          async () => {
-            const resuming = uri !== undefined;
-            // validation: false: the SDK hashes the bytes it streams, which a resumed attempt starts mid-file.
-            const upload = file.createWriteStream({ resumable: true, contentType, chunkSize, validation: false, ...(uri ? { uri } : {}) });
-            upload.on('uri', (created: string) => (uri = created));
-            upload.on('progress', (event: { bytesWritten?: number }) => report(Math.min(event.bytesWritten ?? 0, size)));
-            try {
-              await pipeline(createReadStream(localPath), upload, signal ? { signal } : {});
-            } catch (err) {
-              if (resuming && [404, 410].includes(statusOf(err as RetryableError) ?? 0)) {
-                uri = undefined;
-                throw Object.assign(new Error('resumable upload session lost; starting over', { cause: err }), { code: 'SESSION_LOST' });
-              }
-              throw err;
-            }
-          },
+        const progress = progressReport(size, onProgress);
+        await resumableUpload(file, localPath, {
+          size,
+          contentType,
+          chunkSize,
           signal,
-          // Attempts count failures in a row: an attempt that moved the upload forward resets the count.
-          (() => {
-            let last = reported;
-            return () => {
-              const advanced = reported > last;
-              last = reported;
-              return advanced;
-            };
-          })(),
-          options.onRetry,
-        );
+          progress,
+          ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+        });
         // The SDK sends the type as X-Upload-Content-Type, which some GCS-compatible endpoints (fake-gcs-server)
         // ignore; the finished upload's response says what was stored, so this costs nothing on real GCS.
         if (file.metadata.contentType !== undefined && file.metadata.contentType !== contentType) {
-          await withRetries(() => file.setMetadata({ contentType }), signal, () => false);
+          await withRetries(
+            () => file.setMetadata({ contentType }),
+            signal,
+            () => false,
+          );
         }
-        report(size);
+        progress.report(size);
         if (size === 0) onProgress?.(0, 0);
         return { location: locationOf(key) };
       } catch (err) {
@@ -138,7 +89,11 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
     async uploadText(text, key, contentType) {
       try {
         await guard?.check();
-        await withRetries(() => bucket.file(key).save(text, { resumable: false, contentType, metadata: { contentType }, validation: false }), undefined, () => false);
+        await withRetries(
+          () => bucket.file(key).save(text, { resumable: false, contentType, metadata: { contentType }, validation: false }),
+          undefined,
+          () => false,
+        );
         return { location: locationOf(key) };
       } catch (err) {
         throw uploadFailed(err);
@@ -152,54 +107,118 @@ export function createGcsBackend(options: GcsBackendOptions): StorageBackend {
       return url;
     },
   };
-
-  function credentialOptions(credentials: string, customEndpoint: boolean): ConstructorParameters<typeof Storage>[0] {
-    if (credentials.trim() !== '') {
-      let parsed: { project_id?: string; client_email?: string; private_key?: string };
-      try {
-        parsed = JSON.parse(credentials) as typeof parsed;
-      } catch {
-        throw new EgressError('EGR_ERR_UPLOAD_FAILED', 'GCP upload failed: credentials are not valid JSON');
-      }
-      return { credentials: parsed, ...(parsed.project_id ? { projectId: parsed.project_id } : {}) };
-    }
-    // Emulators take no credentials; a real endpoint falls back to application-default credentials.
-    return customEndpoint ? { projectId: 'egress-queue' } : {};
-  }
 }
 
 /**
- * LiveKit's GCP retry: up to 5 attempts, waiting 100 ms, 200 ms, … (×2, at most 5 s) between them; every
- * failure is retried except a permanent one (a 4xx other than 408/429). `progressed()` says whether the
- * failed attempt moved the upload forward: then the count starts over.
+ * The storage client. The SDK's own retries are off: its in-request retry of a chunk can lose track of the
+ * bytes it already consumed ("The offset is lower than the number of bytes written"). Each attempt is one SDK
+ * call (withRetries); a failed upload attempt is resumed from the offset the server acknowledged (same session
+ * URI). Every request (resumable session, chunks, status checks, simple uploads) gets the time limit and proxy.
  */
-async function withRetries<T>(
-  attempt: () => Promise<T>,
-  signal: AbortSignal | undefined,
-  progressed: () => boolean,
-  onRetry?: (failedAttempt: number, error: unknown) => void,
-): Promise<T> {
-  let failures = 0;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (signal?.aborted || !isRetryable(err as RetryableError)) throw err;
-      failures = progressed() ? 1 : failures + 1;
-      if (failures >= MAX_ATTEMPTS) throw err;
-      onRetry?.(failures, err);
-      const delay = Math.min(MIN_RETRY_DELAY_MS * 2 ** (failures - 1), MAX_RETRY_DELAY_MS);
-      await sleep(delay, undefined, signal ? { signal } : {});
-    }
-  }
+function gcsClient(options: GcsBackendOptions, endpoint: string | undefined, guard: ProxyGuard | undefined): Storage {
+  const storage = new Storage({
+    ...gcsCredentials(options.credentials, endpoint !== undefined),
+    ...(endpoint ? { apiEndpoint: endpoint } : {}),
+    retryOptions: { autoRetry: false, maxRetries: 0 },
+  });
+  const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  storage.interceptors.push({
+    request: (reqOpts) => {
+      const extra: Record<string, unknown> = { timeout, ...(guard?.requestOptions ?? {}) };
+      if (options.proxy) extra.proxy = options.proxy;
+      // The SDK types the interceptor's result as its own request type; it is passed on to gaxios as is.
+      return Object.assign(reqOpts, extra) as never;
+    },
+  });
+  return storage;
 }
 
-interface RetryableError {
-  code?: number | string;
-  status?: number;
-  message?: string;
-  name?: string;
-  response?: { status?: number };
+/** The client's credentials: a service account's JSON; none for an emulator; else application-default credentials. */
+export function gcsCredentials(credentials: string, customEndpoint: boolean): ConstructorParameters<typeof Storage>[0] {
+  if (credentials.trim() !== '') {
+    let parsed: { project_id?: string; client_email?: string; private_key?: string };
+    try {
+      parsed = JSON.parse(credentials) as typeof parsed;
+    } catch {
+      throw new EgressError('EGR_ERR_UPLOAD_FAILED', 'GCP upload failed: credentials are not valid JSON');
+    }
+    return { credentials: parsed, ...(parsed.project_id ? { projectId: parsed.project_id } : {}) };
+  }
+  // Emulators take no credentials; a real endpoint falls back to application-default credentials.
+  return customEndpoint ? { projectId: 'egress-queue' } : {};
+}
+
+/** Progress of one file's upload: reported only forward, and whether the upload moved since last asked. */
+export interface ProgressReport {
+  report(sent: number): void;
+  /** The upload moved forward since the last call (a failed attempt that did resets the failure count). */
+  advanced(): boolean;
+}
+
+export function progressReport(size: number, onProgress: ((sent: number, total: number) => void) | undefined): ProgressReport {
+  let reported = 0;
+  let last = 0;
+  return {
+    report(sent) {
+      if (sent <= reported) return;
+      reported = sent;
+      onProgress?.(sent, size);
+    },
+    advanced() {
+      const moved = reported > last;
+      last = reported;
+      return moved;
+    },
+  };
+}
+
+/**
+ * A file through a resumable session, retried. The first attempt opens the session; a retry resumes it (with
+ * `uri`, the SDK asks the server for its offset and skips the bytes it already has); a session the server no
+ * longer knows (404, 410: expired, or already finalized) is started over. Attempts count failures in a row: an
+ * attempt that moved the upload forward resets the count.
+ */
+async function resumableUpload(
+  file: File,
+  localPath: string,
+  how: {
+    size: number;
+    contentType: string;
+    chunkSize: number;
+    signal: AbortSignal | undefined;
+    progress: ProgressReport;
+    onRetry?: GcsBackendOptions['onRetry'];
+  },
+): Promise<void> {
+  const { size, contentType, chunkSize, signal, progress } = how;
+  let uri: string | undefined;
+  await withRetries(
+    async () => {
+      const resuming = uri !== undefined;
+      // validation: false: the SDK hashes the bytes it streams, which a resumed attempt starts mid-file.
+      const upload = file.createWriteStream({ resumable: true, contentType, chunkSize, validation: false, ...(uri ? { uri } : {}) });
+      upload.on('uri', (created: string) => (uri = created));
+      upload.on('progress', (event: { bytesWritten?: number }) => progress.report(Math.min(event.bytesWritten ?? 0, size)));
+      try {
+        await pipeline(createReadStream(localPath), upload, signal ? { signal } : {});
+      } catch (err) {
+        if (resuming && [404, 410].includes(statusOf(err as RetryableError) ?? 0)) {
+          uri = undefined;
+          throw Object.assign(new Error('resumable upload session lost; starting over', { cause: err }), { code: 'SESSION_LOST' });
+        }
+        throw err;
+      }
+    },
+    signal,
+    () => progress.advanced(),
+    how.onRetry,
+  );
+}
+
+/** What a request's proxy adds to every request, and the check run before every upload. */
+interface ProxyGuard {
+  requestOptions: Record<string, unknown>;
+  check(): Promise<void>;
 }
 
 /**
@@ -210,7 +229,7 @@ interface RetryableError {
  * connects to. A lookup is not asked about an IP literal: `check()`, run before every upload, refuses a
  * denied literal (which cannot change) and any denied name up front.
  */
-function proxyGuard(proxy: string, policy: UrlPolicy): { requestOptions: Record<string, unknown>; check(): Promise<void> } {
+function proxyGuard(proxy: string, policy: UrlPolicy): ProxyGuard {
   const guard = { field: 'gcp.proxy.url', policy };
   const forward = new GuardedForwardProxyAgent(proxy, guard, { keepAlive: true });
   const tunnel = new GuardedTunnelAgent(proxy, guard, { keepAlive: true });
@@ -222,26 +241,10 @@ function proxyGuard(proxy: string, policy: UrlPolicy): { requestOptions: Record<
   };
 }
 
-/**
- * LiveKit retries every failure; only an HTTP answer that cannot change (400, 401, 403, 404, …) is final,
- * and so is a url_policy refusal.
- */
-function isRetryable(err: RetryableError | undefined): boolean {
-  if (!err || policyRefusal(err)) return false;
-  const status = statusOf(err);
-  if (status !== undefined && status >= 400 && status < 500) return status === 408 || status === 429;
-  return true;
-}
-
 /** Where an object is reported to be: LiveKit's virtual-host URL, or `<apiEndpoint>/<bucket>/<key>`. */
 export function gcsLocation(bucket: string, key: string, apiEndpoint?: string): string {
   const endpoint = apiEndpoint?.replace(/\/+$/, '');
   return endpoint ? `${endpoint}/${bucket}/${encodeKey(key)}` : `https://${bucket}.storage.googleapis.com/${encodeKey(key)}`;
-}
-
-function statusOf(err: RetryableError | undefined): number | undefined {
-  if (!err) return undefined;
-  return err.response?.status ?? err.status ?? (typeof err.code === 'number' ? err.code : /^\d{3}$/.test(String(err.code)) ? Number(err.code) : undefined);
 }
 
 function encodeKey(key: string): string {
@@ -254,7 +257,11 @@ function uploadFailed(err: unknown, signal?: AbortSignal): EgressError {
   if (refusal) return new EgressError('EGR_ERR_UPLOAD_FAILED', `GCP upload failed: refused by url_policy: ${refusal.message}`, { cause: refusal });
   if (err instanceof EgressError) return err;
   const e = err as { message?: unknown; code?: unknown } | undefined;
-  const reason = signal?.aborted ? 'aborted' : typeof e?.message === 'string' ? [typeof e.code === 'number' ? e.code : '', e.message].join(' ').trim() : String(err);
+  const reason = signal?.aborted
+    ? 'aborted'
+    : typeof e?.message === 'string'
+      ? [typeof e.code === 'number' ? e.code : '', e.message].join(' ').trim()
+      : String(err);
   return new EgressError('EGR_ERR_UPLOAD_FAILED', `GCP upload failed: ${redactText(reason, GCS_MESSAGE_REDACTION)}`, { cause: err });
 }
 
@@ -266,4 +273,3 @@ const GCS_MESSAGE_REDACTION: TextRedaction = {
   ],
   maxLength: 500,
 };
-

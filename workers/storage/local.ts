@@ -20,7 +20,12 @@ export function createLocalBackend(directory: string): StorageBackend {
 }
 
 /** Delivers `localPath` to `<directory>/<key>`; returns the location and size. The source is gone afterwards. */
-async function storeLocally(localPath: string, directory: string, key: string, progress: OnUploadProgress): Promise<{ location: string; sizeBytes: number }> {
+async function storeLocally(
+  localPath: string,
+  directory: string,
+  key: string,
+  progress: OnUploadProgress,
+): Promise<{ location: string; sizeBytes: number }> {
   const target = localPathOf(directory, key);
   await mkdir(dirname(target), { recursive: true });
   const { size } = await stat(localPath);

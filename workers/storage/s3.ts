@@ -3,14 +3,15 @@
  * files, a retrying client (max_retries attempts, backoff capped at max_retry_delay), Content-Disposition
  * `inline` unless told otherwise, metadata and tagging applied, the location in LiveKit's format.
  */
-import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import { S3Client, PutObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { exponentialBackoff } from '../../shared/backoff.ts';
 import { EgressError } from '../../shared/errors.ts';
 import { GuardedForwardProxyAgent, GuardedHttpAgent, GuardedHttpsAgent, GuardedTunnelAgent, policyRefusal } from '../../shared/guarded-agents.ts';
 import { redactText } from '../../shared/redact.ts';
@@ -77,6 +78,8 @@ export const S3_DEFAULTS = {
 const MiB = 1024 * 1024;
 export const MIN_PART_BYTES = 5 * MiB;
 export const MAX_PARTS = 10_000;
+/** SigV4's ceiling for a presigned URL's life: 7 days. */
+const MAX_PRESIGN_SEC = 7 * 24 * 3600;
 /** S3's ceiling for one part. */
 const MAX_PART_BYTES = 5 * 1024 * MiB;
 
@@ -161,58 +164,26 @@ export function createS3Backend(options: S3Options): StorageBackend {
       return { location: s3Location(options, key) };
     },
 
-    /** A SigV4 query-string URL (what @aws-sdk/s3-request-presigner makes), signed with the client's credentials. */
+    /** A SigV4 query-string URL for a GET, signed with the client's credentials for the host the client addresses. */
     async presign(key: string, expiresInSec: number): Promise<string> {
-      const signer = new SignatureV4({ service: 's3', region: await client.config.region(), credentials: client.config.credentials, sha256: NodeSha256, uriEscapePath: false });
-      const url = new URL(presignLocation(options, await client.config.region(), key));
-      const signed = await signer.presign(
-        { method: 'GET', protocol: url.protocol, hostname: url.hostname, port: url.port ? Number(url.port) : undefined, path: url.pathname, query: {}, headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
-        { expiresIn: Math.min(expiresInSec, 7 * 24 * 3600), unhoistableHeaders: new Set(['x-amz-content-sha256']), unsignableHeaders: new Set(['x-amz-content-sha256']) },
-      );
-      const query = new URLSearchParams(Object.entries(signed.query ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : v == null ? [] : [[k, v]])));
-      return `${url.origin}${url.pathname}?${query.toString()}`;
+      return getSignedUrl(client, new GetObjectCommand({ Bucket: options.bucket, Key: key }), { expiresIn: Math.min(expiresInSec, MAX_PRESIGN_SEC) });
     },
   };
 }
 
-/** The URL a presigned GET addresses: the location's, with AWS's regional host (a signature is bound to its host). */
-function presignLocation(options: S3Options, region: string, key: string): string {
-  const path = key.split('/').map(encodeURIComponent).join('/');
-  if (normalizedS3Endpoint(options.endpoint) !== undefined) return s3Location(options, path);
-  return options.forcePathStyle ? `https://s3.${region}.amazonaws.com/${options.bucket}/${path}` : `https://${options.bucket}.s3.${region}.amazonaws.com/${path}`;
-}
-
-/** The SHA-256 / HMAC the signer needs, from node:crypto. */
-class NodeSha256 {
-  private hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(bytesOf(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {}
-}
-
-function bytesOf(data: string | ArrayBuffer | ArrayBufferView): BinaryLike {
-  if (typeof data === 'string') return data;
-  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
-}
-
 function clientConfig(options: S3Options): S3ClientConfig {
   const maxAttempts = Math.max(1, options.maxRetries || S3_DEFAULTS.maxRetries);
-  const maxDelay = options.maxRetryDelayMs ?? S3_DEFAULTS.maxRetryDelayMs;
-  const minDelay = options.minRetryDelayMs ?? S3_DEFAULTS.minRetryDelayMs;
+  const retryDelay = exponentialBackoff(
+    options.minRetryDelayMs ?? S3_DEFAULTS.minRetryDelayMs,
+    options.maxRetryDelayMs ?? S3_DEFAULTS.maxRetryDelayMs,
+  );
   const endpoint = normalizedS3Endpoint(options.endpoint);
   const config: S3ClientConfig = {
     region: options.region || 'us-east-1',
     forcePathStyle: !!options.forcePathStyle,
     followRegionRedirects: !options.region && endpoint === undefined,
     retryStrategy: new ConfiguredRetryStrategy(maxAttempts, (attempt) => {
-      const delay = Math.min(maxDelay, minDelay * 2 ** Math.max(0, attempt - 1));
+      const delay = retryDelay(attempt);
       options.onRetry?.(attempt, delay);
       return delay;
     }),
@@ -239,13 +210,18 @@ function clientConfig(options: S3Options): S3ClientConfig {
 }
 
 /**
- * HTTP(S) agents going through the operator's proxy (shared/guarded-agents.ts, unguarded): absolute-form for http
- * endpoints, CONNECT tunnels for https, on every Node the engines allow. Credentials travel in the proxy URL.
+ * HTTP(S) agents going through the operator's proxy, on every Node the engines allow: https endpoints through
+ * https-proxy-agent's CONNECT tunnel; http endpoints as absolute-form requests (shared/guarded-agents.ts,
+ * unguarded), since https-proxy-agent tunnels those too and many proxies allow CONNECT to port 443 only.
+ * Credentials travel in the proxy URL.
  */
 function proxyAgents(proxy: S3ProxyOptions | undefined): { httpAgent?: HttpAgent; httpsAgent?: HttpsAgent } {
   if (!proxy?.url) return {};
   const href = proxyHref(proxy);
-  return { httpAgent: new GuardedForwardProxyAgent(href, undefined, { keepAlive: true }), httpsAgent: new GuardedTunnelAgent(href, undefined, { keepAlive: true }) };
+  return {
+    httpAgent: new GuardedForwardProxyAgent(href, undefined, { keepAlive: true }),
+    httpsAgent: new HttpsProxyAgent(href, { keepAlive: true }) as HttpAgent as HttpsAgent,
+  };
 }
 
 /** The proxy URL with its credentials in it, as proxies take them. */
@@ -267,7 +243,10 @@ function guardedAgents(options: S3Options, policy: UrlPolicy): { httpAgent?: Htt
   if (options.proxy?.url) {
     const guard = { field: 's3.proxy.url', policy };
     const href = proxyHref(options.proxy);
-    return { httpAgent: new GuardedForwardProxyAgent(href, guard, { keepAlive: true }), httpsAgent: new GuardedTunnelAgent(href, guard, { keepAlive: true }) };
+    return {
+      httpAgent: new GuardedForwardProxyAgent(href, guard, { keepAlive: true }),
+      httpsAgent: new GuardedTunnelAgent(href, guard, { keepAlive: true }),
+    };
   }
   if (!normalizedS3Endpoint(options.endpoint)) return {};
   const guard = { field: 's3.endpoint', policy };

@@ -21,7 +21,12 @@ export interface PinnedDestination {
  * Throws StreamUrlError (unusable URL), EgressError PERMISSION_DENIED (refused by the policy) or
  * UnresolvedHostError (no address: worth a retry).
  */
-export async function pinDestination(url: string, policy: UrlPolicy, resolve: Resolver | undefined, field = STREAM_URL_FIELD): Promise<PinnedDestination> {
+export async function pinDestination(
+  url: string,
+  policy: UrlPolicy,
+  resolve: Resolver | undefined,
+  field = STREAM_URL_FIELD,
+): Promise<PinnedDestination> {
   const destination = parseStreamUrl(url);
   const addresses = await resolveForConnect(destination.host, field, policy, resolve ? { resolve } : {});
   return { destination, address: addresses[0]!, addresses };

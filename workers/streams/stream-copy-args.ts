@@ -18,7 +18,19 @@ const ANALYZE_DURATION_US = 1_000_000;
 /** Reads the TS on stdin (it starts at a keyframe: TsJoinPoint); `progress`: reports on stdout. */
 export function copyInputArgs(progress: boolean): string[] {
   // ffmpeg's mpegts demuxer waits out the whole analysis window whatever it finds.
-  return ['-hide_banner', '-nostats', '-loglevel', 'error', ...(progress ? ['-progress', 'pipe:1'] : []), '-f', 'mpegts', '-analyzeduration', String(ANALYZE_DURATION_US), '-i', 'pipe:0'];
+  return [
+    '-hide_banner',
+    '-nostats',
+    '-loglevel',
+    'error',
+    ...(progress ? ['-progress', 'pipe:1'] : []),
+    '-f',
+    'mpegts',
+    '-analyzeduration',
+    String(ANALYZE_DURATION_US),
+    '-i',
+    'pipe:0',
+  ];
 }
 
 /** FLV carries one video and one audio stream, and nothing else the encode might add. */

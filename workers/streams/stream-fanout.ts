@@ -87,7 +87,9 @@ export class StreamFanout {
     // Sinks being removed are no longer live either, so the last one to go decides the reason.
     if (this.#sinks.some((sink) => sink.live)) return;
     this.#resolveAllStopped(
-      state.status === 'failed' ? { reason: 'failed', error: new EgressError('EGR_ERR_UNAVAILABLE', state.error ?? `stream ${state.url} failed`) } : { reason: 'removed' },
+      state.status === 'failed'
+        ? { reason: 'failed', error: new EgressError('EGR_ERR_UNAVAILABLE', state.error ?? `stream ${state.url} failed`) }
+        : { reason: 'removed' },
     );
   }
 }

@@ -15,6 +15,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { exponentialBackoff } from '../../shared/backoff.ts';
 import { EgressError } from '../../shared/errors.ts';
 import { parseSrtQuery } from '../../shared/srt-options.ts';
 import { parseStreamUrl } from '../../shared/stream-destination.ts';
@@ -223,7 +224,10 @@ export class StreamSink {
 
   #spawn(pinned: PinnedDestination): void {
     const { supervisor, ffmpegPath, tlsCa } = this.#options;
-    const run = this.target.protocol === 'srt' ? startSrtRun(pinned, supervisor, ffmpegPath) : startRtmpRun({ pinned, supervisor, ffmpegPath, ...(tlsCa ? { tlsCa } : {}) });
+    const run =
+      this.target.protocol === 'srt'
+        ? startSrtRun(pinned, supervisor, ffmpegPath)
+        : startRtmpRun({ pinned, supervisor, ffmpegPath, ...(tlsCa ? { tlsCa } : {}) });
     const attempt: Attempt = {
       run,
       sentBytes: 0,
@@ -260,7 +264,11 @@ export class StreamSink {
     const window = this.#settings.stallTimeoutMs;
     if (now - attempt.progressAtMs >= window) {
       const seconds = Math.round(window / 1000);
-      const reason = attempt.join ? `no keyframe to start from in ${seconds} s` : attempt.sentBytes === 0 ? `not connected after ${seconds} s` : `sent less than 4 KiB in ${seconds} s`;
+      const reason = attempt.join
+        ? `no keyframe to start from in ${seconds} s`
+        : attempt.sentBytes === 0
+          ? `not connected after ${seconds} s`
+          : `sent less than 4 KiB in ${seconds} s`;
       this.#attemptFailed(attempt, reason);
     } else if (attempt.connectedAtMs !== undefined && now - attempt.connectedAtMs >= window) {
       // Healthy for a whole window: the next trouble starts a fresh series of retries.
@@ -286,7 +294,7 @@ export class StreamSink {
     if (this.target.protocol === 'srt') return this.#fail(reason);
     if (this.#failuresInRow >= maxRetries) return this.#fail(`${reason} (gave up after ${maxRetries} retries in a row)`);
     this.#failuresInRow += 1;
-    const backoffMs = Math.min(FIRST_BACKOFF_MS * 2 ** (this.#failuresInRow - 1), maxBackoffMs);
+    const backoffMs = exponentialBackoff(FIRST_BACKOFF_MS, maxBackoffMs)(this.#failuresInRow);
     this.#log.warn({ reason, backoffMs, retries: this.#state.retries }, 'stream interrupted; restarting it');
     this.#update({ connected: false });
     void this.#restartAfter(backoffMs);

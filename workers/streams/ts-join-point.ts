@@ -67,7 +67,8 @@ function sectionStart(packet: Buffer): number | undefined {
 }
 
 /** Section length field: the bytes after it, CRC included. */
-const sectionEnd = (packet: Buffer, table: number) => Math.min(table + 3 + (((packet[table + 1]! & 0x0f) << 8) | packet[table + 2]!) - 4, packet.length);
+const sectionEnd = (packet: Buffer, table: number) =>
+  Math.min(table + 3 + (((packet[table + 1]! & 0x0f) << 8) | packet[table + 2]!) - 4, packet.length);
 
 /** PAT → the PMT PID of its first program. */
 function firstProgramPmtPid(packet: Buffer): number | undefined {

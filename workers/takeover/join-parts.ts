@@ -30,10 +30,14 @@ export async function streamLayout(path: string): Promise<string> {
   const input = new Input({ source: new FilePathSource(path), formats: ALL_FORMATS });
   try {
     const video = await Promise.all(
-      (await input.getVideoTracks()).map(async (t) => `video:${await t.getCodecParameterString()}:${await t.getCodedWidth()}x${await t.getCodedHeight()}`),
+      (await input.getVideoTracks()).map(
+        async (t) => `video:${await t.getCodecParameterString()}:${await t.getCodedWidth()}x${await t.getCodedHeight()}`,
+      ),
     );
     const audio = await Promise.all(
-      (await input.getAudioTracks()).map(async (t) => `audio:${await t.getCodecParameterString()}:${await t.getSampleRate()}:${await t.getNumberOfChannels()}`),
+      (await input.getAudioTracks()).map(
+        async (t) => `audio:${await t.getCodecParameterString()}:${await t.getSampleRate()}:${await t.getNumberOfChannels()}`,
+      ),
     );
     return [...video, ...audio].join(' ');
   } finally {
@@ -57,7 +61,21 @@ export async function joinParts(ffmpegPath: string, parts: readonly string[], fi
   if (differing > 0) throw new Error(`part ${differing + 1} has other streams (${layouts[differing]}) than the first (${layouts[0]})`);
   const list = join(dirname(outPath), `${fileType}-parts.txt`);
   await writeFile(list, parts.map(concatEntry).join('\n') + '\n');
-  const args = ['-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', ...(fileType === 'mp4' ? ['-movflags', '+faststart'] : []), outPath];
+  const args = [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'concat',
+    '-safe',
+    '0',
+    '-i',
+    list,
+    '-c',
+    'copy',
+    ...(fileType === 'mp4' ? ['-movflags', '+faststart'] : []),
+    outPath,
+  ];
   const ffmpeg = ownedChild(ffmpegPath, args);
   await run(ffmpeg.command, ffmpeg.args, { env: ffmpeg.env });
   const [durationSec, ...partDurationsSec] = await Promise.all([outPath, ...parts].map(mediaDurationSec));

@@ -175,8 +175,7 @@ export function opusPacketSamples(packet: Uint8Array): number {
   if (packet.length === 0) return 960;
   const toc = packet[0]!;
   const config = toc >> 3;
-  const frameSamples =
-    config < 12 ? [480, 960, 1920, 2880][config & 3]! : config < 16 ? [480, 960][config & 1]! : [120, 240, 480, 960][config & 3]!;
+  const frameSamples = config < 12 ? [480, 960, 1920, 2880][config & 3]! : config < 16 ? [480, 960][config & 1]! : [120, 240, 480, 960][config & 3]!;
   const code = toc & 3;
   const frames = code === 0 ? 1 : code === 3 ? (packet[1] ?? 0) & 0x3f : 2;
   return frameSamples * frames;

@@ -120,7 +120,12 @@ export class ContainerWriter {
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       if (this.audio) {
-        await this.audio.add(packet, first ? { decoderConfig: { codec: 'opus', numberOfChannels: this.channels, sampleRate: 48_000, description: opusHead(this.channels) } } : undefined);
+        await this.audio.add(
+          packet,
+          first
+            ? { decoderConfig: { codec: 'opus', numberOfChannels: this.channels, sampleRate: 48_000, description: opusHead(this.channels) } }
+            : undefined,
+        );
         return;
       }
       const d = this.description;

@@ -44,11 +44,34 @@ export interface G711SessionOptions {
 /** ffmpeg arguments: 16-bit 8 kHz mono PCM on stdin → Opus 48 kHz in a crash-safe Ogg. */
 export function g711EncodeArgs(capturePath: string, clockRate: number): string[] {
   return [
-    '-hide_banner', '-nostdin', '-v', 'error', '-y',
-    '-f', 's16le', '-ar', String(clockRate), '-ac', '1', '-i', 'pipe:0',
-    '-c:a', 'libopus', '-b:a', OPUS_BITRATE, '-ar', '48000', '-ac', '1',
-    '-page_duration', String(PAGE_DURATION_US), '-flush_packets', '1',
-    '-f', 'ogg', capturePath,
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    's16le',
+    '-ar',
+    String(clockRate),
+    '-ac',
+    '1',
+    '-i',
+    'pipe:0',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    OPUS_BITRATE,
+    '-ar',
+    '48000',
+    '-ac',
+    '1',
+    '-page_duration',
+    String(PAGE_DURATION_US),
+    '-flush_packets',
+    '1',
+    '-f',
+    'ogg',
+    capturePath,
   ];
 }
 
@@ -82,7 +105,8 @@ export class G711FileSession {
     this.capturePath = join(start.workDir, 'capture.ogg');
     this.encoder = options.supervisor.spawn('ffmpeg-g711', start.settings.ffmpegPath, g711EncodeArgs(this.capturePath, this.clockRate));
     void this.encoder.exited.then((exit) => {
-      if (!this.finishing) options.onFailure(new EgressError('EGR_ERR_ENCODER_FAILED', `the Opus encoder stopped: ${describeExit(exit, this.encoder)}`));
+      if (!this.finishing)
+        options.onFailure(new EgressError('EGR_ERR_ENCODER_FAILED', `the Opus encoder stopped: ${describeExit(exit, this.encoder)}`));
     });
     announceCapture(start.workDir, { fileType: 'ogg', namingVars: options.subscriber.namingVars() }, start.log);
     this.jitter = new JitterBuffer({
@@ -105,7 +129,14 @@ export class G711FileSession {
     const endedAtMs = Date.now();
     const stats = { frames: this.packets, duplicated: 0, dropped: this.dropped };
     start.log.info(
-      { ...stats, lostPackets: this.lost, seconds: this.samples / this.clockRate, silenceSeconds: this.silentSamples / this.clockRate, notFilledSeconds: this.clampedSamples / this.clockRate, wrongPayloadType: this.filter.wrongPayloadType },
+      {
+        ...stats,
+        lostPackets: this.lost,
+        seconds: this.samples / this.clockRate,
+        silenceSeconds: this.silentSamples / this.clockRate,
+        notFilledSeconds: this.clampedSamples / this.clockRate,
+        wrongPayloadType: this.filter.wrongPayloadType,
+      },
       'G.711 track recording finished',
     );
     this.encoder.child.stdin?.end();
@@ -114,11 +145,17 @@ export class G711FileSession {
       return { started: false, end, startedAtMs: endedAtMs, endedAtMs, stats };
     }
     let timeout: ReturnType<typeof setTimeout> | undefined;
-    const exit = await Promise.race([this.encoder.exited, new Promise<undefined>((resolve) => (timeout = setTimeout(() => resolve(undefined), FINISH_TIMEOUT_MS)))]);
+    const exit = await Promise.race([
+      this.encoder.exited,
+      new Promise<undefined>((resolve) => (timeout = setTimeout(() => resolve(undefined), FINISH_TIMEOUT_MS))),
+    ]);
     clearTimeout(timeout);
     if (!exit) await this.encoder.kill();
     if (!exit || exit.code !== 0) {
-      throw new EgressError('EGR_ERR_ENCODER_FAILED', `cannot write the ogg file: ${exit ? describeExit(exit, this.encoder) : 'the Opus encoder did not finish'}`);
+      throw new EgressError(
+        'EGR_ERR_ENCODER_FAILED',
+        `cannot write the ogg file: ${exit ? describeExit(exit, this.encoder) : 'the Opus encoder did not finish'}`,
+      );
     }
     const { size } = await stat(this.capturePath);
     return {

@@ -54,7 +54,8 @@ export const recordTrackFile: Recorder = (start) => {
 };
 
 async function record(start: RecordingStart, onStopHandler: (stop: (reason: string) => void) => void): Promise<RecordingResult> {
-  const { plan, settings, log, filePath } = start;
+  const { plan, settings, log } = start;
+  const filePath = start.outputs.file?.path;
   if (!filePath) throw new EgressError('EGR_ERR_INTERNAL', 'track egress to a file needs a file path');
   const trackId = plan.source.kind === 'track' ? plan.source.trackId : '';
   let ended!: (end: RecordingEnd | Error) => void;
@@ -85,7 +86,11 @@ async function record(start: RecordingStart, onStopHandler: (stop: (reason: stri
     const law = g711Law(received.codec.mimeType);
     if (codec) session = new TrackFileSession({ start, received, codec, subscriber, filePath, supervisor });
     else if (law) session = new G711FileSession({ start, received, law, subscriber, supervisor, onFailure: (err) => ended(err) });
-    else throw new EgressError('EGR_ERR_NOT_SUPPORTED', `track egress of ${received.codec.mimeType} is not supported (H.264, VP8, VP9, Opus, PCMU and PCMA are)`);
+    else
+      throw new EgressError(
+        'EGR_ERR_NOT_SUPPORTED',
+        `track egress of ${received.codec.mimeType} is not supported (H.264, VP8, VP9, Opus, PCMU and PCMA are)`,
+      );
     const end = await endOf;
     await subscriber.close();
     if (!(end instanceof Error)) return await session.finish(end);
@@ -95,7 +100,10 @@ async function record(start: RecordingStart, onStopHandler: (stop: (reason: stri
       return undefined;
     });
     if (!partial?.started) throw end;
-    log.warn({ err: end.message, sizeBytes: partial.file?.sizeBytes }, 'room connection lost; the recording so far is delivered and the egress fails');
+    log.warn(
+      { err: end.message, sizeBytes: partial.file?.sizeBytes },
+      'room connection lost; the recording so far is delivered and the egress fails',
+    );
     return { ...partial, failure: asEgressError(end) };
   } catch (err) {
     // A stop while joining, or a track that ended before it was received, records nothing.
@@ -170,7 +178,10 @@ class TrackFileSession {
     const { start, codec, supervisor } = this.options;
     const endedAtMs = Date.now();
     const stats = { frames: this.writer.samples, duplicated: 0, dropped: this.dropped };
-    start.log.info({ ...stats, lostPackets: this.lost, opusFillers: this.fillers, wrongPayloadType: this.filter.wrongPayloadType }, 'track recording finished');
+    start.log.info(
+      { ...stats, lostPackets: this.lost, opusFillers: this.fillers, wrongPayloadType: this.filter.wrongPayloadType },
+      'track recording finished',
+    );
     if (this.startedAtMs === undefined) {
       await this.writer.cancel();
       return { started: false, end, startedAtMs: endedAtMs, endedAtMs, stats };
@@ -249,13 +260,20 @@ class TrackFileSession {
     let description;
     if (this.firstTimestamp === undefined) {
       const described = describeKeyframe(codec.codec, sample.data);
-      description = { codecString: described.codecString, width: described.width ?? received.info.width, height: described.height ?? received.info.height };
+      description = {
+        codecString: described.codecString,
+        width: described.width ?? received.info.width,
+        height: described.height ?? received.info.height,
+      };
       this.options.start.log.info(description, 'first keyframe');
       this.begin(frame.timestamp);
     }
     this.awaitingKeyframe = false;
     this.lastTimestamp = frame.timestamp;
-    this.writer.write({ data: sample.data, keyframe: sample.keyframe, timestampSec: (frame.timestamp - this.firstTimestamp!) / codec.clockRate }, description);
+    this.writer.write(
+      { data: sample.data, keyframe: sample.keyframe, timestampSec: (frame.timestamp - this.firstTimestamp!) / codec.clockRate },
+      description,
+    );
   }
 
   private onOpus(timestamp: number, data: Uint8Array): void {
@@ -272,7 +290,8 @@ class TrackFileSession {
       const missing = Math.floor((timestamp - this.expectedTimestamp) / step + 0.01);
       if (missing > 0 && missing * step <= MAX_FILL_SEC * clock) {
         const filler = opusFiller(this.previousOpus);
-        for (let i = 0; i < missing; i++) this.writer.write({ data: filler, keyframe: true, timestampSec: (this.expectedTimestamp + i * step - first) / clock });
+        for (let i = 0; i < missing; i++)
+          this.writer.write({ data: filler, keyframe: true, timestampSec: (this.expectedTimestamp + i * step - first) / clock });
         this.fillers += missing;
       }
     }

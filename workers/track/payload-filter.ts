@@ -19,7 +19,8 @@ export class PayloadFilter {
 
   accepts(rtp: RtpPacket): boolean {
     if (rtp.header.payloadType !== this.payloadType) {
-      if (this.wrongPayloadType++ === 0) this.log.warn({ payloadType: rtp.header.payloadType, expected: this.payloadType }, 'RTP with another payload type ignored');
+      if (this.wrongPayloadType++ === 0)
+        this.log.warn({ payloadType: rtp.header.payloadType, expected: this.payloadType }, 'RTP with another payload type ignored');
       return false;
     }
     return rtp.payload.length > 0;

@@ -5,7 +5,7 @@
  * The server offers the subscriber PeerConnection (`subscriber_primary`); the recorders never make a
  * publisher PC (only test publishers do, with `publisher`).
  */
-import { DisconnectReason, JoinResponse, LeaveRequest, LeaveRequest_Action, Ping, SignalRequest, SignalResponse } from '@livekit/protocol';
+import { DisconnectReason, type JoinResponse, LeaveRequest, LeaveRequest_Action, Ping, SignalRequest, SignalResponse } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { EgressError } from '../../shared/errors.ts';
@@ -57,7 +57,7 @@ export class SignalClient {
       this.lastHeardAt = Date.now();
       let response: SignalResponse;
       try {
-        response = isBinary ? SignalResponse.fromBinary(toBytes(data)) : SignalResponse.fromJsonString(String(data));
+        response = isBinary ? SignalResponse.fromBinary(toBytes(data)) : SignalResponse.fromJsonString(Buffer.from(toBytes(data)).toString('utf8'));
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'unreadable signalling message');
         return;
@@ -148,7 +148,9 @@ function open(base: string, token: string): Promise<{ ws: WebSocket; join: JoinR
       clearTimeout(timer);
       ws.removeAllListeners();
       try {
-        const response = isBinary ? SignalResponse.fromBinary(toBytes(data)) : SignalResponse.fromJsonString(String(data));
+        const response = isBinary
+          ? SignalResponse.fromBinary(toBytes(data))
+          : SignalResponse.fromJsonString(Buffer.from(toBytes(data)).toString('utf8'));
         if (response.message.case === 'leave') throw new Error(`the server refused the join (leave reason ${response.message.value.reason})`);
         if (response.message.case !== 'join') throw new Error(`expected a JoinResponse, got ${response.message.case}`);
         resolve({ ws, join: response.message.value });

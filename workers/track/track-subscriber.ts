@@ -6,25 +6,26 @@
  */
 import {
   DisconnectReason,
-  ParticipantInfo,
+  type ParticipantInfo,
   ParticipantInfo_State,
   ParticipantTracks,
   SessionDescription,
   SignalTarget,
   SubscriptionError,
-  TrackInfo,
+  type TrackInfo,
   TrackSource,
   TrackType,
   TrickleRequest,
   UpdateSubscription,
 } from '@livekit/protocol';
 import type { Logger } from 'pino';
+import { parse as parseSdp, parseParams, type MediaDescription } from 'sdp-transform';
 import {
-  MediaStreamTrack,
+  type MediaStreamTrack,
   RTCPeerConnection,
-  RTCRtpCodecParameters,
-  RTCRtpReceiver,
-  RTCRtpTransceiver,
+  type RTCRtpCodecParameters,
+  type RTCRtpReceiver,
+  type RTCRtpTransceiver,
   useH264,
   useOPUS,
   usePCMA,
@@ -191,7 +192,9 @@ export class TrackSubscriber {
   private onSignal(message: SignalMessage): void {
     switch (message.case) {
       case 'offer':
-        this.negotiation = this.negotiation.then(() => this.answer(message.value)).catch((err: Error) => this.fail(new EgressError('EGR_ERR_INTERNAL', `subscriber negotiation failed: ${err.message}`)));
+        this.negotiation = this.negotiation
+          .then(() => this.answer(message.value))
+          .catch((err: Error) => this.fail(new EgressError('EGR_ERR_INTERNAL', `subscriber negotiation failed: ${err.message}`)));
         return;
       case 'trickle':
         if (message.value.target !== SignalTarget.SUBSCRIBER) return;
@@ -208,8 +211,13 @@ export class TrackSubscriber {
         return;
       case 'subscriptionResponse':
         if (message.value.trackSid === this.options.trackId && message.value.err !== SubscriptionError.SE_UNKNOWN) {
-          const err = message.value.err === SubscriptionError.SE_CODEC_UNSUPPORTED ? 'the track codec is not supported' : `track ${this.options.trackId} not found`;
-          this.fail(new EgressError(message.value.err === SubscriptionError.SE_CODEC_UNSUPPORTED ? 'EGR_ERR_NOT_SUPPORTED' : 'EGR_ERR_NOT_FOUND', err));
+          const err =
+            message.value.err === SubscriptionError.SE_CODEC_UNSUPPORTED
+              ? 'the track codec is not supported'
+              : `track ${this.options.trackId} not found`;
+          this.fail(
+            new EgressError(message.value.err === SubscriptionError.SE_CODEC_UNSUPPORTED ? 'EGR_ERR_NOT_SUPPORTED' : 'EGR_ERR_NOT_FOUND', err),
+          );
         }
         return;
       case 'leave': {
@@ -240,7 +248,8 @@ export class TrackSubscriber {
     const codec = transceiver.codecs[0];
     const participant = this.publisher;
     const info = participant?.tracks.find((t) => t.sid === this.options.trackId);
-    if (!codec || !participant || !info) return this.fail(new EgressError('EGR_ERR_NOT_SUPPORTED', `no codec of track ${this.options.trackId} could be negotiated`));
+    if (!codec || !participant || !info)
+      return this.fail(new EgressError('EGR_ERR_NOT_SUPPORTED', `no codec of track ${this.options.trackId} could be negotiated`));
     clearTimeout(this.waitTimer);
     this.log.info({ codec: codec.mimeType, payloadType: codec.payloadType, fmtp: codec.parameters }, 'track negotiated');
     this.resolveReceived({ kind: track.kind === 'video' ? 'video' : 'audio', info, participant, codec, track, receiver: transceiver.receiver });
@@ -272,7 +281,10 @@ export class TrackSubscriber {
       this.publisher = participant;
       this.muted = info.muted;
       clearTimeout(this.waitTimer);
-      this.log.info({ participant: participant.identity, type: TrackType[info.type], mimeType: info.mimeType, muted: info.muted }, 'track found; subscribing');
+      this.log.info(
+        { participant: participant.identity, type: TrackType[info.type], mimeType: info.mimeType, muted: info.muted },
+        'track found; subscribing',
+      );
       this.signal?.send({
         case: 'subscription',
         value: new UpdateSubscription({
@@ -298,40 +310,55 @@ export class TrackSubscriber {
  */
 export function offerForTrack(sdp: string, mid: string | undefined, mimeType: string): string {
   if (!mid) return sdp;
-  const sections = sdp.split(/\r\n(?=m=)/);
-  return sections
-    .map((section) => {
-      const lines = section.split('\r\n');
-      if (!lines[0]!.startsWith('m=') || !lines.includes(`a=mid:${mid}`)) return section;
-      return restrictSection(lines, mimeType.split('/')[1]!.toLowerCase()).join('\r\n');
-    })
-    .join('\r\n');
+  const offered = parseSdp(sdp).media;
+  const index = offered.findIndex((m) => m.mid !== undefined && String(m.mid) === mid);
+  const media = offered[index];
+  const kept = media && payloadsToKeep(media, mimeType.split('/')[1]!.toLowerCase());
+  // Not offered: left to werift (the m-line is then rejected), the offer as the server wrote it.
+  if (!media || !kept) return sdp;
+  // The lines are edited, not the whole offer rewritten: sdp-transform's writer does not give back every line as
+  // it read it (an msid with a `|` in it, the candidates' ufrag), and werift must see the rest as the server wrote it.
+  const sections: string[][] = [[]];
+  for (const line of sdp.split('\r\n')) {
+    if (line.startsWith('m=')) sections.push([]);
+    sections.at(-1)!.push(line);
+  }
+  // Section 0 is the session's; the m-line's fields after the third are its payload types.
+  sections[index + 1] = sections[index + 1]!.filter((line) => {
+    const pt = payloadOfLine(line);
+    return pt === undefined || pt === '*' || kept.has(Number(pt));
+  }).map((line, i) =>
+    i === 0
+      ? line
+          .split(' ')
+          .filter((field, j) => j < 3 || kept.has(Number(field)))
+          .join(' ')
+      : line,
+  );
+  return sections.flat().join('\r\n');
 }
 
-function restrictSection(lines: string[], codecName: string): string[] {
-  const codecOf = new Map<string, string>();
-  const fmtpOf = new Map<string, string>();
-  for (const line of lines) {
-    const rtpmap = /^a=rtpmap:(\d+) ([^/]+)\//.exec(line);
-    if (rtpmap) codecOf.set(rtpmap[1]!, rtpmap[2]!.toLowerCase());
-    const fmtp = /^a=fmtp:(\d+) (.*)$/.exec(line);
-    if (fmtp) fmtpOf.set(fmtp[1]!, fmtp[2]!);
-  }
-  let keep = [...codecOf].filter(([, name]) => name === codecName).map(([pt]) => pt);
+/** The payload type an `a=rtpmap`, `a=fmtp` or `a=rtcp-fb` line is about (`*`: every one); undefined for other lines. */
+function payloadOfLine(line: string): string | undefined {
+  if (!line.startsWith('a=')) return undefined;
+  const attributes = parseSdp(`m=audio 9 RTP/AVP 0\r\n${line}`).media[0];
+  const pt = attributes?.rtp[0]?.payload ?? attributes?.fmtp[0]?.payload ?? attributes?.rtcpFb?.[0]?.payload;
+  return pt === undefined ? undefined : String(pt);
+}
+
+/** The payload types of `codecName` in the m-line (H.264: the `packetization-mode=1` ones if any) and their RTX; none offered: undefined. */
+function payloadsToKeep(media: MediaDescription, codecName: string): Set<number> | undefined {
+  const params = new Map(media.fmtp.map((f) => [f.payload, parseParams(f.config)]));
+  let keep = media.rtp.filter((r) => r.codec.toLowerCase() === codecName).map((r) => r.payload);
   if (codecName === 'h264') {
-    const mode1 = keep.filter((pt) => /packetization-mode=1/.test(fmtpOf.get(pt) ?? ''));
+    const mode1 = keep.filter((pt) => params.get(pt)?.['packetization-mode'] === 1);
     if (mode1.length) keep = mode1;
   }
-  if (keep.length === 0) return lines; // not offered: leave it to werift (the m-line is then rejected)
+  if (keep.length === 0) return undefined;
   const kept = new Set(keep);
-  for (const [pt, name] of codecOf) {
-    const apt = /apt=(\d+)/.exec(fmtpOf.get(pt) ?? '')?.[1];
-    if (name === 'rtx' && apt && kept.has(apt)) kept.add(pt);
+  for (const r of media.rtp) {
+    const apt = params.get(r.payload)?.apt;
+    if (r.codec.toLowerCase() === 'rtx' && typeof apt === 'number' && kept.has(apt)) kept.add(r.payload);
   }
-  return lines
-    .filter((line) => {
-      const pt = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[ ]/.exec(line)?.[1];
-      return !pt || kept.has(pt);
-    })
-    .map((line, i) => (i === 0 ? line.split(' ').filter((field, j) => j < 3 || kept.has(field)).join(' ') : line));
+  return kept;
 }

@@ -23,7 +23,12 @@ export async function dialWebSocket(url: string, policy: UrlPolicy, resolve?: Re
     throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `cannot connect to the WebSocket ${redactStreamUrl(url)}: ${(err as Error).message}`);
   }
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers: { 'Content-Type': 'audio/x-raw' }, handshakeTimeout: CONNECT_TIMEOUT_MS, followRedirects: false, lookup: pinnedLookup(addresses) });
+    const socket = new WebSocket(url, {
+      headers: { 'Content-Type': 'audio/x-raw' },
+      handshakeTimeout: CONNECT_TIMEOUT_MS,
+      followRedirects: false,
+      lookup: pinnedLookup(addresses),
+    });
     const fail = (why: string) => {
       socket.removeAllListeners();
       socket.on('error', () => undefined);

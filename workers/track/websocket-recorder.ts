@@ -7,7 +7,16 @@
  * end. The audio is decoded by @livekit/rtc-node (AudioStream).
  * Only an audio track: a video track fails the egress ("format … incompatible with codec …").
  */
-import { AudioStream, DisconnectReason, Room, RoomEvent, TrackKind, type RemoteTrack, type RemoteTrackPublication, type TrackPublication } from '@livekit/rtc-node';
+import {
+  AudioStream,
+  DisconnectReason,
+  Room,
+  RoomEvent,
+  TrackKind,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+  type TrackPublication,
+} from '@livekit/rtc-node';
 import WebSocket from 'ws';
 import { asEgressError, EgressError } from '../../shared/errors.ts';
 import { redactStreamUrl } from '../../shared/redact.ts';
@@ -32,7 +41,8 @@ export const recordTrackWebSocket: Recorder = (start) => recordingOf(start.log, 
 async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
   const { plan, settings, log } = start;
   const trackId = plan.source.kind === 'track' ? plan.source.trackId : '';
-  if (!start.websocketUrl) throw new EgressError('EGR_ERR_INTERNAL', 'the WebSocket URL of this egress is missing');
+  const websocketUrl = start.outputs.websocket?.url;
+  if (!websocketUrl) throw new EgressError('EGR_ERR_INTERNAL', 'the WebSocket URL of this egress is missing');
   const credentials = liveKitCredentials(settings.liveKit);
   const room = new Room();
   let socket: WebSocket | undefined;
@@ -44,7 +54,11 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
   try {
     room.on(RoomEvent.Disconnected, (reason) =>
       // The room ended: the track is gone with it, as when unpublished.
-      ended(reason === DisconnectReason.ROOM_DELETED || reason === DisconnectReason.ROOM_CLOSED ? 'end_signal' : new EgressError('EGR_ERR_UNAVAILABLE', `recording ended early: connection to room failed (${DisconnectReason[reason] ?? reason})`)),
+      ended(
+        reason === DisconnectReason.ROOM_DELETED || reason === DisconnectReason.ROOM_CLOSED
+          ? 'end_signal'
+          : new EgressError('EGR_ERR_UNAVAILABLE', `recording ended early: connection to room failed (${DisconnectReason[reason] ?? reason})`),
+      ),
     );
     await room.connect(credentials.wsUrl, await recorderToken(credentials, plan.roomName, plan.egressId), { autoSubscribe: false, dynacast: false });
     if (stopSignal.aborted) return notStarted('stopped');
@@ -53,24 +67,32 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     if (typeof publication === 'string') return notStarted(publication);
     if (publication instanceof Error) throw publication;
     if (publication.kind !== TrackKind.KIND_AUDIO) {
-      throw new EgressError('EGR_ERR_INVALID_ARGUMENT', `format websocket incompatible with codec ${publication.mimeType ?? 'video'} (a WebSocket output takes an audio track only)`);
+      throw new EgressError(
+        'EGR_ERR_INVALID_ARGUMENT',
+        `format websocket incompatible with codec ${publication.mimeType ?? 'video'} (a WebSocket output takes an audio track only)`,
+      );
     }
     room.on(RoomEvent.TrackUnpublished, (p) => p.sid === trackId && ended('end_signal'));
     room.on(RoomEvent.ParticipantDisconnected, (participant) => participant.trackPublications.has(trackId) && ended('end_signal'));
     const subscribed = new Promise<RemoteTrack>((resolve, reject) => {
       room.on(RoomEvent.TrackSubscribed, (track, p) => p.sid === trackId && resolve(track));
-      room.on(RoomEvent.TrackSubscriptionFailed, (sid, _participant, reason) => sid === trackId && reject(new EgressError('EGR_ERR_UNAVAILABLE', `cannot subscribe to track ${trackId}: ${reason ?? 'failed'}`)));
+      room.on(
+        RoomEvent.TrackSubscriptionFailed,
+        (sid, _participant, reason) =>
+          sid === trackId && reject(new EgressError('EGR_ERR_UNAVAILABLE', `cannot subscribe to track ${trackId}: ${reason ?? 'failed'}`)),
+      );
     });
     publication.setSubscribed(true);
     const track = await Promise.race([subscribed, endOf]);
     if (typeof track === 'string') return notStarted(track);
     if (track instanceof Error) throw track;
 
-    socket = await dialWebSocket(start.websocketUrl, settings.urlPolicy);
-    log.info({ url: redactStreamUrl(start.websocketUrl) }, 'WebSocket connected');
+    socket = await dialWebSocket(websocketUrl, settings.urlPolicy);
+    log.info({ url: redactStreamUrl(websocketUrl) }, 'WebSocket connected');
     socket.on('close', () => ended(new EgressError('EGR_ERR_UPLOAD_FAILED', 'the WebSocket closed')));
     socket.on('error', (err) => ended(new EgressError('EGR_ERR_UPLOAD_FAILED', `WebSocket write failed: ${err.message}`)));
-    const sendMuted = (p: TrackPublication, muted: boolean) => p.sid === trackId && socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ muted }));
+    const sendMuted = (p: TrackPublication, muted: boolean) =>
+      p.sid === trackId && socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify({ muted }));
     room.on(RoomEvent.TrackMuted, (p) => sendMuted(p, true));
     room.on(RoomEvent.TrackUnmuted, (p) => sendMuted(p, false));
     pump = new PcmPump(socket, track);

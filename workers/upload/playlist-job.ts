@@ -16,10 +16,25 @@ const PLAYLIST_CONTENT_TYPE = 'application/x-mpegurl';
  * Writes the playlists of `data` with the first `upTo` segments; `ended` adds #EXT-X-ENDLIST. `lastAttempt`:
  * the calling job's, so a storage that keeps failing hands over to the backup storage.
  */
-export async function writePlaylists(ctx: ServiceContext, delivery: Delivery, data: PlaylistJobData, ended: boolean, lastAttempt: boolean): Promise<{ main?: string; live?: string }> {
+export async function writePlaylists(
+  ctx: ServiceContext,
+  delivery: Delivery,
+  data: PlaylistJobData,
+  ended: boolean,
+  lastAttempt: boolean,
+): Promise<{ main?: string; live?: string }> {
   const segments = asPlaylistSegments(await ctx.segments.list(data.egressId, data.upTo));
   const write = async (key: string, text: string) =>
-    (await delivery.deliver({ egressId: data.egressId, storage: data.storage, key, payload: { text }, contentType: PLAYLIST_CONTENT_TYPE, lastAttempt })).location;
+    (
+      await delivery.deliver({
+        egressId: data.egressId,
+        storage: data.storage,
+        key,
+        payload: { text },
+        contentType: PLAYLIST_CONTENT_TYPE,
+        lastAttempt,
+      })
+    ).location;
   const written: { main?: string; live?: string } = {};
   if (data.mainKey) written.main = await write(data.mainKey, eventPlaylist(data.segmentDurationSec, segments, ended));
   if (data.liveKey) written.live = await write(data.liveKey, livePlaylist(data.segmentDurationSec, segments, ended));

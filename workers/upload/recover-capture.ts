@@ -28,7 +28,12 @@ export interface RecoveredFile {
 }
 
 /** The recovered file, or why there is none ("nothing to salvage", "nothing recorded"). */
-export async function recoverCapture(config: Pick<LoadedConfig, 'ffmpeg_path' | 'storage'>, plan: EgressPlan, workDir: string, log: Logger): Promise<RecoveredFile | string> {
+export async function recoverCapture(
+  config: Pick<LoadedConfig, 'ffmpeg_path' | 'storage'>,
+  plan: EgressPlan,
+  workDir: string,
+  log: Logger,
+): Promise<RecoveredFile | string> {
   const capture = (await readdir(workDir).catch(() => [] as string[])).find((name) => /^capture\.(mp4|ogg|mp3|mkv|webm)$/.test(name));
   // Track egress: the file type follows the track's codec, and its name what the room told the recorder.
   const track = await readCaptureInfo(workDir);
@@ -40,7 +45,17 @@ export async function recoverCapture(config: Pick<LoadedConfig, 'ffmpeg_path' | 
   const recovered = join(workDir, `recovered.${fileType}`);
   // A fragmented MP4 cut short is readable up to its last complete fragment, a streamable Matroska, WebM,
   // Ogg or MP3 up to its last complete frame: copy it into a normal file.
-  const ffmpeg = ownedChild(config.ffmpeg_path, ['-v', 'error', '-y', '-i', capturePath, '-c', 'copy', ...(fileType === 'mp4' ? ['-movflags', '+faststart'] : []), recovered]);
+  const ffmpeg = ownedChild(config.ffmpeg_path, [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    capturePath,
+    '-c',
+    'copy',
+    ...(fileType === 'mp4' ? ['-movflags', '+faststart'] : []),
+    recovered,
+  ]);
   await run(ffmpeg.command, ffmpeg.args, { env: ffmpeg.env });
   const durationSec = await mediaDurationSec(recovered).catch((err: Error) => {
     log.warn({ err: err.message }, "could not read the recovered file's duration");

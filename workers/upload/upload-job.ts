@@ -32,7 +32,15 @@ export function uploadProcessor(ctx: ServiceContext, delivery: Delivery) {
       lastReportMs = now;
       void job.updateProgress({ sentBytes, totalBytes } satisfies UploadJobProgress).catch(() => undefined);
     };
-    const { location, sizeBytes, backup } = await delivery.deliver({ egressId, storage, key, payload: { path: localPath }, contentType, onProgress, lastAttempt: isLastAttempt(job) });
+    const { location, sizeBytes, backup } = await delivery.deliver({
+      egressId,
+      storage,
+      key,
+      payload: { path: localPath },
+      contentType,
+      onProgress,
+      lastAttempt: isLastAttempt(job),
+    });
     log.info({ location, sizeBytes, backup, attempt: job.attemptsMade + 1 }, 'upload done');
     return { output, location, sizeBytes };
   };

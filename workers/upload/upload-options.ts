@@ -1,4 +1,5 @@
 import type { JobsOptions, Job } from 'bullmq';
+import { jobBackoff } from '../../shared/backoff.ts';
 import type { Config } from '../../shared/config/schema.ts';
 
 /**
@@ -6,7 +7,7 @@ import type { Config } from '../../shared/config/schema.ts';
  * `upload.backoff`); a final failure does not block its parent (the finalize job reports it).
  */
 export function uploadJobOptions(config: Pick<Config, 'upload'>): JobsOptions {
-  return { attempts: config.upload.attempts, backoff: { type: 'exponential', delay: config.upload.backoff }, ignoreDependencyOnFailure: true };
+  return { attempts: config.upload.attempts, backoff: jobBackoff(config.upload.backoff), ignoreDependencyOnFailure: true };
 }
 
 /** The job runs for the last time: a failure now is final (BullMQ counts failed attempts in attemptsMade). */

@@ -64,7 +64,12 @@ export async function launchChromium(options: ChromiumOptions): Promise<Chromium
   try {
     // puppeteer's arguments for Chromium, as it would pass them, go after setpriv's (a child of ours dies with
     // this process: owned-child.ts).
-    const chromiumArgs = await puppeteer.defaultArgs({ browser: 'chrome', headless: false, userDataDir: join(options.workDir, 'chromium-profile'), args: chromiumFlags(options) });
+    const chromiumArgs = await puppeteer.defaultArgs({
+      browser: 'chrome',
+      headless: false,
+      userDataDir: join(options.workDir, 'chromium-profile'),
+      args: chromiumFlags(options),
+    });
     // --enable-automation shows the "controlled by automated test software" bar in the recording.
     const launch = ownedChild(
       settings.chromePath,
@@ -151,8 +156,16 @@ async function navigate(browser: Browser, page: Page, url: string, log: Logger, 
  * --no-proxy-server, --proxy-pac-url and --proxy-auto-detect win over --proxy-server wherever they stand.
  */
 const ROUTING_FLAGS = new Set([
-  'proxy-server', 'proxy-bypass-list', 'no-proxy-server', 'proxy-pac-url', 'proxy-auto-detect', 'winhttp-proxy-resolver',
-  'host-rules', 'host-resolver-rules', 'enable-quic', 'origin-to-force-quic-on',
+  'proxy-server',
+  'proxy-bypass-list',
+  'no-proxy-server',
+  'proxy-pac-url',
+  'proxy-auto-detect',
+  'winhttp-proxy-resolver',
+  'host-rules',
+  'host-resolver-rules',
+  'enable-quic',
+  'origin-to-force-quic-on',
 ]);
 
 /**

@@ -32,7 +32,6 @@ import { EgressError } from '../../shared/errors.ts';
 import { normalizeHost, resolveForConnect, UnresolvedHostError, type Resolver, type UrlPolicy } from '../../shared/url-policy.ts';
 import { answer, answerRaw, forwardedHeaders, parseAuthority, POLICY_HEADER, PROXY_ERROR_HEADER, splice, withoutHopByHop } from './proxy-wire.ts';
 
-
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Chromium takes headers up to 256 KiB; Node's default (16 KiB) would break pages with large cookies. */
 const MAX_HEADER_BYTES = 256 * 1024;
@@ -131,10 +130,17 @@ class ProxyServer implements PolicyProxy {
     this.#resolve = options.resolve;
     if (options.rules) this.apply(options.rules);
     this.#server.on('connection', (socket: Socket) => this.#track(socket));
-    // Whatever a page or a site sends, a failure ends that one connection, never the worker.
-    this.#server.on('request', (req, res) => this.#forward(req, res).catch((err: Error) => this.#broken(err, res.socket)));
-    this.#server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => this.#tunnel(req, client, head).catch((err: Error) => this.#broken(err, client)));
-    this.#server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => this.#upgrade(req, client, head).catch((err: Error) => this.#broken(err, client)));
+    // Whatever a page or a site sends, a failure ends that one connection, never the worker: each handler runs
+    // on its own (the server does not wait for it) and its rejection is caught here.
+    this.#server.on('request', (req, res) => {
+      void this.#forward(req, res).catch((err: Error) => this.#broken(err, res.socket));
+    });
+    this.#server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
+      void this.#tunnel(req, client, head).catch((err: Error) => this.#broken(err, client));
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => {
+      void this.#upgrade(req, client, head).catch((err: Error) => this.#broken(err, client));
+    });
     this.#server.on('clientError', (_err, socket: Duplex) => socket.destroy());
   }
 
@@ -247,7 +253,9 @@ class ProxyServer implements PolicyProxy {
       return answerNotReachedRaw(client, err);
     }
     if (client.destroyed) return void upstream.destroy();
-    const headers = req.rawHeaders.flatMap((value, i, raw) => (i % 2 === 0 && !value.toLowerCase().startsWith('proxy-') ? [`${value}: ${raw[i + 1]}\r\n`] : []));
+    const headers = req.rawHeaders.flatMap((value, i, raw) =>
+      i % 2 === 0 && !value.toLowerCase().startsWith('proxy-') ? [`${value}: ${raw[i + 1]}\r\n`] : [],
+    );
     upstream.write(`${req.method} ${target.pathname}${target.search} HTTP/1.1\r\n${headers.join('')}\r\n`);
     if (head.length > 0) upstream.write(head);
     splice(client, upstream);
@@ -264,7 +272,10 @@ class ProxyServer implements PolicyProxy {
     try {
       if (!rules) throw new EgressError('EGR_ERR_PERMISSION_DENIED', `${host} is not allowed (this browser serves no egress yet)`);
       const exempt = rules.exemptHosts.includes(host) || rules.exemptOrigins.includes(`${host}:${port}`);
-      addresses = await resolveForConnect(host, rules.field, rules.policy, { ...(this.#resolve ? { resolve: this.#resolve } : {}), exemptHosts: exempt ? [host] : [] });
+      addresses = await resolveForConnect(host, rules.field, rules.policy, {
+        ...(this.#resolve ? { resolve: this.#resolve } : {}),
+        exemptHosts: exempt ? [host] : [],
+      });
     } catch (err) {
       if (err instanceof EgressError) this.#refused(host, port, via, err);
       else this.#remember(host, port, { unreachable: err instanceof UnresolvedHostError ? 'ERR_NAME_NOT_RESOLVED' : 'ERR_FAILED' });

@@ -21,7 +21,17 @@ export function parseAuthority(authority: string): { host: string; port: number 
  * Headers that belong to one connection (RFC 9110 §7.6.1), and every Proxy-* header: never forwarded. Nor are
  * our own markers: only the proxy's answers may carry them.
  */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', POLICY_HEADER, PROXY_ERROR_HEADER]);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  POLICY_HEADER,
+  PROXY_ERROR_HEADER,
+]);
 
 export function withoutHopByHop(raw: readonly string[]): string[] {
   const named = new Set<string>();
@@ -51,9 +61,11 @@ export function answer(res: ServerResponse, status: number, text: string, header
 
 export function answerRaw(socket: Duplex, status: number, reason: string, headers: Record<string, string>, text: string): void {
   if (socket.destroyed) return;
-  const body = Buffer.from(`${text}\n`);
+  const body = `${text}\n`;
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${lines.join('')}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\n${lines.join('')}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Bytes both ways until either side closes; then both are gone. */

@@ -122,7 +122,10 @@ async function prime(server: string, sink: string, supervisor: Supervisor | unde
 /** Waits until the monitor of `sink` has a recording stream (the keeper's: nobody else knows the sink yet). */
 async function untilRecording(server: string, sink: string, keeper: SupervisedProcess): Promise<void> {
   const monitor = `${sink}.monitor`;
-  const sourceIndex = (await pactl(server, ['list', 'short', 'sources'])).split('\n').map((line) => line.split('\t')).find((fields) => fields[1] === monitor)?.[0];
+  const sourceIndex = (await pactl(server, ['list', 'short', 'sources']))
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .find((fields) => fields[1] === monitor)?.[0];
   if (sourceIndex === undefined) throw new EgressError('EGR_ERR_INTERNAL', `PulseAudio has no source ${monitor}`);
   let exited: string | undefined;
   void keeper.exited.then((exit) => (exited = describeExit(exit, keeper)));
@@ -131,7 +134,8 @@ async function untilRecording(server: string, sink: string, keeper: SupervisedPr
     if (exited) throw new EgressError('EGR_ERR_INTERNAL', `the sink's reader could not start: ${exited}`);
     const outputs = await pactl(server, ['list', 'short', 'source-outputs']);
     if (outputs.split('\n').some((line) => line.split('\t')[1] === sourceIndex)) return;
-    if (Date.now() > deadline) throw new EgressError('EGR_ERR_INTERNAL', `the sink's reader did not connect within ${KEEPER_CONNECT_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new EgressError('EGR_ERR_INTERNAL', `the sink's reader did not connect within ${KEEPER_CONNECT_TIMEOUT_MS / 1000} s`);
     await delay(10);
   }
 }

@@ -70,7 +70,13 @@ async function removeIfStale(path: string, display: number): Promise<boolean> {
   const stat = await lstat(path).catch(() => undefined);
   if (!stat || stat.uid !== process.getuid?.() || !(stat.isSocket() || stat.isFile())) return false;
   const aside = join(X_TMP, `.egress-stale-X${display}-${process.pid}`);
-  if (!(await rename(path, aside).then(() => true, () => false))) return false;
+  if (
+    !(await rename(path, aside).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return false;
   // A lock moved aside counts too: a server that had just taken the display holds it.
   const live = (await displayLive(display)) || (await lockHeld(aside));
   if (live) await link(aside, path).catch(() => undefined);

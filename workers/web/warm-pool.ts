@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { exponentialBackoff } from '../../shared/backoff.ts';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { DEFAULT_ENCODING } from '../../shared/encoding.ts';
 import { launchChromium, type ChromiumSession } from './chromium.ts';
@@ -49,6 +50,7 @@ export const STATIONS_DIR_KIND = 'egress-warm-stations';
 const REFILL_DELAY_MS = 3_000;
 const RETRY_FIRST_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
+const stationBackoff = exponentialBackoff(RETRY_FIRST_MS, RETRY_MAX_MS);
 
 export interface Station {
   readonly id: string;
@@ -136,7 +138,8 @@ export class WarmPool implements StationSource {
     // A station whose process has just ended is not handed out (its watcher discards it).
     const index = this.#idle.findIndex(({ station }) => station.alive() && (!plan.video || sameScreen(station.screen, wanted)));
     if (index < 0) {
-      if (plan.video && !sameScreen(wanted, this.#screen) && stationScreenAllowed(wanted, this.#options.settings.screenLimits)) this.#follow(wanted, log);
+      if (plan.video && !sameScreen(wanted, this.#screen) && stationScreenAllowed(wanted, this.#options.settings.screenLimits))
+        this.#follow(wanted, log);
       log.info({ idle: this.#idle.length, preparing: this.#preparing.size }, 'no warm station fits; starting cold');
       return undefined;
     }
@@ -152,9 +155,11 @@ export class WarmPool implements StationSource {
   /** Resolves once `size` stations are ready (or the pool is closed); for tests and the bench. */
   async ready(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    if (!stationScreenAllowed(this.#screen, this.#options.settings.screenLimits)) throw new Error('the warm pool makes no station: its screen is beyond the configured limits');
+    if (!stationScreenAllowed(this.#screen, this.#options.settings.screenLimits))
+      throw new Error('the warm pool makes no station: its screen is beyond the configured limits');
     while (!this.#closed && this.#idle.length < this.#options.size) {
-      if (Date.now() > deadline) throw new Error(`the warm pool has ${this.#idle.length} of ${this.#options.size} stations ready after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`the warm pool has ${this.#idle.length} of ${this.#options.size} stations ready after ${timeoutMs} ms`);
       this.#fill();
       await Promise.race([new Promise<void>((resolve) => this.#readyWaiters.push(resolve)), delay(100)]);
     }
@@ -256,7 +261,7 @@ export class WarmPool implements StationSource {
   /** After a failure: no station is made for a while, longer after each failure in a row. Returns the wait, ms. */
   #backOff(): number {
     this.#failures++;
-    const retryMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.#failures - 1));
+    const retryMs = stationBackoff(this.#failures);
     this.#retryAt = Date.now() + retryMs;
     return retryMs;
   }
@@ -281,11 +286,16 @@ export class WarmPool implements StationSource {
     timer.unref();
     this.#timers.add(timer);
   }
-
 }
 
 /** Makes one station: Xvfb at `screen`, a primed sink, Chromium on about:blank with a fresh profile behind a proxy that refuses everything. */
-export async function prepareStation(options: { screen: ScreenSize; settings: RecorderSettings; dir: string; log: Logger; onDestroyed?: (id: string) => void }): Promise<Station> {
+export async function prepareStation(options: {
+  screen: ScreenSize;
+  settings: RecorderSettings;
+  dir: string;
+  log: Logger;
+  onDestroyed?: (id: string) => void;
+}): Promise<Station> {
   const { screen, settings, log } = options;
   const id = `ws_${randomBytes(6).toString('hex')}`;
   const stationLog = log.child({ station: id });

@@ -16,7 +16,7 @@ import { startPolicyProxy, type PolicyProxy, type ProxyRules } from './policy-pr
 import { Supervisor } from '../process/processes.ts';
 import { createSink, type AudioSink } from './pulse.ts';
 import type { Station } from './warm-pool.ts';
-import { captureOutputsOf, notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../recording/recorder-steps.ts';
+import { notStarted, recordingOf, STOPPED, untilStoppedOrFailed } from '../recording/recorder-steps.ts';
 import type { Recorder, RecordingEnd, RecordingResult, RecordingStart } from '../recording/recorder-contract.ts';
 import { startXvfb, type VirtualDisplay } from './xvfb.ts';
 import { pageSourceOf } from '../room/page-source.ts';
@@ -25,62 +25,78 @@ export const recordWeb: Recorder = (start) => recordingOf(start.log, 'web record
 
 const ENDED_FIRST = Symbol('ended before it started');
 
-async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
+/** The page's surroundings: a warm station's, or a display, sink, proxy and Chromium started cold for it. */
+interface PageStage {
+  display: VirtualDisplay;
+  sink: AudioSink | undefined;
+  chromium: ChromiumSession;
+  /** What this recording must end itself (a station's go with the station). */
+  own: { sink?: AudioSink; proxy?: PolicyProxy; station?: Station };
+}
+
+async function setStage(start: RecordingStart, supervisor: Supervisor, rules: ProxyRules, stage: PageStage['own']): Promise<PageStage> {
   const { plan, settings, log, workDir } = start;
+  const station = (stage.station = start.warmPool?.take(plan, log));
+  if (station) {
+    // Until now the station's proxy refused everything; from now on it is this egress's.
+    station.proxy.apply(rules);
+    station.chromium.useLog(log);
+    return { display: station.display, sink: plan.audio ? station.sink : undefined, chromium: station.chromium, own: stage };
+  }
+  const display = await startXvfb(supervisor, plan.encoding);
+  const sink = (stage.sink = plan.audio ? await createSink(plan.egressId, log, supervisor) : undefined);
+  const proxy = (stage.proxy = await startPolicyProxy({ rules, log }));
+  const chromium = await launchChromium({
+    settings,
+    supervisor,
+    display: display.display,
+    width: plan.encoding.width,
+    height: plan.encoding.height,
+    workDir,
+    audioEnv: sink?.clientEnv,
+    proxy,
+    log,
+  });
+  return { display, sink, chromium, own: stage };
+}
+
+type Until = <T>(step: Promise<T>) => Promise<T | typeof STOPPED>;
+
+/** START_RECORDING, unless the page ends first, the wait times out (EGR_ERR_START_SIGNAL) or the recording is stopped. */
+async function startSignal(
+  chromium: ChromiumSession,
+  timeoutSec: number | undefined,
+  until: Until,
+): Promise<'started' | typeof STOPPED | typeof ENDED_FIRST> {
+  const waits: Promise<unknown>[] = [chromium.startSignal, chromium.endSignal.then(() => ENDED_FIRST)];
+  if (timeoutSec !== undefined) {
+    waits.push(
+      delay(timeoutSec * 1000, undefined, { ref: false }).then(() => {
+        throw new EgressError('EGR_ERR_START_SIGNAL', 'Start signal not received');
+      }),
+    );
+  }
+  const signal = await until(Promise.race(waits));
+  return signal === STOPPED || signal === ENDED_FIRST ? signal : 'started';
+}
+
+async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<RecordingResult> {
+  const { plan, settings, log } = start;
   const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
-  /** A sink of this recording's own (cold start); a station's goes with the station. */
-  let ownSink: AudioSink | undefined;
-  /** Likewise the proxy. */
-  let ownProxy: PolicyProxy | undefined;
-  let station: Station | undefined;
+  const own: PageStage['own'] = {};
   try {
     const source = await pageSourceOf(plan, settings);
     // Outputs this recorder cannot write fail now, before anything is started.
-    captureLayout({ ...start, video: plan.video, audio: plan.audio, streamWanted: start.onStream !== undefined });
-    const rules: ProxyRules = { ...source.access, policy: settings.urlPolicy, log };
-    station = start.warmPool?.take(plan, log);
-    let display: VirtualDisplay;
-    let sink: AudioSink | undefined;
-    let chromium: ChromiumSession;
-    if (station) {
-      ({ display, chromium } = station);
-      sink = plan.audio ? station.sink : undefined;
-      // Until now the station's proxy refused everything; from now on it is this egress's.
-      station.proxy.apply(rules);
-      chromium.useLog(log);
-    } else {
-      display = await startXvfb(supervisor, plan.encoding);
-      sink = ownSink = plan.audio ? await createSink(plan.egressId, log, supervisor) : undefined;
-      ownProxy = await startPolicyProxy({ rules, log });
-      chromium = await launchChromium({
-        settings,
-        supervisor,
-        display: display.display,
-        width: plan.encoding.width,
-        height: plan.encoding.height,
-        workDir,
-        audioEnv: sink?.clientEnv,
-        proxy: ownProxy,
-        log,
-      });
-    }
+    captureLayout({ ...start, video: plan.video, audio: plan.audio });
+    const { display, sink, chromium } = await setStage(start, supervisor, { ...source.access, policy: settings.urlPolicy, log }, own);
     const failures = [display.lost, chromium.crashed, chromium.blocked];
     /** Waits for `step` unless the recording is stopped first (→ STOPPED) or a process it needs dies (→ throws). */
-    const until = <T>(step: Promise<T>) => untilStoppedOrFailed(step, stopSignal, failures);
+    const until: Until = (step) => untilStoppedOrFailed(step, stopSignal, failures);
 
     if ((await until(chromium.navigate(source.url))) === STOPPED) return notStarted();
     log.info({ display: display.display, url: source.logUrl }, 'page loaded');
     if (source.awaitStartSignal) {
-      const waits: Promise<unknown>[] = [chromium.startSignal, chromium.endSignal.then(() => ENDED_FIRST)];
-      if (source.startSignalTimeoutSec !== undefined) {
-        const timeoutMs = source.startSignalTimeoutSec * 1000;
-        waits.push(
-          delay(timeoutMs, undefined, { ref: false }).then(() => {
-            throw new EgressError('EGR_ERR_START_SIGNAL', 'Start signal not received');
-          }),
-        );
-      }
-      const signal = await until(Promise.race(waits));
+      const signal = await startSignal(chromium, source.startSignalTimeoutSec, until);
       if (signal === STOPPED) return notStarted();
       // The room ended (END_RECORDING) before anything was worth recording.
       if (signal === ENDED_FIRST) return notStarted('end_signal');
@@ -93,7 +109,9 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
       plan,
       display: plan.video ? display.display : undefined,
       audio: sink,
-      ...captureOutputsOf(start),
+      workDir: start.workDir,
+      outputs: start.outputs,
+      log,
     });
     failures.push(capture.failed);
     const startedAtMs = await until(capture.active);
@@ -112,8 +130,8 @@ async function record(start: RecordingStart, stopSignal: AbortSignal): Promise<R
     throw error;
   } finally {
     await supervisor.killAll();
-    await ownProxy?.close();
-    await ownSink?.remove();
-    await station?.destroy();
+    await own.proxy?.close();
+    await own.sink?.remove();
+    await own.station?.destroy();
   }
 }

@@ -34,7 +34,8 @@ export function webhookProcessor(ctx: ServiceContext) {
     const { body, egressId, event } = job.data;
     const shown = displayUrl(job.data.url);
     const destination = await destinationOf(ctx, job.data);
-    if (!destination) throw new UnrecoverableError(`webhook ${event} to ${shown}: the destination is gone (expired with the egress, or no longer configured)`);
+    if (!destination)
+      throw new UnrecoverableError(`webhook ${event} to ${shown}: the destination is gone (expired with the egress, or no longer configured)`);
     const { url, apiKey, field, operator } = destination;
     const secret = ctx.config.apiKeys.get(apiKey);
     if (secret === undefined) throw new UnrecoverableError(`webhook signing key ${apiKey} is no longer configured`);
@@ -42,7 +43,12 @@ export function webhookProcessor(ctx: ServiceContext) {
     let status: number;
     try {
       status = await postWebhook(
-        { url, body, timeoutMs: ctx.config.webhook.timeout, headers: { 'Content-Type': WEBHOOK_CONTENT_TYPE, Authorization: await signWebhook(body, apiKey, secret) } },
+        {
+          url,
+          body,
+          timeoutMs: ctx.config.webhook.timeout,
+          headers: { 'Content-Type': WEBHOOK_CONTENT_TYPE, Authorization: await signWebhook(body, apiKey, secret) },
+        },
         { field, policy, options: operator ? { exemptHosts: [hostOfUrl(url)] } : {} },
       );
     } catch (err) {
@@ -53,7 +59,8 @@ export function webhookProcessor(ctx: ServiceContext) {
       }
       throw new Error(`webhook ${event} to ${origin} failed: ${(err as Error).message}`, { cause: err });
     }
-    if (status >= 300 && status < 400) throw new Error(`webhook ${event} to ${origin} answered HTTP ${status}: redirects are not followed; configure the final URL`);
+    if (status >= 300 && status < 400)
+      throw new Error(`webhook ${event} to ${origin} answered HTTP ${status}: redirects are not followed; configure the final URL`);
     if (status < 200 || status >= 300) throw new Error(`webhook ${event} to ${origin} answered HTTP ${status}`);
     ctx.log.debug({ egressId, event, url: shown, status }, 'webhook delivered');
     return { status };

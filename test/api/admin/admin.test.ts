@@ -50,10 +50,7 @@ describe('admin endpoints', () => {
     const body = res.json();
     assert.equal(body.name, 'egress-queue');
     assert.match(body.version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(
-      [body.links.queues, body.links.health, body.links.metrics],
-      ['/admin/queues', '/healthz', '/metrics'],
-    );
+    assert.deepEqual([body.links.queues, body.links.health, body.links.metrics], ['/admin/queues', '/healthz', '/metrics']);
   });
 
   test('GET /healthz answers 200 with Redis, active egresses and queue counts', async () => {

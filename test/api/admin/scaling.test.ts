@@ -80,7 +80,13 @@ describe('autoscaling trigger: GET /scaling/<pool>', () => {
     assert.equal(new Set(ids).size, 3);
     // The bookkeeping is there (one delayed deadline job per egress), and on another queue.
     assert.equal(await deps.queues.get(HOUSEKEEPING_QUEUE).getDelayedCount(), 3);
-    assert.deepEqual(await backlogBecomes('room-composite', { backlog: 3 }), { pool: 'room-composite', backlog: 3, waiting: 3, delayed: 0, active: 0 });
+    assert.deepEqual(await backlogBecomes('room-composite', { backlog: 3 }), {
+      pool: 'room-composite',
+      backlog: 3,
+      waiting: 3,
+      delayed: 0,
+      active: 0,
+    });
     assert.equal((await backlog('track')).backlog, 0);
   });
 

@@ -69,7 +69,7 @@ describe('recording lease (shared/lease/egress-lease.ts)', () => {
     assert.equal(holder.token, first.token);
   });
 
-  test('after a lapse a second holder gets a larger token; the first one\'s renew and release are refused', async () => {
+  test("after a lapse a second holder gets a larger token; the first one's renew and release are refused", async () => {
     const egressId = newEgressId();
     const first = await acquired(egressId, 'worker-a', SHORT_TTL_MS);
     const second = await acquiredAfterLapse(egressId, 'worker-b');
@@ -125,7 +125,10 @@ describe('recording lease (shared/lease/egress-lease.ts)', () => {
     assert.deepEqual(await fencedHset(suite.redis, suite.leases.fence(second), hash, { segments: '5', owner: 'b' }), { ok: true });
 
     assert.deepEqual(await fencedSet(suite.redis, suite.leases.fence(first), key, 'late-from-a'), { ok: false, reason: 'stale-token' });
-    assert.deepEqual(await fencedHset(suite.redis, suite.leases.fence(first), hash, { segments: '4', owner: 'a' }), { ok: false, reason: 'stale-token' });
+    assert.deepEqual(await fencedHset(suite.redis, suite.leases.fence(first), hash, { segments: '4', owner: 'a' }), {
+      ok: false,
+      reason: 'stale-token',
+    });
     assert.equal(await suite.redis.get(key), 'from-b');
     assert.ok((await suite.redis.ttl(key)) > 3000, 'the refused SET must not have touched the expiry either');
     assert.deepEqual(await suite.redis.hgetall(hash), { segments: '5', owner: 'b' });
@@ -136,10 +139,12 @@ describe('recording lease (shared/lease/egress-lease.ts)', () => {
     assert.equal(await suite.redis.get(key), 'from-b');
   });
 
-  test('fenced compare-and-set of an EgressInfo record: the owner\'s applies, a stale owner\'s is refused', async () => {
+  test("fenced compare-and-set of an EgressInfo record: the owner's applies, a stale owner's is refused", async () => {
     const egressId = newEgressId();
     const store = new EgressStore(suite.redis, { prefix: PREFIX, ttlSeconds: 3600 });
-    await store.create(new EgressInfo({ egressId, roomName: 'room', status: EgressStatus.EGRESS_STARTING, startedAt: BigInt(Date.now()) * 1_000_000n }));
+    await store.create(
+      new EgressInfo({ egressId, roomName: 'room', status: EgressStatus.EGRESS_STARTING, startedAt: BigInt(Date.now()) * 1_000_000n }),
+    );
     // The store's record key (EgressStore.infoKey, private there).
     const infoKey = `${redisKeys.store(PREFIX)}:info:${egressId}`;
     const withStatus = (info: EgressInfo, status: EgressStatus) => Buffer.from(new EgressInfo({ ...info, status }).toBinary());
@@ -155,9 +160,12 @@ describe('recording lease (shared/lease/egress-lease.ts)', () => {
     const second = await acquiredAfterLapse(egressId, 'worker-b');
     before = (await suite.redis.getBuffer(infoKey))!;
     const failed = withStatus(EgressInfo.fromBinary(before), EgressStatus.EGRESS_FAILED);
-    assert.deepEqual(await fencedCompareAndSet(suite.redis, suite.leases.fence(first), infoKey, before, failed, 3600), { ok: false, reason: 'stale-token' });
+    assert.deepEqual(await fencedCompareAndSet(suite.redis, suite.leases.fence(first), infoKey, before, failed, 3600), {
+      ok: false,
+      reason: 'stale-token',
+    });
     assert.equal((await store.get(egressId))?.status, EgressStatus.EGRESS_ACTIVE);
-    assert.equal(await suite.redis.ttl(infoKey), -1, 'a refused write must not set the record\'s expiry');
+    assert.equal(await suite.redis.ttl(infoKey), -1, "a refused write must not set the record's expiry");
     const ending = withStatus(EgressInfo.fromBinary(before), EgressStatus.EGRESS_ENDING);
     assert.deepEqual(await fencedCompareAndSet(suite.redis, suite.leases.fence(second), infoKey, before, ending, 0), { ok: true });
     assert.equal((await store.get(egressId))?.status, EgressStatus.EGRESS_ENDING);

@@ -34,7 +34,11 @@ function standIn(answer: (call: number) => Promise<FencedResult>) {
 }
 
 /** A keeper and a promise of its onLost (with when it came). */
-function keep(renewer: LeaseRenewer, grant: { lease: Lease; sentAt: number }, options: { renewEveryMs?: number; safetyMarginMs?: number; onError?: (err: Error) => void } = {}) {
+function keep(
+  renewer: LeaseRenewer,
+  grant: { lease: Lease; sentAt: number },
+  options: { renewEveryMs?: number; safetyMarginMs?: number; onError?: (err: Error) => void } = {},
+) {
   let resolveLost: (value: { reason: LostReason; at: number }) => void = () => undefined;
   const lost = new Promise<{ reason: LostReason; at: number }>((resolve) => (resolveLost = resolve));
   const keeper = new LeaseKeeper(renewer, grant, { ...options, onLost: (reason) => resolveLost({ reason, at: performance.now() }) });
@@ -82,26 +86,37 @@ describe('lease keeper: timing (stand-in renewers)', () => {
   test('an onLost or onError that throws does not escape', async () => {
     const errors: Error[] = [];
     const { renewer } = standIn(async () => ({ ok: false, reason: 'stale-token' }));
-    const keeper = new LeaseKeeper(renewer, { lease: lease(1_500), sentAt: performance.now() }, {
-      renewEveryMs: 100,
-      onLost: () => {
-        throw new Error('onLost failed');
+    const keeper = new LeaseKeeper(
+      renewer,
+      { lease: lease(1_500), sentAt: performance.now() },
+      {
+        renewEveryMs: 100,
+        onLost: () => {
+          throw new Error('onLost failed');
+        },
+        onError: (err) => {
+          errors.push(err);
+          throw new Error('onError failed too');
+        },
       },
-      onError: (err) => {
-        errors.push(err);
-        throw new Error('onError failed too');
-      },
-    });
+    );
     await waitFor('the refusal', 5_000, () => keeper.lost);
     assert.deepEqual(keeper.lost, { kind: 'refused', refusal: 'stale-token' });
-    assert.deepEqual(errors.map((e) => e.message), ['onLost failed']);
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      ['onLost failed'],
+    );
   });
 
   test('renewals that fail are retried; stop() ends it silently, leaving no timer', async () => {
     const baseline = timers();
     const errors: Error[] = [];
     const { renewer, sent } = standIn(async (call) => (call % 2 ? Promise.reject(new Error('connection reset')) : { ok: true }));
-    const { keeper, lost } = keep(renewer, { lease: lease(3_000), sentAt: performance.now() }, { renewEveryMs: 200, onError: (err) => errors.push(err) });
+    const { keeper, lost } = keep(
+      renewer,
+      { lease: lease(3_000), sentAt: performance.now() },
+      { renewEveryMs: 200, onError: (err) => errors.push(err) },
+    );
     let lostEarly = false;
     void lost.then(() => (lostEarly = true));
     await waitFor('a few renewals', 10_000, () => sent.length >= 6);
@@ -136,7 +151,7 @@ describe('lease keeper: against Redis', () => {
     await new Promise((resolve) => setTimeout(resolve, 4_500));
     assert.equal(lostEarly, false);
     assert.equal(keeper.held, true);
-    assert.equal((await suite.leases.holder('EG_kept'))?.token, grant.lease.token, 'three TTLs on, the lease is still the grant\'s');
+    assert.equal((await suite.leases.holder('EG_kept'))?.token, grant.lease.token, "three TTLs on, the lease is still the grant's");
     keeper.stop();
     await waitFor('the lapse', 10_000, async () => (await suite.leases.holder('EG_kept')) === undefined);
 

@@ -31,10 +31,15 @@ describe('fenced ownership under a partition and a freeze', () => {
 
   /** worker-b's attempts, every 25 ms, until it is granted the egress: the grant and when it came. */
   const takeOver = async (egressId: string): Promise<{ lease: Lease; at: number }> => {
-    const result = await waitFor(`worker-b to be granted ${egressId}`, 4 * LEASE_TTL_MS, async () => {
-      const attempt = await suite.leases.acquire(egressId, 'worker-b', LEASE_TTL_MS);
-      return attempt.ok && attempt;
-    }, 25);
+    const result = await waitFor(
+      `worker-b to be granted ${egressId}`,
+      4 * LEASE_TTL_MS,
+      async () => {
+        const attempt = await suite.leases.acquire(egressId, 'worker-b', LEASE_TTL_MS);
+        return attempt.ok && attempt;
+      },
+      25,
+    );
     return { lease: result.lease, at: performance.now() };
   };
 
@@ -59,7 +64,12 @@ describe('fenced ownership under a partition and a freeze', () => {
       let seenAtLost: { at: number; reason: LostReason; holder: Promise<LeaseHolder | undefined>; acquire: Promise<AcquireResult> } | undefined;
       const keeper = new LeaseKeeper(ownerLeases, grant, {
         onLost: (reason) => {
-          seenAtLost = { at: performance.now(), reason, holder: suite.leases.holder(egressId), acquire: suite.leases.acquire(egressId, 'worker-b', LEASE_TTL_MS) };
+          seenAtLost = {
+            at: performance.now(),
+            reason,
+            holder: suite.leases.holder(egressId),
+            acquire: suite.leases.acquire(egressId, 'worker-b', LEASE_TTL_MS),
+          };
         },
       });
       t.after(() => keeper.stop());
@@ -109,13 +119,18 @@ describe('fenced ownership under a partition and a freeze', () => {
     });
   }
 
-  test('frozen owner (SIGSTOP): another worker is granted the egress only after the lapse, and the thawed owner\'s late write is refused', async (t: TestContext) => {
+  test("frozen owner (SIGSTOP): another worker is granted the egress only after the lapse, and the thawed owner's late write is refused", async (t: TestContext) => {
     const egressId = 'EG_frozen';
     const resultKey = `${PREFIX}:result:${egressId}`;
     const script = fileURLToPath(new URL('../../support/lease-holder-child.ts', import.meta.url));
-    const child = spawnSupervised('lease-holder', process.execPath, [script, String(suite.server.port), PREFIX, egressId, 'worker-a', String(LEASE_TTL_MS)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawnSupervised(
+      'lease-holder',
+      process.execPath,
+      [script, String(suite.server.port), PREFIX, egressId, 'worker-a', String(LEASE_TTL_MS)],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     const pid = child.pid!;
     t.after(async () => {
       if (child.running) process.kill(pid, 'SIGCONT');
@@ -138,13 +153,17 @@ describe('fenced ownership under a partition and a freeze', () => {
     const frozenAt = performance.now();
     process.kill(pid, 'SIGSTOP');
     const whileFrozen = await suite.leases.acquire(egressId, 'worker-b', LEASE_TTL_MS);
-    assert.equal(whileFrozen.ok, false, 'the frozen owner\'s lease still runs');
+    assert.equal(whileFrozen.ok, false, "the frozen owner's lease still runs");
     assert.ok(!whileFrozen.ok && whileFrozen.holder.token === token);
 
     const taken = await takeOver(egressId);
     assert.ok(taken.lease.token > token);
     assert.deepEqual(await fencedSet(suite.redis, suite.leases.fence(taken.lease), resultKey, 'b-1'), { ok: true });
-    assert.equal(events.find((e) => e.event === 'lost'), undefined, 'a frozen process reports nothing');
+    assert.equal(
+      events.find((e) => e.event === 'lost'),
+      undefined,
+      'a frozen process reports nothing',
+    );
 
     process.kill(pid, 'SIGCONT');
     assert.deepEqual(await write('a-late'), { ok: false, reason: 'stale-token' });
@@ -152,6 +171,8 @@ describe('fenced ownership under a partition and a freeze', () => {
     assert.ok(lost.reason, 'the thawed owner learns it lost the lease');
     assert.equal(await suite.redis.get(resultKey), 'b-1');
     assert.equal((await suite.leases.holder(egressId))?.token, taken.lease.token);
-    t.diagnostic(`frozen → worker-b granted ${ms(taken.at - frozenAt)} (lease TTL ${LEASE_TTL_MS} ms); thawed owner's reason: ${JSON.stringify(lost.reason)}`);
+    t.diagnostic(
+      `frozen → worker-b granted ${ms(taken.at - frozenAt)} (lease TTL ${LEASE_TTL_MS} ms); thawed owner's reason: ${JSON.stringify(lost.reason)}`,
+    );
   });
 });

@@ -46,7 +46,7 @@ interface Setup {
   display: string;
   sink: AudioSink;
   workDir: string;
-  capture(): Capture;
+  capture: () => Capture;
 }
 
 describe('ffmpeg capture: an input that delivers nothing', { concurrency: false }, () => {
@@ -63,7 +63,7 @@ describe('ffmpeg capture: an input that delivers nothing', { concurrency: false 
     const supervisor = new Supervisor(log, { EGRESS_ID: plan.egressId });
     const workDir = await mkdtemp(join(tmpdir(), 'ffmpeg-capture-test-'));
     cleanup.push(() => rm(workDir, { recursive: true, force: true }));
-    let sink: AudioSink | undefined;
+    let sink: AudioSink | undefined = undefined;
     cleanup.push(async () => {
       await supervisor.killAll();
       await sink?.remove();
@@ -79,7 +79,7 @@ describe('ffmpeg capture: an input that delivers nothing', { concurrency: false 
         display,
         audio,
         workDir,
-        filePath: join(workDir, 'out.mp4'),
+        outputs: { file: { path: join(workDir, 'out.mp4') } },
         log,
         firstOutputTimeoutMs: FIRST_OUTPUT_TIMEOUT_MS,
       });

@@ -3,11 +3,18 @@ import { test } from 'node:test';
 import { eventPlaylist, livePlaylist, type PlaylistSegment } from '../../../workers/outputs/hls-playlist.ts';
 
 const t0 = Date.UTC(2026, 10, 24, 8, 0, 0);
-const segments: PlaylistSegment[] = Array.from({ length: 7 }, (_, i) => ({ filename: `p_${String(i).padStart(5, '0')}.ts`, duration: i === 6 ? 2.5 : 4, startedAtMs: t0 + i * 4000 }));
+const segments: PlaylistSegment[] = Array.from({ length: 7 }, (_, i) => ({
+  filename: `p_${String(i).padStart(5, '0')}.ts`,
+  duration: i === 6 ? 2.5 : 4,
+  startedAtMs: t0 + i * 4000,
+}));
 
 test('HLS/EventPlaylist: every segment with its date-time, ENDLIST at the end', () => {
   const open = eventPlaylist(4, segments, false);
-  assert.match(open, /^#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-ALLOW-CACHE:NO\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n/);
+  assert.match(
+    open,
+    /^#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-ALLOW-CACHE:NO\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n/,
+  );
   assert.equal(open.match(/#EXTINF/g)?.length, 7);
   assert.ok(open.includes('#EXT-X-PROGRAM-DATE-TIME:2026-11-24T08:00:04.000Z\n#EXTINF:4.000,\np_00001.ts'));
   assert.ok(!open.includes('ENDLIST'));

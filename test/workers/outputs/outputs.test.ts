@@ -54,24 +54,34 @@ async function record(plan: EgressPlan, seconds: number): Promise<Run> {
   const start: RecordingStart = {
     plan,
     workDir,
-    ...(plan.file ? { filePath: join(workDir, 'out', 'recording.mp4') } : {}),
-    ...(plan.segments ? { segmentsDir: join(workDir, 'segments') } : {}),
-    imagesDirs: plan.images.map((_, i) => join(workDir, `images${i}`)),
+    outputs: {
+      ...(plan.file ? { file: { path: join(workDir, 'out', 'recording.mp4') } } : {}),
+      ...(plan.segments
+        ? {
+            segments: {
+              dir: join(workDir, 'segments'),
+              onSegment: (segment: SegmentReport) => {
+                segments.push({ ...segment, reportedAtMs: Date.now() });
+                // Closed when announced: the size it had then is the size it keeps.
+                if (statSync(segment.path).size !== segment.sizeBytes) problems.push(`${segment.path} still growing`);
+              },
+            },
+          }
+        : {}),
+      images: {
+        dirs: plan.images.map((_, i) => join(workDir, `images${i}`)),
+        onImage: (image) => {
+          images.push(image);
+          // Complete when announced: a JPEG ends with its EOI marker.
+          const jpeg = readFileSync(image.path);
+          if (jpeg.readUInt16BE(jpeg.length - 2) !== 0xffd9) problems.push(`${image.path} incomplete`);
+        },
+      },
+      stream: { onStream: (ts) => ts.on('data', (chunk: Buffer) => (chunks.push(chunk), (tsBytes += chunk.length))) },
+    },
     settings: TEST_RECORDER_SETTINGS,
     log,
     onActive,
-    onSegment: (segment) => {
-      segments.push({ ...segment, reportedAtMs: Date.now() });
-      // Closed when announced: the size it had then is the size it keeps.
-      if (statSync(segment.path).size !== segment.sizeBytes) problems.push(`${segment.path} still growing`);
-    },
-    onImage: (image) => {
-      images.push(image);
-      // Complete when announced: a JPEG ends with its EOI marker.
-      const jpeg = readFileSync(image.path);
-      if (jpeg.readUInt16BE(jpeg.length - 2) !== 0xffd9) problems.push(`${image.path} incomplete`);
-    },
-    onStream: (ts) => ts.on('data', (chunk: Buffer) => (chunks.push(chunk), (tsBytes += chunk.length))),
   };
   const recording = recordWeb(start);
   await Promise.race([active, recording.done]);
@@ -85,7 +95,19 @@ async function record(plan: EgressPlan, seconds: number): Promise<Run> {
 
 /** Time and keyframe flag of the first video packet of a file. */
 async function firstVideoPacket(path: string): Promise<{ ptsSec: number; keyframe: boolean }> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-read_intervals',
+    '%+#1',
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'csv=p=0',
+    path,
+  ]);
   const [pts = '', flags = ''] = stdout.trim().split('\n')[0]!.split(',');
   return { ptsSec: Number(pts), keyframe: flags.includes('K') };
 }
@@ -117,7 +139,11 @@ test('the stream pipe is drained for a consumer that does not read: whole TS pac
   assert.equal(out.length % 188, 0);
   const kept = Array.from({ length: out.length / 188 }, (_, i) => out.subarray(i * 188, (i + 1) * 188));
   for (const p of kept) assert.ok(p[0] === 0x47 && p.subarray(1).every((byte) => byte === p[1]), 'a whole packet');
-  assert.deepEqual(kept.map((p) => p[1]), Array.from({ length: 10 }, (_, n) => n), 'the first ten, then nothing');
+  assert.deepEqual(
+    kept.map((p) => p[1]),
+    Array.from({ length: 10 }, (_, n) => n),
+    'the first ten, then nothing',
+  );
 });
 
 describe('web recorder outputs', { concurrency: false }, () => {
@@ -150,17 +176,26 @@ describe('web recorder outputs', { concurrency: false }, () => {
     // The file, as ever.
     assert.ok(result.file);
     const file = await probe(result.file.path);
-    assert.deepEqual(file.streams.map((s) => s.codec_name), ['h264', 'aac']);
+    assert.deepEqual(
+      file.streams.map((s) => s.codec_name),
+      ['h264', 'aac'],
+    );
     assert.equal(file.streams[0]?.width, 1280);
     assert.equal(file.streams[0]?.height, 720);
     assert.ok(Math.abs(file.format.duration - wallSec) < 1, `file ${file.format.duration} s, recorded ${wallSec} s`);
 
     // Segments: announced as they closed, 4 s each but the last, each starting on a keyframe.
     const { segments } = got;
-    assert.ok(segments.length >= Math.floor(wallSec / 4) && segments.length <= Math.ceil(wallSec / 4) + 1, `${segments.length} segments for ${wallSec} s`);
+    assert.ok(
+      segments.length >= Math.floor(wallSec / 4) && segments.length <= Math.ceil(wallSec / 4) + 1,
+      `${segments.length} segments for ${wallSec} s`,
+    );
     assert.ok(segments[0]!.reportedAtMs < got.stoppedAtMs, 'the first segment is announced while recording');
     assert.ok(segments.at(-2)!.reportedAtMs < got.stoppedAtMs, 'only the last one waits for the stop');
-    assert.deepEqual(segments.map((s) => s.index), segments.map((_, i) => i));
+    assert.deepEqual(
+      segments.map((s) => s.index),
+      segments.map((_, i) => i),
+    );
     let previousEndMs = result.startedAtMs;
     for (const [i, segment] of segments.entries()) {
       const media = await probe(segment.path);
@@ -178,11 +213,23 @@ describe('web recorder outputs', { concurrency: false }, () => {
     }
 
     // Images: one every 2 s per output, at the output's size, dated from the capture's start.
-    for (const [outputIndex, size] of [[0, { width: 640, height: 360 }], [1, { width: 320, height: 240 }]] as const) {
+    for (const [outputIndex, size] of [
+      [0, { width: 640, height: 360 }],
+      [1, { width: 320, height: 240 }],
+    ] as const) {
       const images = got.images.filter((image) => image.outputIndex === outputIndex);
-      assert.ok(images.length >= Math.floor(wallSec / 2) && images.length <= Math.ceil(wallSec / 2) + 1, `output ${outputIndex}: ${images.length} images for ${wallSec} s`);
-      assert.deepEqual(images.map((image) => image.index), images.map((_, i) => i));
-      assert.deepEqual(images.map((image) => image.capturedAtMs - result.startedAtMs), images.map((_, i) => i * 2000));
+      assert.ok(
+        images.length >= Math.floor(wallSec / 2) && images.length <= Math.ceil(wallSec / 2) + 1,
+        `output ${outputIndex}: ${images.length} images for ${wallSec} s`,
+      );
+      assert.deepEqual(
+        images.map((image) => image.index),
+        images.map((_, i) => i),
+      );
+      assert.deepEqual(
+        images.map((image) => image.capturedAtMs - result.startedAtMs),
+        images.map((_, i) => i * 2000),
+      );
       for (const image of [images[0]!, images.at(-1)!]) {
         const jpeg = await probe(image.path);
         assert.equal(jpeg.streams[0]?.codec_name, 'mjpeg');
@@ -212,7 +259,10 @@ describe('web recorder outputs', { concurrency: false }, () => {
     for (const [i, segment] of got.segments.entries()) {
       const media = await probe(segment.path);
       assert.equal(media.format.format_name, 'mpegts');
-      assert.deepEqual(media.streams.map((s) => [s.codec_name, s.sample_rate, s.channels]), [['aac', 44100, 2]]);
+      assert.deepEqual(
+        media.streams.map((s) => [s.codec_name, s.sample_rate, s.channels]),
+        [['aac', 44100, 2]],
+      );
       if (i < got.segments.length - 1) assert.ok(Math.abs(segment.durationSec - 2) < 0.1, `segment ${i} reported ${segment.durationSec} s`);
     }
     assert.deepEqual(await processesOf(plan), []);

@@ -9,10 +9,19 @@ import type { EgressPlan } from '../../../shared/egress-plan.ts';
 import { layoutChangedSince, withStoredLayout } from '../../../workers/room/late-layout.ts';
 import { webPlan } from '../../support/plans.ts';
 
-const templatePlan = (layout: string): EgressPlan => ({ ...webPlan({ url: 'https://example.com' }), source: { kind: 'template', layout, baseUrl: '' } });
-const roomComposite = (layout: string) => new EgressInfo({ request: { case: 'roomComposite', value: new RoomCompositeEgressRequest({ roomName: 'r', layout }) } });
+const templatePlan = (layout: string): EgressPlan => ({
+  ...webPlan({ url: 'https://example.com' }),
+  source: { kind: 'template', layout, baseUrl: '' },
+});
+const roomComposite = (layout: string) =>
+  new EgressInfo({ request: { case: 'roomComposite', value: new RoomCompositeEgressRequest({ roomName: 'r', layout }) } });
 const v2Template = (layout: string) =>
-  new EgressInfo({ request: { case: 'egress', value: new StartEgressRequest({ roomName: 'r', source: { case: 'template', value: new TemplateSource({ layout }) } }) } });
+  new EgressInfo({
+    request: {
+      case: 'egress',
+      value: new StartEgressRequest({ roomName: 'r', source: { case: 'template', value: new TemplateSource({ layout }) } }),
+    },
+  });
 
 describe('late layout', () => {
   for (const [kind, stored] of [

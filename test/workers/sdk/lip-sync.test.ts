@@ -16,7 +16,10 @@ type SessionStats = Awaited<ReturnType<Room['getRtcStats']>>;
 /** Statistics as rtc-node reports them: inbound-rtp entries (cumulative jitter-buffer totals) among others. */
 function stats(streams: { id: string; kind: string; delaySec: number; emitted: number }[]): SessionStats {
   const inbound = streams.map(({ id, kind, delaySec, emitted }) => ({
-    stats: { case: 'inboundRtp', value: { rtc: { id }, stream: { kind }, inbound: { jitterBufferDelay: delaySec, jitterBufferEmittedCount: BigInt(emitted) } } },
+    stats: {
+      case: 'inboundRtp',
+      value: { rtc: { id }, stream: { kind }, inbound: { jitterBufferDelay: delaySec, jitterBufferEmittedCount: BigInt(emitted) } },
+    },
   }));
   return { publisherStats: [{ stats: { case: 'transport', value: {} } }, ...inbound], subscriberStats: [] } as unknown as SessionStats;
 }
@@ -26,7 +29,13 @@ describe('receive delays', () => {
     const totals = new Map();
     // The first reading has nothing to compare with.
     assert.deepEqual(
-      receiveDelays(stats([{ id: 'a1', kind: 'audio', delaySec: 10, emitted: 480_000 }, { id: 'v1', kind: 'video', delaySec: 1, emitted: 300 }]), totals),
+      receiveDelays(
+        stats([
+          { id: 'a1', kind: 'audio', delaySec: 10, emitted: 480_000 },
+          { id: 'v1', kind: 'video', delaySec: 1, emitted: 300 },
+        ]),
+        totals,
+      ),
       {},
     );
     const delays = receiveDelays(
@@ -43,7 +52,13 @@ describe('receive delays', () => {
     assert.equal(Math.round(delays.audio!), 100);
     assert.equal(Math.round(delays.video!), 20);
     // A stream that emitted nothing (unsubscribed, muted) says nothing about the delay.
-    const next = receiveDelays(stats([{ id: 'a1', kind: 'audio', delaySec: 4810, emitted: 528_000 }, { id: 'v2', kind: 'video', delaySec: 9.3, emitted: 60 }]), totals);
+    const next = receiveDelays(
+      stats([
+        { id: 'a1', kind: 'audio', delaySec: 4810, emitted: 528_000 },
+        { id: 'v2', kind: 'video', delaySec: 9.3, emitted: 60 },
+      ]),
+      totals,
+    );
     assert.equal(next.audio, undefined);
     assert.equal(Math.round(next.video!), 10);
   });
@@ -71,6 +86,9 @@ describe('frame pacer hold', () => {
     assert.ok(first, 'the frame was written');
     const heldMs = first.at - shownAt;
     assert.ok(heldMs >= 195 && heldMs < 300, `held ${heldMs.toFixed(0)} ms`);
-    assert.ok(written.filter((w) => w.at < first.at).every((w) => w.luma === 16), 'black before it');
+    assert.ok(
+      written.filter((w) => w.at < first.at).every((w) => w.luma === 16),
+      'black before it',
+    );
   });
 });

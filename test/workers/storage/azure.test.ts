@@ -35,7 +35,13 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
   });
 
   const backend = (tryTimeoutMs = 5000) =>
-    createAzureBackend({ accountName: server.accountName, accountKey: server.accountKey, containerName: CONTAINER, endpoint: server.endpoint, tryTimeoutMs });
+    createAzureBackend({
+      accountName: server.accountName,
+      accountKey: server.accountKey,
+      containerName: CONTAINER,
+      endpoint: server.endpoint,
+      tryTimeoutMs,
+    });
 
   async function downloadedSha256(key: string): Promise<string> {
     const response = await container.getBlobClient(key).download();
@@ -48,7 +54,11 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
     await writeTestFile(path, size);
     const key = 'rooms/room 1/recording.mp4';
     const progress: Array<[number, number]> = [];
-    const { location } = await backend().uploadFile(path, key, { contentType: 'video/mp4', sizeBytes: size, onProgress: (s, t) => progress.push([s, t]) });
+    const { location } = await backend().uploadFile(path, key, {
+      contentType: 'video/mp4',
+      sizeBytes: size,
+      onProgress: (s, t) => progress.push([s, t]),
+    });
     assert.equal(location, `${server.endpoint}/${CONTAINER}/rooms/room%201/recording.mp4`);
     const properties = await container.getBlobClient(key).getProperties();
     assert.equal(properties.contentType, 'video/mp4');
@@ -60,11 +70,19 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
 
   test("locations: LiveKit's https://<account>.blob.core.windows.net/<container>/<key>, or under the endpoint", () => {
     assert.equal(azureLocation('acct', 'recordings', 'room/a b.mp4'), 'https://acct.blob.core.windows.net/recordings/room/a%20b.mp4');
-    assert.equal(azureLocation('acct', 'recordings', 'x.mp4', 'https://acct.blob.core.usgovcloudapi.net/'), 'https://acct.blob.core.usgovcloudapi.net/recordings/x.mp4');
+    assert.equal(
+      azureLocation('acct', 'recordings', 'x.mp4', 'https://acct.blob.core.usgovcloudapi.net/'),
+      'https://acct.blob.core.usgovcloudapi.net/recordings/x.mp4',
+    );
   });
 
   test('text uploads (playlists, manifests)', async () => {
-    const b = createAzureBackend({ accountName: server.accountName, accountKey: server.accountKey, containerName: CONTAINER, endpoint: server.endpoint });
+    const b = createAzureBackend({
+      accountName: server.accountName,
+      accountKey: server.accountKey,
+      containerName: CONTAINER,
+      endpoint: server.endpoint,
+    });
     const { location } = await b.uploadText('#EXTM3U\n', 'hls/playlist.m3u8', 'application/x-mpegurl');
     assert.equal(location, `${server.endpoint}/${CONTAINER}/hls/playlist.m3u8`);
     const properties = await container.getBlobClient('hls/playlist.m3u8').getProperties();
@@ -78,7 +96,11 @@ describe('Azure Blob back-end (Azurite)', { timeout: 180_000 }, () => {
     await writeTestFile(path, size);
     try {
       const progress: number[] = [];
-      await backend(60_000).uploadFile(path, 'large/large.mp4', { contentType: 'video/mp4', sizeBytes: size, onProgress: (sent, total) => (assert.equal(total, size), progress.push(sent)) });
+      await backend(60_000).uploadFile(path, 'large/large.mp4', {
+        contentType: 'video/mp4',
+        sizeBytes: size,
+        onProgress: (sent, total) => (assert.equal(total, size), progress.push(sent)),
+      });
       assert.ok(progress.length > 3, `only ${progress.length} progress events`);
       for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! > progress[i - 1]!, `progress went from ${progress[i - 1]} to ${progress[i]}`);
       assert.equal(progress.at(-1), size);

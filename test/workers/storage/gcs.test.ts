@@ -45,7 +45,11 @@ describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
     await writeTestFile(path, 3 * MiB + 12345);
     const key = 'rooms/room 1/recording.mp4';
     const progress: Array<[number, number]> = [];
-    const { location } = await backend().uploadFile(path, key, { contentType: 'video/mp4', sizeBytes: 3 * MiB + 12345, onProgress: (s, t) => progress.push([s, t]) });
+    const { location } = await backend().uploadFile(path, key, {
+      contentType: 'video/mp4',
+      sizeBytes: 3 * MiB + 12345,
+      onProgress: (s, t) => progress.push([s, t]),
+    });
     assert.equal(location, `${server.endpoint}/${BUCKET}/rooms/room%201/recording.mp4`);
     const [metadata] = await sdk.bucket(BUCKET).file(key).getMetadata();
     assert.equal(metadata.contentType, 'video/mp4');
@@ -74,7 +78,11 @@ describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
     await writeTestFile(path, size);
     try {
       const progress: number[] = [];
-      await backend().uploadFile(path, 'large/large.mp4', { contentType: 'video/mp4', sizeBytes: size, onProgress: (sent, total) => (assert.equal(total, size), progress.push(sent)) });
+      await backend().uploadFile(path, 'large/large.mp4', {
+        contentType: 'video/mp4',
+        sizeBytes: size,
+        onProgress: (sent, total) => (assert.equal(total, size), progress.push(sent)),
+      });
       assert.ok(progress.length > 3, `only ${progress.length} progress events`);
       for (let i = 1; i < progress.length; i++) assert.ok(progress[i]! > progress[i - 1]!, `progress went from ${progress[i - 1]} to ${progress[i]}`);
       assert.equal(progress.at(-1), size);
@@ -97,7 +105,13 @@ describe('GCS back-end (fake-gcs-server)', { timeout: 180_000 }, () => {
     let outage: Promise<void> | undefined;
     const started = Date.now();
     const retries: unknown[] = [];
-    const retrying = createGcsBackend({ credentials: '', bucket: BUCKET, apiEndpoint: server.endpoint, requestTimeoutMs: 8000, onRetry: (_n, err) => retries.push(err) });
+    const retrying = createGcsBackend({
+      credentials: '',
+      bucket: BUCKET,
+      apiEndpoint: server.endpoint,
+      requestTimeoutMs: 8000,
+      onRetry: (_n, err) => retries.push(err),
+    });
     await retrying.uploadFile(path, 'outage/outage.mp4', {
       contentType: 'video/mp4',
       sizeBytes: size,

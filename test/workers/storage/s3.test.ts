@@ -47,7 +47,10 @@ describe('S3 locations and part sizes', () => {
   test('location is virtual-hosted by default and path-style when forced, as LiveKit', () => {
     assert.equal(s3Location({ bucket: 'rec' }, 'a/b.mp4'), 'https://rec.s3.amazonaws.com/a/b.mp4');
     assert.equal(s3Location({ bucket: 'rec', endpoint: 'https://minio.example.com:9000/' }, 'a/b.mp4'), 'https://rec.minio.example.com:9000/a/b.mp4');
-    assert.equal(s3Location({ bucket: 'rec', endpoint: 'http://10.0.0.1:9000', forcePathStyle: true }, 'a/b.mp4'), 'http://10.0.0.1:9000/rec/a/b.mp4');
+    assert.equal(
+      s3Location({ bucket: 'rec', endpoint: 'http://10.0.0.1:9000', forcePathStyle: true }, 'a/b.mp4'),
+      'http://10.0.0.1:9000/rec/a/b.mp4',
+    );
   });
 
   test('part size: at least 5 MiB, and the largest recording fits in 10 000 parts', () => {
@@ -68,7 +71,11 @@ describe('S3 uploads against a real S3 server', () => {
     const sha = await writeTestFile(path, size);
     const backend = createS3Backend(optionsFor(server, { metadata: { room: 'lobby' }, tagging: 'egress=EG_1&kind=file' }));
     const progress: Array<[number, number]> = [];
-    const { location } = await backend.uploadFile(path, 'rooms/lobby/room.mp4', { contentType: 'video/mp4', sizeBytes: size, onProgress: (s, t) => progress.push([s, t]) });
+    const { location } = await backend.uploadFile(path, 'rooms/lobby/room.mp4', {
+      contentType: 'video/mp4',
+      sizeBytes: size,
+      onProgress: (s, t) => progress.push([s, t]),
+    });
     assert.equal(location, `${server.endpoint}/${server.bucket}/rooms/lobby/room.mp4`);
     const head = await server.client.send(new HeadObjectCommand({ Bucket: server.bucket, Key: 'rooms/lobby/room.mp4' }));
     assert.equal(head.ContentType, 'video/mp4');
@@ -76,10 +83,7 @@ describe('S3 uploads against a real S3 server', () => {
     assert.equal(head.ContentDisposition, 'inline');
     assert.deepEqual(head.Metadata, { room: 'lobby' });
     const tags = await server.client.send(new GetObjectTaggingCommand({ Bucket: server.bucket, Key: 'rooms/lobby/room.mp4' }));
-    assert.deepEqual(
-      (tags.TagSet ?? []).map((t) => `${t.Key}=${t.Value}`).sort(),
-      ['egress=EG_1', 'kind=file'],
-    );
+    assert.deepEqual((tags.TagSet ?? []).map((t) => `${t.Key}=${t.Value}`).sort(), ['egress=EG_1', 'kind=file']);
     assert.deepEqual(progress.at(-1), [size, size]);
     assert.equal(await downloadSha256(server, 'rooms/lobby/room.mp4'), sha);
   });
@@ -144,45 +148,52 @@ describe('S3 uploads against a real S3 server', () => {
     await rm(path, { force: true });
   });
 
-  test('the server gone for good: rejects with EGR_ERR_UPLOAD_FAILED in bounded time, no credentials in the message', { timeout: 90_000 }, async (t) => {
-    const doomed = await startS3Server('doomed');
-    try {
-      const path = join(dir, 'doomed.mp4');
-      await writeTestFile(path, 30 * MiB);
-      const backend = createS3Backend(optionsFor(doomed, { maxRetries: 3, maxRetryDelayMs: 500, idleTimeoutMs: 2000, connectionTimeoutMs: 2000 }));
-      let killed: Promise<void> | undefined;
-      const started = Date.now();
-      const error = await backend
-        .uploadFile(path, 'doomed.mp4', {
-          contentType: 'video/mp4',
-          sizeBytes: 30 * MiB,
-          onProgress: () => {
-            killed ??= doomed.pause().then(() => doomed.stop());
-          },
-        })
-        .then(
-          () => assert.fail('the upload should fail'),
-          (err: unknown) => err,
-        );
-      await killed;
-      const elapsed = Date.now() - started;
-      assert.ok(killed, 'the server was killed mid-upload');
-      assert.ok(error instanceof EgressError, String(error));
-      assert.equal(error.code, 'EGR_ERR_UPLOAD_FAILED');
-      assert.match(error.message, /^S3 upload failed: /);
-      assert.ok(!error.message.includes(doomed.secret) && !error.message.includes(doomed.accessKey), error.message);
-      assert.ok(elapsed < 60_000, `failed after ${elapsed} ms`);
-      t.diagnostic(`failed after ${elapsed} ms: ${error.message}`);
-    } finally {
-      await doomed.stop();
-    }
-  });
+  test(
+    'the server gone for good: rejects with EGR_ERR_UPLOAD_FAILED in bounded time, no credentials in the message',
+    { timeout: 90_000 },
+    async (t) => {
+      const doomed = await startS3Server('doomed');
+      try {
+        const path = join(dir, 'doomed.mp4');
+        await writeTestFile(path, 30 * MiB);
+        const backend = createS3Backend(optionsFor(doomed, { maxRetries: 3, maxRetryDelayMs: 500, idleTimeoutMs: 2000, connectionTimeoutMs: 2000 }));
+        let killed: Promise<void> | undefined;
+        const started = Date.now();
+        const error = await backend
+          .uploadFile(path, 'doomed.mp4', {
+            contentType: 'video/mp4',
+            sizeBytes: 30 * MiB,
+            onProgress: () => {
+              killed ??= doomed.pause().then(() => doomed.stop());
+            },
+          })
+          .then(
+            () => assert.fail('the upload should fail'),
+            (err: unknown) => err,
+          );
+        await killed;
+        const elapsed = Date.now() - started;
+        assert.ok(killed, 'the server was killed mid-upload');
+        assert.ok(error instanceof EgressError, String(error));
+        assert.equal(error.code, 'EGR_ERR_UPLOAD_FAILED');
+        assert.match(error.message, /^S3 upload failed: /);
+        assert.ok(!error.message.includes(doomed.secret) && !error.message.includes(doomed.accessKey), error.message);
+        assert.ok(elapsed < 60_000, `failed after ${elapsed} ms`);
+        t.diagnostic(`failed after ${elapsed} ms: ${error.message}`);
+      } finally {
+        await doomed.stop();
+      }
+    },
+  );
 
   test('a stopped server with text: rejects with EGR_ERR_UPLOAD_FAILED', async () => {
     const doomed = await startS3Server('gone');
     await doomed.stop();
     const backend = createS3Backend(optionsFor(doomed, { maxRetries: 2, maxRetryDelayMs: 100 }));
-    await assert.rejects(backend.uploadText('x', 'x.json', 'application/json'), (err: unknown) => err instanceof EgressError && err.code === 'EGR_ERR_UPLOAD_FAILED');
+    await assert.rejects(
+      backend.uploadText('x', 'x.json', 'application/json'),
+      (err: unknown) => err instanceof EgressError && err.code === 'EGR_ERR_UPLOAD_FAILED',
+    );
   });
 
   test('through an HTTP proxy with credentials, on every Node the engines allow: text, and a multipart file (Expect: 100-continue parts)', async () => {
@@ -203,9 +214,14 @@ describe('S3 uploads against a real S3 server', () => {
     await once(proxy, 'listening');
     try {
       const port = (proxy.address() as AddressInfo).port;
-      const backend = createS3Backend(optionsFor(server, { proxy: { url: `http://127.0.0.1:${port}`, username: 'pu', password: 'pp' }, maxRetries: 1 }));
+      const backend = createS3Backend(
+        optionsFor(server, { proxy: { url: `http://127.0.0.1:${port}`, username: 'pu', password: 'pp' }, maxRetries: 1 }),
+      );
       await backend.uploadText('via proxy', 'proxied.txt', 'text/plain');
-      assert.ok(seen.some((line) => line.startsWith(`PUT ${server.endpoint}/${server.bucket}/proxied.txt`)), seen.join('\n'));
+      assert.ok(
+        seen.some((line) => line.startsWith(`PUT ${server.endpoint}/${server.bucket}/proxied.txt`)),
+        seen.join('\n'),
+      );
       const head = await server.client.send(new HeadObjectCommand({ Bucket: server.bucket, Key: 'proxied.txt' }));
       assert.equal(head.ContentLength, 9);
       // Two parts: their head is stored before the agent sees the request (Expect), and is still rewritten.
@@ -217,8 +233,14 @@ describe('S3 uploads against a real S3 server', () => {
       const parts = seen.filter((line) => line.startsWith(`PUT ${server.endpoint}/${server.bucket}/proxied.mp4?`) && line.includes('partNumber='));
       assert.equal(parts.length, 2, seen.join('\n'));
       const auth = `Basic ${Buffer.from('pu:pp').toString('base64')}`;
-      assert.ok(seen.every((line) => line.includes(` ${auth} `)), seen.join('\n'));
-      assert.ok(parts.some((line) => line.endsWith(' 100-continue')), 'a part sent with Expect: 100-continue');
+      assert.ok(
+        seen.every((line) => line.includes(` ${auth} `)),
+        seen.join('\n'),
+      );
+      assert.ok(
+        parts.some((line) => line.endsWith(' 100-continue')),
+        'a part sent with Expect: 100-continue',
+      );
       assert.equal(await downloadSha256(server, 'proxied.mp4'), sha);
     } finally {
       proxy.closeAllConnections();

@@ -84,7 +84,10 @@ async function assertH264Aac(path: string, expectedDurationSec?: number): Promis
   const probed = await probe(path);
   assert.deepEqual(probed.streams.map((s) => s.codec_name).sort(), ['aac', 'h264'], `${path} holds H.264 + AAC`);
   if (expectedDurationSec !== undefined) {
-    assert.ok(Math.abs(probed.format.duration - expectedDurationSec) <= 1, `${path} lasts ${probed.format.duration} s, expected ${expectedDurationSec} s ± 1 s`);
+    assert.ok(
+      Math.abs(probed.format.duration - expectedDurationSec) <= 1,
+      `${path} lasts ${probed.format.duration} s, expected ${expectedDurationSec} s ± 1 s`,
+    );
   }
 }
 
@@ -95,7 +98,8 @@ async function processesLeft(): Promise<string[]> {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     try {
       const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-      if (environ.includes(`EGRESS_ID=${TAG.EGRESS_ID}`)) found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ').slice(0, 100)}`);
+      if (environ.includes(`EGRESS_ID=${TAG.EGRESS_ID}`))
+        found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ').slice(0, 100)}`);
     } catch {
       // It ended while we looked.
     }
@@ -150,7 +154,13 @@ describe('stream sinks', { concurrency: false }, () => {
     assert.equal((await source.exited).code, 0);
     // The encode ended, so the fanout ends every stream gracefully.
     const final = await fanout.stop();
-    assert.deepEqual(final.map((s) => [s.status, s.retries, s.error]), [['finished', 0, undefined], ['finished', 0, undefined]]);
+    assert.deepEqual(
+      final.map((s) => [s.status, s.retries, s.error]),
+      [
+        ['finished', 0, undefined],
+        ['finished', 0, undefined],
+      ],
+    );
 
     const sentSec = (await probe(sent)).format.duration;
     for (const key of ['good-alpha-1', 'good-bravo-2']) {
@@ -216,14 +226,22 @@ describe('stream sinks', { concurrency: false }, () => {
     // Removing the last URL stops the streams: the caller ends the egress ("All streams stopped").
     await fanout.remove('good-foxtrot-6');
     assert.deepEqual(await fanout.allStopped, { reason: 'removed' });
-    for (const [i, [state, file]] of ([[first(), firstRecording], [added(), addedRecording]] as const).entries()) {
+    for (const [i, [state, file]] of (
+      [
+        [first(), firstRecording],
+        [added(), addedRecording],
+      ] as const
+    ).entries()) {
       // Recorded from the first keyframe after it was added (the copy analyses 1 s of it before it
       // connects, then sends that too) until its removal.
       await assertH264Aac(file);
       const recordedSec = (await probe(file)).format.duration;
       const activeSec = (state.endedAtMs! - state.startedAtMs!) / 1000;
       const sinceAddedSec = (state.endedAtMs! - addedAtMs[i]!) / 1000;
-      assert.ok(recordedSec >= activeSec - 0.5 && recordedSec <= sinceAddedSec + 0.5, `${file}: ${recordedSec} s recorded, active ${activeSec} s, added ${sinceAddedSec} s before its removal`);
+      assert.ok(
+        recordedSec >= activeSec - 0.5 && recordedSec <= sinceAddedSec + 0.5,
+        `${file}: ${recordedSec} s recorded, active ${activeSec} s, added ${sinceAddedSec} s before its removal`,
+      );
     }
   });
 
@@ -274,7 +292,10 @@ describe('stream sinks', { concurrency: false }, () => {
     fanout.attach(source.child.stdout!);
     await connected(srt);
     await source.exited;
-    assert.deepEqual((await fanout.stop()).map((s) => s.status), ['finished']);
+    assert.deepEqual(
+      (await fanout.stop()).map((s) => s.status),
+      ['finished'],
+    );
     await listener.finished(5_000);
     await assertH264Aac(listener.file, 5);
   });
@@ -285,8 +306,16 @@ describe('stream sinks', { concurrency: false }, () => {
     const errors = reported.flatMap((state) => state.error ?? []);
     assert.ok(errors.length >= 3, 'streams failed');
     for (const key of keys) {
-      assert.deepEqual(logLines.filter((line) => line.includes(key)), [], `stream key ${key} in the log`);
-      assert.deepEqual(errors.filter((error) => error.includes(key)), [], `stream key ${key} in an error`);
+      assert.deepEqual(
+        logLines.filter((line) => line.includes(key)),
+        [],
+        `stream key ${key} in the log`,
+      );
+      assert.deepEqual(
+        errors.filter((error) => error.includes(key)),
+        [],
+        `stream key ${key} in an error`,
+      );
     }
   });
 });

@@ -23,11 +23,36 @@ after(async () => rm(dir, { recursive: true, force: true }));
 async function capture(name: string, color: string, seconds: number, size = '320x240'): Promise<string> {
   const path = join(dir, name);
   await run('ffmpeg', [
-    '-v', 'error', '-y',
-    '-f', 'lavfi', '-i', `color=c=${color}:size=${size}:rate=25`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2',
-    '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '1000000', path,
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `color=c=${color}:size=${size}:rate=25`,
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000',
+    '-t',
+    String(seconds),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    '25',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-ac',
+    '2',
+    '-movflags',
+    '+empty_moov+default_base_moof',
+    '-frag_duration',
+    '1000000',
+    path,
   ]);
   return path;
 }
@@ -54,7 +79,7 @@ test('a killed part and its successor make one playable MP4, the gap left out', 
 
   const probed = await probe(joined.path);
   assert.deepEqual(probed.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
-  assert.ok(Math.abs(probed.format.duration! - joined.durationSec) < 0.15, `ffprobe says ${probed.format.duration} s`);
+  assert.ok(Math.abs(probed.format.duration - joined.durationSec) < 0.15, `ffprobe says ${probed.format.duration} s`);
   const start = (await decodeFrameAt(joined.path, 0.5)).pixel(160, 120);
   const end = (await decodeFrameAt(joined.path, joined.durationSec - 0.5)).pixel(160, 120);
   assert.ok(start.b > 200 && start.r < 60, `the start is the first part's (blue): ${JSON.stringify(start)}`);

@@ -36,14 +36,39 @@ interface Frame {
 /** 5 s of 640x360 H.264 Constrained Baseline from x264, Annex-B access units (split at each AUD), one keyframe. */
 async function h264Frames(): Promise<Frame[]> {
   const path = join(dir, 'source.h264');
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=${FPS}`, '-frames:v', String(FRAMES), '-c:v', 'libx264', '-profile:v', 'baseline', '-g', '1000', '-x264-params', 'aud=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', path]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=640x360:rate=${FPS}`,
+    '-frames:v',
+    String(FRAMES),
+    '-c:v',
+    'libx264',
+    '-profile:v',
+    'baseline',
+    '-g',
+    '1000',
+    '-x264-params',
+    'aud=1',
+    '-bsf:v',
+    'h264_mp4toannexb',
+    '-f',
+    'h264',
+    path,
+  ]);
   const bytes = await readFile(path);
   const starts: number[] = [];
-  for (let i = 0; i + 4 < bytes.length; i++) if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 0 && bytes[i + 3] === 1 && (bytes[i + 4]! & 0x1f) === 9) starts.push(i);
+  for (let i = 0; i + 4 < bytes.length; i++)
+    if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 0 && bytes[i + 3] === 1 && (bytes[i + 4]! & 0x1f) === 9) starts.push(i);
   return starts.map((start, i) => {
     const data = bytes.subarray(start, starts[i + 1] ?? bytes.length);
     let keyframe = false;
-    for (let j = 0; j + 3 < data.length; j++) if (data[j] === 0 && data[j + 1] === 0 && data[j + 2] === 1 && (data[j + 3]! & 0x1f) === 5) keyframe = true;
+    for (let j = 0; j + 3 < data.length; j++)
+      if (data[j] === 0 && data[j + 1] === 0 && data[j + 2] === 1 && (data[j + 3]! & 0x1f) === 5) keyframe = true;
     return { data, keyframe };
   });
 }
@@ -51,10 +76,29 @@ async function h264Frames(): Promise<Frame[]> {
 /** 5 s of 640x360 VP8 from libvpx, frames from the IVF container, one keyframe. */
 async function vp8Frames(): Promise<Frame[]> {
   const path = join(dir, 'source.ivf');
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=${FPS}`, '-frames:v', String(FRAMES), '-c:v', 'libvpx', '-g', '1000', '-b:v', '500k', '-f', 'ivf', path]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=640x360:rate=${FPS}`,
+    '-frames:v',
+    String(FRAMES),
+    '-c:v',
+    'libvpx',
+    '-g',
+    '1000',
+    '-b:v',
+    '500k',
+    '-f',
+    'ivf',
+    path,
+  ]);
   const bytes = await readFile(path);
   const frames: Frame[] = [];
-  for (let offset = bytes.readUInt16LE(6); offset + 12 <= bytes.length; ) {
+  for (let offset = bytes.readUInt16LE(6); offset + 12 <= bytes.length;) {
     const size = bytes.readUInt32LE(offset);
     const data = bytes.subarray(offset + 12, offset + 12 + size);
     frames.push({ data, keyframe: (data[0]! & 1) === 0 });
@@ -75,7 +119,18 @@ async function settled(path: string): Promise<number> {
 }
 
 async function decodedFrames(path: string): Promise<number> {
-  const { stdout } = await run('ffprobe', ['-v', 'quiet', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', path]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'quiet',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    path,
+  ]);
   return Number(stdout.trim().split(/[\n,]/)[0]);
 }
 
@@ -90,7 +145,9 @@ for (const codec of ['avc', 'vp8'] as const satisfies PassthroughCodec[]) {
     const described = describeKeyframe(codec, frames[0]!.data);
     const description = { codecString: described.codecString, width: described.width ?? 640, height: described.height ?? 360 };
     const half = FRAMES / 2;
-    frames.slice(0, half).forEach((frame, i) => writer.write({ data: frame.data, keyframe: frame.keyframe, timestampSec: i / FPS }, i === 0 ? description : undefined));
+    frames
+      .slice(0, half)
+      .forEach((frame, i) => writer.write({ data: frame.data, keyframe: frame.keyframe, timestampSec: i / FPS }, i === 0 ? description : undefined));
     const size = await settled(capture);
 
     // Mid-recording, as a killed worker leaves it: a whole copy, and one cut in the middle of a frame.
@@ -117,8 +174,20 @@ for (const codec of ['avc', 'vp8'] as const satisfies PassthroughCodec[]) {
     const supervisor = new Supervisor(pino({ level: 'silent' }), { EGRESS_ID: 'test' });
     const final = join(dir, `final-${codec}.${fileType}`);
     await remux({ ffmpegPath: 'ffmpeg', supervisor }, capture, final, fileType);
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'format=format_name,duration:stream=codec_name,profile,width,height,nb_read_frames', '-of', 'json', final]);
-    const info = JSON.parse(stdout) as { format: { format_name: string; duration: string }; streams: { codec_name: string; profile: string; width: number; height: number; nb_read_frames: string }[] };
+    const { stdout } = await run('ffprobe', [
+      '-v',
+      'error',
+      '-count_frames',
+      '-show_entries',
+      'format=format_name,duration:stream=codec_name,profile,width,height,nb_read_frames',
+      '-of',
+      'json',
+      final,
+    ]);
+    const info = JSON.parse(stdout) as {
+      format: { format_name: string; duration: string };
+      streams: { codec_name: string; profile: string; width: number; height: number; nb_read_frames: string }[];
+    };
     assert.equal(info.streams.length, 1);
     const [stream] = info.streams;
     assert.equal(stream!.codec_name, codec === 'avc' ? 'h264' : 'vp8');

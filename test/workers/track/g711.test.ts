@@ -32,8 +32,13 @@ test('decodeG711: all 256 bytes of each law decode as ffmpeg decodes them', asyn
   const all = Uint8Array.from({ length: 256 }, (_, i) => i);
   const input = join(dir, 'all.bin');
   await writeFile(input, all);
-  for (const [law, format] of [['pcmu', 'mulaw'], ['pcma', 'alaw']] as const) {
-    const { stdout } = await run('ffmpeg', ['-v', 'error', '-f', format, '-ar', '8000', '-ac', '1', '-i', input, '-f', 's16le', '-'], { encoding: 'buffer' });
+  for (const [law, format] of [
+    ['pcmu', 'mulaw'],
+    ['pcma', 'alaw'],
+  ] as const) {
+    const { stdout } = await run('ffmpeg', ['-v', 'error', '-f', format, '-ar', '8000', '-ac', '1', '-i', input, '-f', 's16le', '-'], {
+      encoding: 'buffer',
+    });
     const reference = new Int16Array(stdout.buffer, stdout.byteOffset, 256);
     assert.deepEqual([...decodeG711(law, all)], [...reference], law);
   }
@@ -43,7 +48,10 @@ test('decodeG711: all 256 bytes of each law decode as ffmpeg decodes them', asyn
 });
 
 test('linearToUlaw / linearToAlaw round-trip within G.711 quantisation', () => {
-  for (const [law, encode] of [['pcmu', linearToUlaw], ['pcma', linearToAlaw]] as const) {
+  for (const [law, encode] of [
+    ['pcmu', linearToUlaw],
+    ['pcma', linearToAlaw],
+  ] as const) {
     let worst = 0;
     for (let s = -32_000; s <= 32_000; s += 13) {
       const back = decodeG711(law, Uint8Array.of(encode(s)))[0]!;
@@ -74,7 +82,10 @@ test('the Opus encoder: Opus 48 kHz in Ogg, on disk as it records; killed mid-wa
   const info = JSON.parse(stdout) as { streams: { codec_name: string; sample_rate: string }[]; format: { duration: string } };
   assert.equal(info.streams[0]?.codec_name, 'opus');
   assert.equal(info.streams[0]?.sample_rate, '48000');
-  const { stdout: pcm, stderr: errors } = await run('ffmpeg', ['-v', 'error', '-i', path, '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  const { stdout: pcm, stderr: errors } = await run('ffmpeg', ['-v', 'error', '-i', path, '-f', 's16le', '-ac', '1', '-ar', '48000', '-'], {
+    encoding: 'buffer',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   assert.equal(errors.toString().trim(), '', 'decodes without errors');
   const seconds = pcm.length / 2 / 48_000;
   assert.ok(seconds > 2.5 && seconds <= 3.1, `${seconds} s of the 3 s fed before the kill`);

@@ -30,7 +30,10 @@ function collect(kind: 'audio' | 'video') {
 
 test('Track/Unwrapper: sequence numbers and timestamps keep counting across the wrap', () => {
   const seq = new Unwrapper(16);
-  assert.deepEqual([65534, 65535, 0, 1, 65535, 2].map((v) => seq.unwrap(v)), [65534, 65535, 65536, 65537, 65535, 65538]);
+  assert.deepEqual(
+    [65534, 65535, 0, 1, 65535, 2].map((v) => seq.unwrap(v)),
+    [65534, 65535, 65536, 65537, 65535, 65538],
+  );
   const ts = new Unwrapper(32);
   assert.equal(ts.unwrap(2 ** 32 - 3000), 2 ** 32 - 3000);
   assert.equal(ts.unwrap(0), 2 ** 32);
@@ -39,8 +42,16 @@ test('Track/Unwrapper: sequence numbers and timestamps keep counting across the 
 test('Track/JitterBuffer: reordered packets make whole frames, in order, across the sequence wrap', () => {
   const { buffer, frames, losses } = collect('video');
   // Frame A: 65534, 65535 (marker); frame B: 0, 1, 2 (marker); frame C: 3 (marker). Arrival out of order.
-  for (const p of [rtp(65534, 1000, false), rtp(0, 4000, false), rtp(65535, 1000, true), rtp(2, 4000, true), rtp(3, 7000, true), rtp(1, 4000, false)]) buffer.push(p, 0);
-  assert.deepEqual(frames.map((f) => [f.timestamp, f.packets.map((p) => p.header.sequenceNumber)]), [[1000, [65534, 65535]], [4000, [0, 1, 2]], [7000, [3]]]);
+  for (const p of [rtp(65534, 1000, false), rtp(0, 4000, false), rtp(65535, 1000, true), rtp(2, 4000, true), rtp(3, 7000, true), rtp(1, 4000, false)])
+    buffer.push(p, 0);
+  assert.deepEqual(
+    frames.map((f) => [f.timestamp, f.packets.map((p) => p.header.sequenceNumber)]),
+    [
+      [1000, [65534, 65535]],
+      [4000, [0, 1, 2]],
+      [7000, [3]],
+    ],
+  );
   assert.deepEqual(losses, []);
 });
 
@@ -55,7 +66,10 @@ test('Track/JitterBuffer: a hole not filled within the latency is given up, the 
   assert.equal(frames.length, 1, 'still waiting for the retransmission');
   buffer.tick(200);
   assert.deepEqual(losses, [1]);
-  assert.deepEqual(frames.map((f) => f.timestamp), [0, 6000]);
+  assert.deepEqual(
+    frames.map((f) => f.timestamp),
+    [0, 6000],
+  );
   // A retransmission arriving too late is ignored.
   buffer.push(rtp(11, 3000, false), 210);
   assert.equal(frames.length, 2);
@@ -64,18 +78,35 @@ test('Track/JitterBuffer: a hole not filled within the latency is given up, the 
 test('Track/JitterBuffer: audio packets are frames of their own', () => {
   const { buffer, frames } = collect('audio');
   for (const p of [rtp(1, 960, false), rtp(0, 0, false), rtp(2, 1920, false)]) buffer.push(p, 0);
-  assert.deepEqual(frames.map((f) => f.timestamp), [960, 1920]);
+  assert.deepEqual(
+    frames.map((f) => f.timestamp),
+    [960, 1920],
+  );
 });
 
 const OFFER = [
-  'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
-  'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=mid:0',
-  'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109', 'a=mid:1',
-  'a=rtpmap:96 VP8/90000', 'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96',
-  'a=rtpmap:102 H264/90000', 'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f',
-  'a=rtpmap:103 rtx/90000', 'a=fmtp:103 apt=102',
-  'a=rtpmap:108 H264/90000', 'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f', 'a=rtcp-fb:108 nack pli',
-  'a=rtpmap:109 rtx/90000', 'a=fmtp:109 apt=108', '',
+  'v=0',
+  'o=- 1 2 IN IP4 127.0.0.1',
+  's=-',
+  't=0 0',
+  'a=group:BUNDLE 0 1',
+  'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+  'a=mid:0',
+  'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 108 109',
+  'a=mid:1',
+  'a=rtpmap:96 VP8/90000',
+  'a=rtpmap:97 rtx/90000',
+  'a=fmtp:97 apt=96',
+  'a=rtpmap:102 H264/90000',
+  'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f',
+  'a=rtpmap:103 rtx/90000',
+  'a=fmtp:103 apt=102',
+  'a=rtpmap:108 H264/90000',
+  'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+  'a=rtcp-fb:108 nack pli',
+  'a=rtpmap:109 rtx/90000',
+  'a=fmtp:109 apt=108',
+  '',
 ].join('\r\n');
 
 test('Track/Offer: the m-line of the track keeps only its codec (H.264 packetization-mode 1) and its RTX', () => {

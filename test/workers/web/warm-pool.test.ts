@@ -33,7 +33,8 @@ async function processesOf(stationId: string): Promise<string[]> {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     try {
       const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-      if (environ.includes(`${STATION_TAG}=${stationId}`)) found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ').slice(0, 100)}`);
+      if (environ.includes(`${STATION_TAG}=${stationId}`))
+        found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ').slice(0, 100)}`);
     } catch {
       // It ended while we looked.
     }
@@ -83,7 +84,7 @@ describe('warm pool', { concurrency: false }, () => {
     const since = Date.now();
     let onActive = (_ms: number) => {};
     const activeAfterMs = new Promise<number>((resolve) => (onActive = () => resolve(Date.now() - since)));
-    const recording = recordWeb({ plan, workDir, filePath, settings: TEST_RECORDER_SETTINGS, log, onActive, warmPool });
+    const recording = recordWeb({ plan, workDir, outputs: { file: { path: filePath } }, settings: TEST_RECORDER_SETTINGS, log, onActive, warmPool });
     return { recording, filePath, activeAfterMs, taken: () => station };
   }
 
@@ -127,7 +128,10 @@ describe('warm pool', { concurrency: false }, () => {
     assert.ok((await meanVolumeDb(started.filePath)) > -40, 'the tone is audible through the station sink');
     const frame = await decodeFrameAt(started.filePath, 2);
     assert.ok(isColour(frame.pixel(20, 20), PAGE_COLOUR), `page colour, got ${JSON.stringify(frame.pixel(20, 20))}`);
-    assert.ok(isColour(frame.pixel(frame.width - 20, frame.height - 20), PAGE_COLOUR), 'the page fills the frame: window and screen are the plan size');
+    assert.ok(
+      isColour(frame.pixel(frame.width - 20, frame.height - 20), PAGE_COLOUR),
+      'the page fills the frame: window and screen are the plan size',
+    );
 
     // The station is the recording's: ended with it, profile and all, and no longer counted for it.
     assert.deepEqual(await processesOf(station.id), []);
@@ -170,7 +174,10 @@ describe('warm pool', { concurrency: false }, () => {
     started.recording.stop('test over');
     await started.recording.done;
     const media = await probe(started.filePath);
-    assert.deepEqual(media.streams.map((stream) => stream.codec_name), ['opus']);
+    assert.deepEqual(
+      media.streams.map((stream) => stream.codec_name),
+      ['opus'],
+    );
     assert.ok((await meanVolumeDb(started.filePath)) > -40, 'the tone is audible');
     assert.deepEqual(await processesOf(station.id), []);
     await pool.close();
@@ -188,7 +195,10 @@ describe('warm pool', { concurrency: false }, () => {
     assert.equal(pool.idle, 0);
     assert.equal(pool.take(webPlan({ url: page.url }), log), undefined);
     assert.deepEqual(await processesOf(victim!), []);
-    assert.ok(warnings.some((line) => line.includes('died while idle')), 'says so');
+    assert.ok(
+      warnings.some((line) => line.includes('died while idle')),
+      'says so',
+    );
     // Replaced after the back-off.
     await pool.ready(20_000);
     const replacement = pool.take(webPlan({ url: page.url }), log);
@@ -217,7 +227,29 @@ describe('warm pool', { concurrency: false }, () => {
       // A capture connects a while after the sink is made (display, browser, page load come between).
       await sleep(700);
       const since = Date.now();
-      await run('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-f', 'pulse', '-server', sink.server, '-fragment_size', '1920', '-i', sink.monitor, '-frames:a', '1', '-f', 'null', '-'], { timeout: 5000 });
+      await run(
+        'ffmpeg',
+        [
+          '-hide_banner',
+          '-nostdin',
+          '-v',
+          'error',
+          '-f',
+          'pulse',
+          '-server',
+          sink.server,
+          '-fragment_size',
+          '1920',
+          '-i',
+          sink.monitor,
+          '-frames:a',
+          '1',
+          '-f',
+          'null',
+          '-',
+        ],
+        { timeout: 5000 },
+      );
       const ms = Date.now() - since;
       // Unprimed: 1.3 s here (the block rendered at load runs until 2 s after it).
       assert.ok(ms < 600, `first audio after ${ms} ms`);

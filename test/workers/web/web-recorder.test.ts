@@ -33,7 +33,14 @@ async function start(plan: EgressPlan, settings: Partial<RecorderSettings> = {})
   const filePath = join(workDir, 'out', plan.file!.filepath);
   let onActive = (_startedAtMs: number) => {};
   const active = new Promise<number>((resolve) => (onActive = resolve));
-  const recording = recordWeb({ plan, workDir, filePath, settings: { ...TEST_RECORDER_SETTINGS, ...settings }, log, onActive });
+  const recording = recordWeb({
+    plan,
+    workDir,
+    outputs: { file: { path: filePath } },
+    settings: { ...TEST_RECORDER_SETTINGS, ...settings },
+    log,
+    onActive,
+  });
   return { plan, recording, workDir, filePath, active };
 }
 
@@ -112,7 +119,7 @@ describe('web recorder', { concurrency: false }, () => {
     const late = await decodeFrameAt(started.filePath, 2 + BLOCK_PERIOD_SEC / 2);
     assert.ok(isColour(early.pixel(20, 20), PAGE_COLOUR), `page colour, got ${JSON.stringify(early.pixel(20, 20))}`);
     assert.ok(isColour(early.pixel(early.width - 20, early.height - 20), PAGE_COLOUR), 'the page fills the frame');
-    const bandRow = Math.round(early.height * (BLOCK_BAND.top + BLOCK_BAND.bottom) / 2) * early.width * 3;
+    const bandRow = Math.round((early.height * (BLOCK_BAND.top + BLOCK_BAND.bottom)) / 2) * early.width * 3;
     const band = (frame: typeof early) => frame.rgb.subarray(bandRow, bandRow + frame.width * 3);
     assert.notDeepEqual(band(early), band(late), 'the block moves: frames are live, not frozen');
 
@@ -133,7 +140,10 @@ describe('web recorder', { concurrency: false }, () => {
     const media = await probe(started.filePath);
     const wallSec = (result.endedAtMs - result.startedAtMs) / 1000;
     assert.ok(wallSec >= 18 && Math.abs(media.format.duration - wallSec) < 1, `file ${media.format.duration} s, recorded ${wallSec} s`);
-    assert.deepEqual(media.streams.map((stream) => stream.codec_name), ['h264', 'aac']);
+    assert.deepEqual(
+      media.streams.map((stream) => stream.codec_name),
+      ['h264', 'aac'],
+    );
     await assertNothingLeft(started);
   });
 
@@ -145,7 +155,10 @@ describe('web recorder', { concurrency: false }, () => {
     const result = await started.recording.done;
 
     const media = await probe(started.filePath);
-    assert.deepEqual(media.streams.map((stream) => stream.codec_name), ['opus']);
+    assert.deepEqual(
+      media.streams.map((stream) => stream.codec_name),
+      ['opus'],
+    );
     assert.equal(media.streams[0]?.sample_rate, 48000);
     assert.equal(media.streams[0]?.channels, 2);
     assert.ok((await meanVolumeDb(started.filePath)) > -40, 'the tone is audible');
@@ -161,7 +174,10 @@ describe('web recorder', { concurrency: false }, () => {
     await started.recording.done;
 
     const media = await probe(started.filePath);
-    assert.deepEqual(media.streams.map((stream) => stream.codec_type), ['video']);
+    assert.deepEqual(
+      media.streams.map((stream) => stream.codec_type),
+      ['video'],
+    );
     await assertNothingLeft(started);
   });
 
@@ -224,8 +240,14 @@ describe('web recorder', { concurrency: false }, () => {
     await Promise.all(both.map((started) => started.recording.done));
 
     const [video, audioOnly] = await Promise.all(both.map((started) => probe(started.filePath)));
-    assert.deepEqual(video?.streams.map((stream) => stream.codec_name), ['h264', 'aac']);
-    assert.deepEqual(audioOnly?.streams.map((stream) => stream.codec_name), ['opus']);
+    assert.deepEqual(
+      video?.streams.map((stream) => stream.codec_name),
+      ['h264', 'aac'],
+    );
+    assert.deepEqual(
+      audioOnly?.streams.map((stream) => stream.codec_name),
+      ['opus'],
+    );
     for (const started of both) {
       assert.ok((await meanVolumeDb(started.filePath)) > -40, `${started.plan.egressId} is audible`);
       await assertNothingLeft(started);

@@ -153,7 +153,8 @@ export class ChunkReader {
       stream.parts = [];
       stream.received = 0;
       // Chunking control takes effect from the very next chunk, which may be in this same read.
-      if (message.typeId === SET_CHUNK_SIZE && message.payload.length >= 4) this.chunkSize = Math.max(1, message.payload.readUInt32BE(0) & 0x7fffffff);
+      if (message.typeId === SET_CHUNK_SIZE && message.payload.length >= 4)
+        this.chunkSize = Math.max(1, message.payload.readUInt32BE(0) & 0x7fffffff);
       if (message.typeId === ABORT && message.payload.length >= 4) this.abort(message.payload.readUInt32BE(0));
       out.push(message);
     }

@@ -37,7 +37,11 @@ export class FlvTagReader {
       const end = at + TAG_HEADER_BYTES + size + BACK_POINTER_BYTES;
       if (data.length < end) break;
       const timestamp = (data[at + 7]! << 24) | data.readUIntBE(at + 4, 3);
-      tags.push({ typeId: data[at]! & 0x1f, timestamp: timestamp >>> 0, data: Buffer.from(data.subarray(at + TAG_HEADER_BYTES, at + TAG_HEADER_BYTES + size)) });
+      tags.push({
+        typeId: data[at]! & 0x1f,
+        timestamp: timestamp >>> 0,
+        data: Buffer.from(data.subarray(at + TAG_HEADER_BYTES, at + TAG_HEADER_BYTES + size)),
+      });
       at = end;
     }
     this.#pending = data.subarray(at);

@@ -51,7 +51,8 @@ export class PublishError extends Error {
 }
 
 const text = (value: AmfValue): string => (typeof value === 'string' ? value : '');
-const isObject = (value: AmfValue): value is AmfObject => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+const isObject = (value: AmfValue): value is AmfObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 
 /** Node's socket error codes in the words ffmpeg (and so StreamInfo errors so far) used. */
 const SOCKET_ERRORS: ReadonlyMap<string, string> = new Map([
@@ -103,10 +104,18 @@ export class RtmpPublisher {
     this.closed = new Promise((resolve) => (this.#settle = resolve));
     socket.once(connected, () => socket.write(clientHello()));
     socket.on('data', (data: Buffer) => this.#receive(data));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.#failed(new PublishError(this.#publishing ? `connection lost: ${describeSocketError(err)}` : describeSocketError(err))));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.#failed(new PublishError(this.#publishing ? `connection lost: ${describeSocketError(err)}` : describeSocketError(err))),
+    );
     socket.on('close', () => {
       if (this.#closing) return this.#finish(undefined);
-      this.#failed(new PublishError(this.#publishing ? 'the server closed the connection' : 'the server closed the connection before the stream was published (stream key refused?)'));
+      this.#failed(
+        new PublishError(
+          this.#publishing
+            ? 'the server closed the connection'
+            : 'the server closed the connection before the stream was published (stream key refused?)',
+        ),
+      );
     });
   }
 
@@ -128,10 +137,20 @@ export class RtmpPublisher {
     if (!this.#publishing || this.#closing) return true;
     if (tag.typeId === MSG_DATA) {
       // Metadata is set on the stream, not played: ffmpeg and OBS wrap onMetaData the same way.
-      return this.#send(CS_DATA, { typeId: MSG_DATA, streamId: this.#streamId, timestamp: 0, payload: Buffer.concat([encodeAmf0('@setDataFrame'), tag.data]) });
+      return this.#send(CS_DATA, {
+        typeId: MSG_DATA,
+        streamId: this.#streamId,
+        timestamp: 0,
+        payload: Buffer.concat([encodeAmf0('@setDataFrame'), tag.data]),
+      });
     }
     if (tag.typeId !== MSG_AUDIO && tag.typeId !== MSG_VIDEO) return true;
-    return this.#send(tag.typeId === MSG_AUDIO ? CS_AUDIO : CS_VIDEO, { typeId: tag.typeId, streamId: this.#streamId, timestamp: tag.timestamp, payload: tag.data });
+    return this.#send(tag.typeId === MSG_AUDIO ? CS_AUDIO : CS_VIDEO, {
+      typeId: tag.typeId,
+      streamId: this.#streamId,
+      timestamp: tag.timestamp,
+      payload: tag.data,
+    });
   }
 
   onDrain(callback: () => void): void {
@@ -169,7 +188,12 @@ export class RtmpPublisher {
   }
 
   #command(name: string, transaction: number, ...args: AmfValue[]): void {
-    this.#send(CS_COMMAND, { typeId: MSG_AMF0_COMMAND, streamId: name === 'publish' ? this.#streamId : 0, timestamp: 0, payload: encodeAmf0(name, transaction, ...args) });
+    this.#send(CS_COMMAND, {
+      typeId: MSG_AMF0_COMMAND,
+      streamId: name === 'publish' ? this.#streamId : 0,
+      timestamp: 0,
+      payload: encodeAmf0(name, transaction, ...args),
+    });
   }
 
   #receive(data: Buffer): void {
@@ -269,11 +293,17 @@ export class RtmpPublisher {
       this.#command('publish', 5, null, this.#target.streamKey, 'live');
     } else if (name === '_error' && (transaction === TX_CONNECT || transaction === TX_CREATE_STREAM)) {
       const step = transaction === TX_CONNECT ? 'connect' : 'createStream';
-      this.#failed(new PublishError(`${step} refused by the server: ${[text(info?.code), text(info?.description)].filter(Boolean).join(': ') || 'no reason given'}`));
+      this.#failed(
+        new PublishError(
+          `${step} refused by the server: ${[text(info?.code), text(info?.description)].filter(Boolean).join(': ') || 'no reason given'}`,
+        ),
+      );
     } else if (name === 'onStatus') {
       const code = text(info?.code);
       if (text(info?.level) === 'error') {
-        this.#failed(new PublishError(`publish refused by the server: ${[code, text(info?.description)].filter(Boolean).join(': ') || 'no reason given'}`));
+        this.#failed(
+          new PublishError(`publish refused by the server: ${[code, text(info?.description)].filter(Boolean).join(': ') || 'no reason given'}`),
+        );
       } else if (code === 'NetStream.Publish.Start' && !this.#publishing) {
         this.#publishing = true;
         this.#publishedResolve();
