@@ -2,6 +2,7 @@
 import { benchRoomCompositeCost } from './room-composite-cost.ts';
 import { benchRpcAccept } from './rpc-accept.ts';
 import { benchScaleFromZero } from './scale-from-zero.ts';
+import { benchTakeoverGap } from './takeover-gap.ts';
 import { benchTrackEgressCost } from './track-egress-cost.ts';
 import { benchUploadThroughput } from './upload-throughput.ts';
 import { benchWebCaptureCost } from './web-capture-cost.ts';
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<string[]>> = {
   'track-cost': benchTrackEgressCost,
   upload: benchUploadThroughput,
   'scale-from-zero': benchScaleFromZero,
+  takeover: benchTakeoverGap,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -3,11 +3,13 @@
  * announced as LiveKit announces it — `egress_started` on creation, `egress_updated` on ACTIVE and ENDING
  * (and result updates while live), `egress_ended` on COMPLETE / FAILED / ABORTED / LIMIT_REACHED — to the
  * configured webhook URLs and the request's own (sealed: shared/webhook-targets.ts), through the webhook
- * queue (retries, backoff); job data names each destination by reference, never by its URL.
+ * queue (retries, backoff); job data names each destination by reference, never by its URL. A recording
+ * worker writes through withFence(): its changes land only while it holds the egress's lease (issue 16).
  */
 import { type EgressInfo, EgressStatus, WebhookEvent } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import { jobBackoff } from './backoff.ts';
+import type { Fence } from './lease/fence.ts';
 import type { LoadedConfig } from './config/load.ts';
 import { type EgressError, ERRORS } from './errors.ts';
 import { type EgressStore, isTerminal } from './egress-store.ts';
@@ -35,6 +37,20 @@ export function endWithError(status: EgressEnd['status'], err: EgressError, reas
   return { status, error: err.message, errorCode: err.egressCode, reason };
 }
 
+/** EgressInfo.details of a resumed egress. */
+export function resumedDetails(takeovers: number): string {
+  return `resumed by another worker after its recorder was lost (${takeovers} takeover${takeovers === 1 ? '' : 's'})`;
+}
+
+interface EgressEventsDeps {
+  store: EgressStore;
+  queues: Queues;
+  redis: Redis;
+  box: SecretBox;
+  config: LoadedConfig;
+  log: Logger;
+}
+
 export class EgressEvents {
   readonly store: EgressStore;
   /** The request's own webhook destinations, sealed. */
@@ -42,8 +58,10 @@ export class EgressEvents {
   private readonly queues: Queues;
   private readonly config: LoadedConfig;
   private readonly log: Logger;
+  private readonly deps: EgressEventsDeps;
 
-  constructor(deps: { store: EgressStore; queues: Queues; redis: Redis; box: SecretBox; config: LoadedConfig; log: Logger }) {
+  constructor(deps: EgressEventsDeps) {
+    this.deps = deps;
     this.store = deps.store;
     this.queues = deps.queues;
     this.config = deps.config;
@@ -53,6 +71,15 @@ export class EgressEvents {
       prefix: deps.config.redis.prefix,
       ttlSeconds: outlivingRecordTtlSec(deps.config.egress_ttl),
     });
+  }
+
+  /**
+   * These events as a recording owner makes them: every status and result write checks `fence` against the
+   * egress's lease in the same Lua call, so a worker that lost the egress has its late writes refused (and no
+   * webhook goes out for them).
+   */
+  withFence(fence: Fence): EgressEvents {
+    return new EgressEvents({ ...this.deps, store: this.deps.store.withFence(fence) });
   }
 
   async create(info: EgressInfo, targets: WebhookTarget[]): Promise<void> {
@@ -72,6 +99,7 @@ export class EgressEvents {
       statusBefore = info.status;
       return change(info);
     });
+    if (result?.refused) this.log.warn({ egressId, refused: result.refused }, 'write refused: this worker no longer owns the egress');
     if (!result?.changed) return result?.info;
     const { info } = result;
     if (isTerminal(info.status)) await this.announce(info, 'egress_ended');
@@ -87,6 +115,25 @@ export class EgressEvents {
       info.startedAt = BigInt(startedAtMs) * 1_000_000n;
       if (roomId) info.roomId = roomId;
     });
+  }
+
+  /**
+   * A taken-over egress records again (issue 16): it stays ACTIVE (or becomes so, if its first part never got
+   * a frame), its details say it was resumed and how often, and `egress_updated` tells the application.
+   */
+  markResumed(egressId: string, takeovers: number, startedAtMs: number, roomId = ''): Promise<EgressInfo | undefined> {
+    return this.update(
+      egressId,
+      (info) => {
+        if (info.status === EgressStatus.EGRESS_STARTING) {
+          info.status = EgressStatus.EGRESS_ACTIVE;
+          info.startedAt = BigInt(startedAtMs) * 1_000_000n;
+        } else if (info.status !== EgressStatus.EGRESS_ACTIVE) return false;
+        if (roomId) info.roomId = roomId;
+        info.details = resumedDetails(takeovers);
+      },
+      { announce: true },
+    );
   }
 
   markEnding(egressId: string, reason: string): Promise<EgressInfo | undefined> {

@@ -3,8 +3,12 @@
  * A record is the EgressInfo protobuf (binary). Updates are compare-and-set, so an API process and a
  * worker changing the same egress never overwrite each other, and a terminal status is final.
  * Ended records expire after `egress_ttl`; index entries pointing at expired records are dropped on read.
+ * A recording worker writes through a fenced view (withFence): its updates land only while it holds the
+ * egress's lease (issue 16), so a worker that lost the egress to a takeover cannot overwrite the new owner's.
  */
 import { EgressInfo, EgressStatus } from '@livekit/protocol';
+import type { Fence, FenceRefusal } from './lease/fence.ts';
+import { fencedCompareAndSet } from './lease/fenced-compare-and-set.ts';
 import type { Redis } from './redis.ts';
 import { redisKeys } from './redis-keys.ts';
 
@@ -35,15 +39,33 @@ export interface ListFilter {
   active?: boolean;
 }
 
+/** What update() did: the record as stored afterwards, whether this call changed it, and why a fence refused it. */
+export interface StoreUpdate {
+  info: EgressInfo;
+  changed: boolean;
+  /** Set when the store's fence refused the write: its writer no longer owns the egress. */
+  refused?: FenceRefusal;
+}
+
 export class EgressStore {
   private readonly redis: Redis;
+  private readonly options: { prefix: string; ttlSeconds: number };
   private readonly prefix: string;
   private readonly ttlSeconds: number;
+  /** Set on a view made by withFence(): update() writes only while the fence holds the lease. */
+  readonly fence: Fence | undefined;
 
-  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }) {
+  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }, fence?: Fence) {
     this.redis = redis;
+    this.options = options;
     this.prefix = redisKeys.store(options.prefix);
     this.ttlSeconds = Math.round(options.ttlSeconds);
+    this.fence = fence;
+  }
+
+  /** The same store whose update() writes only while `fence` holds its egress's lease (a recording owner's view). */
+  withFence(fence: Fence): EgressStore {
+    return new EgressStore(this.redis, this.options, fence);
   }
 
   private infoKey = (id: string) => `${this.prefix}:info:${id}`;
@@ -70,10 +92,11 @@ export class EgressStore {
   /**
    * Applies `change` to the current record and writes it if nobody else wrote in between (else retries
    * with the fresh record). `change` returns false to leave the record as it is. A record with a terminal
-   * status is never changed. Returns the record as stored afterwards, and whether this call changed it.
+   * status is never changed. Returns the record as stored afterwards, and whether this call changed it; on a
+   * fenced view, a write its fence refuses changes nothing and says why.
    */
-  async update(egressId: string, change: (info: EgressInfo) => boolean | void): Promise<{ info: EgressInfo; changed: boolean } | undefined> {
-    return this.write(egressId, change, false);
+  async update(egressId: string, change: (info: EgressInfo) => boolean | void): Promise<StoreUpdate | undefined> {
+    return this.write(egressId, change, false, this.fence);
   }
 
   /**
@@ -89,16 +112,21 @@ export class EgressStore {
         Object.assign(info, { status, error, errorCode, endedAt, details });
       },
       true,
+      undefined,
     );
     return result?.info;
   }
 
-  /** The CAS loop of update/amendEnded: `amending` picks which records it may touch (ended ones, or not ended). */
+  /**
+   * The CAS loop of update/amendEnded: `amending` picks which records it may touch (ended ones, or not ended);
+   * with a `fence`, each compare-and-set also checks the lease (shared/lease/fenced-compare-and-set.ts).
+   */
   private async write(
     egressId: string,
     change: (info: EgressInfo) => boolean | void,
     amending: boolean,
-  ): Promise<{ info: EgressInfo; changed: boolean } | undefined> {
+    fence: Fence | undefined,
+  ): Promise<StoreUpdate | undefined> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const before = await this.redis.getBuffer(this.infoKey(egressId));
       if (!before) return undefined;
@@ -106,8 +134,17 @@ export class EgressStore {
       if (isTerminal(info.status) !== amending || change(info) === false) return { info, changed: false };
       info.updatedAt = BigInt(Date.now()) * 1_000_000n;
       const ended = isTerminal(info.status);
-      const ok = await this.redis.eval(CAS_SCRIPT, 1, this.infoKey(egressId), before, Buffer.from(info.toBinary()), ended ? this.ttlSeconds : 0);
-      if (ok === 1) {
+      const after = Buffer.from(info.toBinary());
+      const ttl = ended ? this.ttlSeconds : 0;
+      let ok: boolean;
+      if (fence) {
+        const result = await fencedCompareAndSet(this.redis, fence, this.infoKey(egressId), before, after, ttl);
+        if (!result.ok && result.reason !== 'changed') return { info: EgressInfo.fromBinary(before), changed: false, refused: result.reason };
+        ok = result.ok;
+      } else {
+        ok = (await this.redis.eval(CAS_SCRIPT, 1, this.infoKey(egressId), before, after, ttl)) === 1;
+      }
+      if (ok) {
         if (ended && !amending) await this.retire(info);
         return { info, changed: true };
       }

@@ -8,6 +8,7 @@ import type { EgressPlan, RecordPoolName, RequestKind, StorageTarget } from './e
 import type { NamingVars } from './naming.ts';
 import { redisOptions } from './redis.ts';
 import { redisKeys, RETENTION_SEC } from './redis-keys.ts';
+import type { Takeover } from './takeover/takeover.ts';
 
 export type RecordQueueName = RecordPoolName;
 export const RECORD_QUEUES: readonly RecordQueueName[] = ['room-composite', 'track-composite', 'track'];
@@ -16,9 +17,14 @@ export const HOUSEKEEPING_QUEUE = 'housekeeping';
 export type QueueName = PoolName | typeof HOUSEKEEPING_QUEUE;
 export const ALL_QUEUES: readonly QueueName[] = [...RECORD_QUEUES, 'upload', 'webhook', HOUSEKEEPING_QUEUE];
 
-/** A recording job. Its job id is the egress id, so one egress can never be queued or run twice. */
+/**
+ * A recording job. Its job id is the egress id, so one egress can never be queued or run twice; a takeover's
+ * part has its own (shared/takeover/takeover.ts), and the egress's lease keeps it to one recorder at a time.
+ */
 export interface RecordJobData {
   plan: EgressPlan;
+  /** Set when this job resumes an egress whose worker was lost. */
+  takeover?: Takeover;
 }
 
 /** One local file to deliver to storage. Job name: `upload`. */
@@ -56,8 +62,19 @@ export interface PlaylistJobData {
   liveKey?: string;
 }
 
-/** Ends an egress once all its uploads are done. Job name: `finalize`; parent of the upload jobs. */
-export interface FinalizeJobData {
+/**
+ * What each output kind leaves the finalize job, by kind: an open map, each kind's module adds its entry
+ * (`declare module` in workers/outputs/<kind>-output.ts), so a new kind needs no edit here.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging, as above
+export interface FinalizeResults {}
+
+/**
+ * Ends an egress once all its uploads are done. Job name: `finalize`; parent of the upload jobs. The kinds'
+ * results are top-level keys (`file`, `segments`, `images`, as jobs queued before the map existed have them):
+ * job data already in Redis reads as it is.
+ */
+export interface FinalizeJobData extends Partial<FinalizeResults> {
   egressId: string;
   plan: EgressPlan;
   /** Where `<egress_id>.json` goes (beside the outputs), unless the request disabled the manifest. */
@@ -67,40 +84,8 @@ export interface FinalizeJobData {
   details: string;
   /** With status `failed`: why (the EgressInfo error and error code). */
   error?: { message: string; code: number };
-  /** What the recorder reported, filled into the results once the upload locations are known. */
-  file?: {
-    filename: string;
-    localPath: string;
-    startedAtMs: number;
-    endedAtMs: number;
-    sizeBytes: number;
-    /** The file's own duration (its packets), reported as FileInfo.duration; unset if unreadable: endedAt − startedAt. */
-    durationSec?: number;
-  };
   /** What the recorder learnt in the room (a track egress: its publisher, kind and source), for the manifest. */
   learnt?: Partial<NamingVars>;
-  segments?: SegmentsSummary;
-  images?: ImagesSummary[];
-}
-
-/** The HLS output of a finished recording; its segments are in the segment log. */
-export interface SegmentsSummary {
-  playlistKey: string;
-  livePlaylistKey: string;
-  storage: StorageTarget;
-  segmentDurationSec: number;
-  count: number;
-  startedAtMs: number;
-  endedAtMs: number;
-}
-
-export interface ImagesSummary {
-  /** Index of the image output in the plan (job ids carry it). */
-  outputIndex: number;
-  filenamePrefix: string;
-  count: number;
-  startedAtMs: number;
-  endedAtMs: number;
 }
 
 /** Deterministic job ids, so a finalize job can find every upload of its egress after a restart. */

@@ -3,7 +3,7 @@
  * state is kept. Key names are data a running deployment already holds: never rename one.
  */
 
-/** How long per-egress state is kept once it may be needed no more (stop marks, claims, failed jobs): a week. */
+/** How long per-egress state is kept once it may be needed no more (stop marks, lease fencing counters, takeover state, failed jobs): a week. */
 export const RETENTION_SEC = 7 * 24 * 3600;
 
 /**
@@ -14,8 +14,6 @@ export const outlivingRecordTtlSec = (egressTtl: number): number => egressTtl + 
 
 /** Key names and namespaces (a store adds its own suffixes to its namespace), by what they hold. */
 export const redisKeys = {
-  /** The worker that claimed an egress's record job (workers/recording/job-processor.ts); the reaper checks it. */
-  claim: (prefix: string, egressId: string) => `${prefix}:claim:${egressId}`,
   /** EgressInfo records and their indexes (shared/egress-store.ts). */
   store: (prefix: string) => `${prefix}:store`,
   /** Sealed request secrets (shared/egress-secrets.ts). */
@@ -24,10 +22,10 @@ export const redisKeys = {
   webhooks: (prefix: string) => `${prefix}:store:webhooks`,
   /** Segment logs (shared/segment-log.ts). */
   segments: (prefix: string) => `${prefix}:store:segments`,
+  /** Each part of a recording taken over by another worker: who recorded it, where, from when (shared/takeover/part-log.ts). */
+  parts: (prefix: string) => `${prefix}:store:parts`,
   /** Control channels and stop marks (shared/control.ts). */
   control: (prefix: string) => `${prefix}:control`,
-  /** Recorder proofs of life (shared/liveness.ts). */
-  alive: (prefix: string) => `${prefix}:alive`,
   /** Failed-authentication counters (shared/auth-throttle.ts). */
   authFail: (prefix: string) => `${prefix}:authfail`,
   /** Rate-limit counters (shared/rate-limit.ts). */
@@ -38,6 +36,8 @@ export const redisKeys = {
   lease: (prefix: string, egressId: string) => `${prefix}:lease:${egressId}`,
   /** The fencing-token counter of an egress's lease, kept RETENTION_SEC after its last use. */
   leaseFence: (prefix: string, egressId: string) => `${prefix}:fence:${egressId}`,
+  /** An egress's takeovers: its current part, when its last owner was found lost, each part's grant (shared/takeover/takeover-state.ts). */
+  takeover: (prefix: string, egressId: string) => `${prefix}:takeover:${egressId}`,
   /** BullMQ's own prefix (shared/queues.ts). */
   bull: (prefix: string) => `${prefix}:bull`,
 } as const;

@@ -13,6 +13,11 @@ export interface LoggedSegment {
   durationSec: number;
   startedAtMs: number;
   sizeBytes: number;
+  /**
+   * The first segment of a part after a takeover (shared/takeover/): its timestamps start over, so the
+   * playlists put `#EXT-X-DISCONTINUITY` before it.
+   */
+  discontinuity?: boolean;
 }
 
 export class SegmentLog {
@@ -35,6 +40,11 @@ export class SegmentLog {
       .expire(this.key(egressId), this.ttlSeconds)
       .exec()) as [[null, number]];
     return length;
+  }
+
+  /** How many segments are logged: the number the next one gets (a part after a takeover numbers on from it). */
+  async count(egressId: string): Promise<number> {
+    return this.redis.llen(this.key(egressId));
   }
 
   /** The first `count` segments (all when omitted). */

@@ -2,8 +2,9 @@
  * The end of an egress whose recorder died (killed, node lost): FAILED at once with the reason, and a
  * salvage job on the upload queue that delivers what the recorder had written to its working directory
  * (the file is recorded crash-safe: fragmented MP4, Ogg, MP3) and amends the file result with its location.
- * Called by the reaper and by a worker that finds a stalled job already claimed; both may race, the first
- * wins (the end is idempotent and the salvage job id is the egress's).
+ * Called by the reaper (a lapsed lease with takeovers off, or a takeover no worker began within start_deadline)
+ * and by a worker that picks a takeover's part too late; both may race, the first wins (the end is idempotent
+ * and the salvage job id is the egress's).
  */
 import { EgressStatus } from '@livekit/protocol';
 import { jobBackoff } from './backoff.ts';

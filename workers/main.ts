@@ -20,6 +20,7 @@ import { RECORD_QUEUES } from '../shared/queues.ts';
 import { createRedis, type Redis } from '../shared/redis.ts';
 import { InFlight } from '../shared/in-flight.ts';
 import { runMain } from '../shared/run-main.ts';
+import { endFailedRecordJob } from './recording/failed-job.ts';
 import { recordProcessor } from './recording/job-processor.ts';
 import { recordsInProcess } from './recording/recorder-choice.ts';
 import { recorderSettings } from './recording/session.ts';
@@ -29,7 +30,6 @@ import { Admission } from './capacity/admission.ts';
 import { Delivery } from './storage/delivery.ts';
 import { startUploadPool } from './upload/upload-pool.ts';
 import { webhookProcessor } from './webhook/webhook-job.ts';
-import { endFailed } from './end-failed.ts';
 import type { WorkerContext } from './worker-context.ts';
 import { workersShutdown, type WorkersShutdown } from './shutdown.ts';
 import { startHealthServer, type HealthServer, type WorkerHealth } from './health-server.ts';
@@ -121,8 +121,8 @@ function startRecordPools(ctx: WorkerContext, config: LoadedConfig, log: Logger,
   for (const queue of recordPoolNames) {
     const pool = startPool(config, queue, record, { concurrency: config.concurrency[queue], maxStalledCount: 1 }, log);
     // The processor ends every egress it runs; this catches what escapes it (Redis lost mid-job, a stall
-    // past maxStalledCount), so no egress is left STARTING or ACTIVE by a failed job.
-    pool.on('failed', (job, err) => void endFailed(ctx, job?.data?.plan.egressId, `the recording job failed: ${err.message}`));
+    // past maxStalledCount), so no egress is left STARTING or ACTIVE by a failed job, unless it moved on (a takeover).
+    pool.on('failed', (job, err) => void endFailedRecordJob(ctx, job?.data, `the recording job failed: ${err.message}`));
     pools.push(pool);
   }
   if (recordPoolNames.length) admission.start();

@@ -9,7 +9,7 @@ export interface WorkerContext extends ServiceContext {
   subscriber: ControlSubscriber;
   /** The recordings this process runs now, by egress id: SIGTERM drains them. */
   running: Map<string, Recording>;
-  /** Identifies this process in job claims and logs. */
+  /** Identifies this process as the holder of recording leases, and in logs. */
   workerId: string;
   /** Ready displays, sinks and browsers for page recordings (config warm_pool), when this process runs room-composite. */
   warmPool?: WarmPool;

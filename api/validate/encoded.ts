@@ -1,16 +1,16 @@
 /**
  * The plan of a transcoding request (room composite, web, participant, track composite, v2 StartEgress):
- * encoding options, then outputs, then one codec set for all of them — LiveKit's order of checks. The
- * stream URLs and upload configs checked on the way are its secrets.
+ * encoding options, then outputs, then one codec set for all of them — LiveKit's order of checks. Each
+ * output kind gives its part of the plan and its secrets (outputs/kinds.ts): nothing here names a kind.
  */
-import type { EgressPlan, RequestKind, SegmentsOutputPlan } from '../../shared/egress-plan.ts';
+import type { EgressPlan, RequestKind } from '../../shared/egress-plan.ts';
 import { audioFrequencyFor, negotiateCodecs, resolveEncoding, type Container, type EncodingOptionsChoice } from '../../shared/encoding.ts';
 import { namingVarsOf } from '../../shared/naming.ts';
 import type { SourceParts, ValidateContext } from './common.ts';
-import { checkOutputs, type CheckedOutputs } from './outputs/check.ts';
-import { filePlan } from './outputs/file.ts';
-import { uploadsOf, type RequestedOutputs } from './outputs/gather.ts';
-import { streamPlan } from './outputs/stream.ts';
+import { checkOutputs } from './outputs/check.ts';
+import type { RequestedOutputs } from './outputs/gather.ts';
+import { CONTAINER_ORDER } from './outputs/kinds.ts';
+import type { CheckedKind, OutputsPlan } from './outputs/output-kind.ts';
 import { validated, type Validated } from './validated.ts';
 
 export interface EncodedRequest extends SourceParts {
@@ -21,27 +21,19 @@ export interface EncodedRequest extends SourceParts {
   allowWebsocket: boolean;
 }
 
-/** LiveKit's keyframe interval for streams when none is asked. */
-export const STREAM_KEYFRAME_INTERVAL_SEC = 4;
-
-/** Outputs whose container constrains the codecs, in LiveKit's order (file, segments, stream). */
-function containersOf(outputs: CheckedOutputs): (Container | 'default')[] {
-  const all: (Container | 'default' | undefined)[] = [outputs.file?.fileType, outputs.segments ? 'hls' : undefined, outputs.stream?.protocol];
-  return all.filter((c) => c !== undefined);
+/** Outputs whose container constrains the codecs, in LiveKit's order (CONTAINER_ORDER: file, segments, stream). */
+function containersOf(kinds: readonly CheckedKind[]): (Container | 'default')[] {
+  return CONTAINER_ORDER.flatMap((name) => kinds.find((kind) => kind.name === name)?.container ?? []);
 }
 
 /**
- * Segments cut at their boundaries, so they own the keyframes; with a stream as well, a keyframe interval
- * shortens the segments to match. A lone stream gets a keyframe every 4 s.
+ * A kind cut at keyframes (segments) owns them: the encoder's interval is left at 0. Otherwise the requested
+ * one, or when none is asked the one a kind needs (a lone stream gets a keyframe every 4 s).
  */
-function keyframes(intervalSec: number, outputs: CheckedOutputs): { keyFrameIntervalSec: number; segments?: SegmentsOutputPlan } {
-  const { segments, stream } = outputs;
-  if (segments) {
-    const segmentDurationSec =
-      stream && intervalSec > 0 ? Math.max(1, Math.min(Math.floor(intervalSec), segments.segmentDurationSec)) : segments.segmentDurationSec;
-    return { keyFrameIntervalSec: 0, segments: { ...segments, segmentDurationSec } };
-  }
-  return { keyFrameIntervalSec: intervalSec === 0 && stream ? STREAM_KEYFRAME_INTERVAL_SEC : intervalSec };
+function keyFrameInterval(requestedSec: number, kinds: readonly CheckedKind[]): number {
+  if (kinds.some((kind) => kind.ownsKeyframes)) return 0;
+  if (requestedSec !== 0) return requestedSec;
+  return Math.max(0, ...kinds.map((kind) => kind.defaultKeyframeSec ?? 0));
 }
 
 export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): Validated {
@@ -60,12 +52,18 @@ export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): Vali
     audio: outputs.audio,
     video: outputs.video,
     videoCodecRequested: resolved.videoCodecRequested,
-    outputs: containersOf(outputs),
+    outputs: containersOf(outputs.kinds),
     ...(resolved.audioCodec ? { audioCodec: resolved.audioCodec } : {}),
   });
-  const { keyFrameIntervalSec, segments } = keyframes(resolved.encoding.keyFrameIntervalSec, outputs);
-  const file = outputs.file && filePlan(outputs.file, codecs.fileType, vars);
-  const stream = streamPlan(outputs.stream);
+  const requestedKeyframeSec = resolved.encoding.keyFrameIntervalSec;
+  const parts = outputs.kinds.map((kind) =>
+    kind.plan({
+      ...(codecs.fileType ? { chosenFileType: codecs.fileType } : {}),
+      vars,
+      keyFrameIntervalSec: requestedKeyframeSec,
+      liveAlongside: outputs.kinds.some((other) => other !== kind && other.live),
+    }),
+  );
 
   const plan: EgressPlan = {
     egressId: ctx.egressId,
@@ -78,13 +76,16 @@ export function encodedPlan(request: EncodedRequest, ctx: ValidateContext): Vali
       ...resolved.encoding,
       audioCodec: codecs.audioCodec,
       audioFrequency: audioFrequencyFor(codecs.audioCodec, resolved.encoding.audioFrequency),
-      keyFrameIntervalSec,
+      keyFrameIntervalSec: keyFrameInterval(requestedKeyframeSec, outputs.kinds),
     },
-    ...(file ? { file } : {}),
-    ...(stream ? { stream } : {}),
-    ...(segments ? { segments } : {}),
-    images: outputs.images,
+    images: [],
+    ...parts.reduce<OutputsPlan>((all, part) => ({ ...all, ...part }), {}),
     requestedAt: ctx.now,
   };
-  return validated(plan, outputs.stream?.targets ?? [], uploadsOf(request.outputs));
+  const targets = outputs.kinds.flatMap((kind) => kind.streamTargets ?? []);
+  return validated(
+    plan,
+    targets,
+    request.outputs.flatMap((kind) => kind.uploads),
+  );
 }

@@ -4,6 +4,7 @@
  * Every key has its default here, next to its description; `docs/config.md` is generated from this file.
  */
 import { z } from 'zod';
+import { LEASE_RENEW_EVERY_MS, LEASE_SAFETY_MARGIN_MS, LEASE_TTL_MS } from '../lease/lease-timing.ts';
 
 export const POOL_NAMES = ['room-composite', 'track-composite', 'track', 'upload', 'webhook'] as const;
 export type PoolName = (typeof POOL_NAMES)[number];
@@ -354,6 +355,48 @@ const warmPoolSchema = z
   })
   .prefault({});
 
+/**
+ * Takeover of a recording whose worker was lost (issue 16): the lease each recording worker holds on its egress
+ * and what happens when it lapses. Why these numbers: shared/lease/lease-timing.ts.
+ */
+const takeoverSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "When a recording's worker is lost (killed, node lost, cut off from Redis, frozen) and its lease lapses, another worker of the pool resumes the egress as a new part: the egress stays ACTIVE and an egress_updated webhook says it was resumed. false: the egress ends FAILED and what was recorded is salvaged, as when no worker takes it over within start_deadline.",
+      ),
+    lease_ttl: z
+      .number()
+      .min(1)
+      .max(300)
+      .default(LEASE_TTL_MS / 1000)
+      .describe(
+        'Seconds (1 to 300) a recording lease lives in Redis after its grant or last renewal: a lost worker is noticed within this, so it bounds the takeover gap. A Redis outage longer than lease_ttl − lease_safety_margin stops the recordings (they are then taken over).',
+      ),
+    lease_renew_interval: z
+      .number()
+      .positive()
+      .default(LEASE_RENEW_EVERY_MS / 1000)
+      .describe(
+        'Seconds between renewals of a lease by its worker; must be shorter than lease_ttl − lease_safety_margin. About a third of lease_ttl lets one renewal fail without losing the lease.',
+      ),
+    lease_safety_margin: z
+      .number()
+      .min(0)
+      .default(LEASE_SAFETY_MARGIN_MS / 1000)
+      .describe(
+        'Seconds before its lease can lapse at which a worker that could not renew it stops recording and writing (and the process watchdog kills the recording processes of a frozen worker): covers late timers, the time to stop, clock-rate drift.',
+      ),
+  })
+  .refine((t) => t.lease_renew_interval < t.lease_ttl - t.lease_safety_margin, {
+    message:
+      'takeover.lease_renew_interval must be shorter than lease_ttl − lease_safety_margin (a renewal must be able to land before the worker stops)',
+    path: ['lease_renew_interval'],
+  })
+  .prefault({});
+
 const sessionLimitsSchema = z
   .strictObject({
     file_output_max_duration: z.number().min(0).default(0).describe('Seconds; 0 = unlimited.'),
@@ -464,6 +507,7 @@ export const configSchema = z.strictObject({
   upload: uploadSchema,
   webhook: webhookSchema,
   session_limits: sessionLimitsSchema,
+  takeover: takeoverSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;

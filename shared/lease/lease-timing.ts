@@ -1,7 +1,7 @@
 /**
  * How long a recording lease lives, how often its owner renews it, and how early the owner gives up: the
- * numbers that bound both halves of a takeover (issue 16). Constants for now; they become config knobs when
- * the lease is wired into the job processor.
+ * numbers that bound both halves of a takeover (issue 16). These are the defaults of the config's
+ * `takeover.lease_ttl`, `lease_renew_interval` and `lease_safety_margin` (seconds there; shared/takeover/lease-config.ts).
  *
  * Why the TTL bounds the takeover gap. A worker that dies (SIGKILL, node lost, partitioned) stops renewing;
  * Redis drops its lease at most LEASE_TTL_MS after its last renewal (PX expiry, on Redis's clock, so no

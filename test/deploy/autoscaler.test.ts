@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EgressLeases } from '../../shared/lease/egress-lease.ts';
 import { waitForStatus } from '../support/egress-waits.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startScaledPool, type ScaledPool } from '../support/scaled-pool.ts';
@@ -78,8 +79,9 @@ describe('autoscaling on the backlog, down to zero (simulated KEDA, real workers
     t.diagnostic(`RPC → ACTIVE from zero workers: ${toActive.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s`);
     assert.equal(deployment.replicas, Math.ceil(EGRESSES / spec.target), 'ceil(backlog / concurrency) workers');
 
-    // Who records what: the egress's claim names its worker (host-pid-nonce).
-    const pidOf = async (egressId: string) => Number(/-(\d+)-[0-9a-f]+$/.exec((await service.workers.ctx.redis.get(`${service.config.redis.prefix}:claim:${egressId}`)) ?? '')?.[1]);
+    // Who records what: the egress's lease names its holder, the worker (host-pid-nonce).
+    const leases = new EgressLeases(service.workers.ctx.redis, service.config.redis.prefix);
+    const pidOf = async (egressId: string) => Number(/-(\d+)-[0-9a-f]+$/.exec((await leases.holder(egressId))?.holderId ?? '')?.[1]);
     const byPod = new Map<Pod, string[]>(deployment.pods.map((p) => [p, []]));
     for (const id of ids) {
       const pid = await pidOf(id);

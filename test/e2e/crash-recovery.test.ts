@@ -38,8 +38,9 @@ describe('crash recovery', { concurrency: false }, () => {
 
   before(async () => {
     page = await startTestPage();
-    // Here: the API (with the reaper) and the upload pool. The recorder is a separate process.
-    service = await startService({ pools: ['upload', 'webhook'] });
+    // Here: the API (with the reaper) and the upload pool. The recorder is a separate process. Takeovers off:
+    // this is what happens when no worker can take the egress over (test/e2e/takeover-control.test.ts: one can).
+    service = await startService({ pools: ['upload', 'webhook'], takeover: { enabled: false } });
     client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
   });
   after(async () => {

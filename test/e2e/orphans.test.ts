@@ -49,7 +49,8 @@ describe('a worker SIGKILLed mid-recording leaves no process running', { concurr
     livekit = await startLiveKitServer({ apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET, emptyTimeoutSec: 120 });
     rtmp = await startRtmpServer();
     // Here: the API (with the reaper) and the upload pool (salvage). The recorders run in worker processes.
-    service = await startService({ ws_url: livekit.url, pools: ['upload', 'webhook'] });
+    // Takeovers off: each test's worker would otherwise take over the egress the test before it killed.
+    service = await startService({ ws_url: livekit.url, pools: ['upload', 'webhook'], takeover: { enabled: false } });
     client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
   });
   after(async () => {

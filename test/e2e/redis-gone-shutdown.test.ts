@@ -31,7 +31,14 @@ test('Redis killed, then SIGTERM: bounded exit, the file finalized to the record
   const page = await startTestPage();
   const root = await mkdtemp(join(tmpdir(), 'egress-redis-gone-'));
   const service = await npmStart(root, {
-    env: { REDIS_URL: redis.url, LIVEKIT_API_KEY: KEY, LIVEKIT_API_SECRET: SECRET, EGRESS_CONFIG_BODY: stringify({ shutdown_grace: GRACE_SEC }) },
+    // A lease that outlives the shutdown: the worker still owns the egress while it finalizes without Redis (with
+    // the default 6 s, a Redis gone for 5 s stops the recording as lost, for another worker to take over later).
+    env: {
+      REDIS_URL: redis.url,
+      LIVEKIT_API_KEY: KEY,
+      LIVEKIT_API_SECRET: SECRET,
+      EGRESS_CONFIG_BODY: stringify({ shutdown_grace: GRACE_SEC, takeover: { lease_ttl: 30 } }),
+    },
   });
   try {
     const client = new EgressClient(service.url, KEY, SECRET);

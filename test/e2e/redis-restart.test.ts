@@ -1,7 +1,8 @@
 /**
  * Redis restarted mid-recording (down for 8 s, back with its append-only file, as production runs it): the
- * recording goes on, the workers and the API reconnect, the reaper does not take the missing beats for a dead
- * recorder, and the egress ends COMPLETE with a file as long as the whole recording.
+ * recording goes on, the workers and the API reconnect, the recorder keeps its lease (a lease_ttl longer than
+ * the outage: a shorter one stops the recording, which is then taken over), the reaper takes nothing for a
+ * dead recorder, and the egress ends COMPLETE with a file as long as the whole recording.
  */
 import { EgressStatus, EncodedFileOutput } from '@livekit/protocol';
 import { EgressClient } from 'livekit-server-sdk';
@@ -21,7 +22,7 @@ describe('redis restart', { concurrency: false }, () => {
 
   before(async () => {
     page = await startTestPage();
-    service = await startService({}, { persistentRedis: true });
+    service = await startService({ takeover: { lease_ttl: 20, lease_renew_interval: 2, lease_safety_margin: 1 } }, { persistentRedis: true });
     client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
   });
   after(async () => {
@@ -35,7 +36,7 @@ describe('redis restart', { concurrency: false }, () => {
     const activeAt = Date.now();
     await sleep(4000);
     await service.redis.restart(8000);
-    // Past two reaper scans and a liveness TTL after Redis is back: a wrongly reaped egress would show now.
+    // Past many reaper scans and a lease TTL after Redis is back: a wrongly taken-over or reaped egress would show now.
     await sleep(15_000);
     const [during] = await client.listEgress({ egressId: started.egressId });
     assert.equal(during?.status, EgressStatus.EGRESS_ACTIVE, `still recording after the restart: ${during?.error}`);

@@ -32,8 +32,9 @@ describe('track egress crash recovery', { concurrency: false }, () => {
 
   before(async () => {
     livekit = await startLiveKitServer({ apiKey: E2E_API_KEY, apiSecret: E2E_API_SECRET });
-    // Here: the API (with the reaper) and the upload pool. The track recorder is a separate process.
-    service = await startService({ ws_url: livekit.url, pools: ['upload', 'webhook'] });
+    // Here: the API (with the reaper) and the upload pool. The track recorder is a separate process. Takeovers
+    // off: this is what happens when no worker can take the egress over.
+    service = await startService({ ws_url: livekit.url, pools: ['upload', 'webhook'], takeover: { enabled: false } });
     client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
   });
   after(async () => {

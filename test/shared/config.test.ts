@@ -36,12 +36,22 @@ test('Config/YAML then env: env wins, REDIS_URL parsed, EGRESS_POOLS split', () 
   assert.deepEqual([...config.apiKeys.keys()].sort(), ['k2', 'key']);
 });
 
+test('Config/Takeover: on, with the lease timing of shared/lease/lease-timing.ts', () => {
+  const { takeover } = loadConfig({ env: KEYS });
+  assert.deepEqual(takeover, { enabled: true, lease_ttl: 6, lease_renew_interval: 2, lease_safety_margin: 1 });
+});
+
 test('Config/Errors name the key', () => {
   const cases: [NodeJS.ProcessEnv, RegExp][] = [
     [{ ...KEYS, EGRESS_CONFIG_BODY: 'port: abc' }, /config key port/],
     [{ ...KEYS, EGRESS_CONFIG_BODY: 'storage:\n  locl: 1' }, /unknown config key storage\.locl/],
     [{ ...KEYS, EGRESS_CONFIG_BODY: 'start_deadline: -1' }, /config key start_deadline/],
     [{ ...KEYS, EGRESS_CONFIG_BODY: 'webhook:\n  api_key: nope' }, /webhook\.api_key/],
+    [
+      { ...KEYS, EGRESS_CONFIG_BODY: 'takeover:\n  lease_ttl: 3\n  lease_renew_interval: 2.5' },
+      /config key takeover\.lease_renew_interval: .*lease_ttl − lease_safety_margin/,
+    ],
+    [{ ...KEYS, EGRESS_CONFIG_BODY: 'takeover:\n  lease_ttl: 0.5' }, /config key takeover\.lease_ttl/],
     [{ ...KEYS, EGRESS_CONFIG_BODY: '[1, 2]' }, /YAML mapping/],
     [{ ...KEYS, EGRESS_CONFIG_BODY: 'a: [' }, /not valid YAML/],
     [{ ...KEYS, EGRESS_POOLS: 'room-composite,nope' }, /EGRESS_POOLS: unknown pool nope/],

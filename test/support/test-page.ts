@@ -5,6 +5,8 @@
  *   signal=start  log START_RECORDING 1 s after load
  *   end=<sec>     log END_RECORDING <sec> s after load
  *   status=<code> answer with that HTTP status instead of 200
+ * The background can be changed for later loads (setColour): a recording taken over by another worker
+ * reloads the page, so its parts show which worker recorded them.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,13 +19,21 @@ export const BLOCK_BAND = { top: 0.4, bottom: 0.6 } as const;
 export const BLOCK_PERIOD_SEC = 2;
 export const TONE_HZ = 440;
 
+export interface Rgb {
+  r: number;
+  g: number;
+  b: number;
+}
+
 export interface TestPage {
   /** http://127.0.0.1:<port>/ */
   url: string;
+  /** The background of the page as loaded from now on (PAGE_COLOUR until then). */
+  setColour(colour: Rgb): void;
   close(): Promise<void>;
 }
 
-const html = `<!doctype html>
+const html = (colour: Rgb) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>egress test page</title>
 <style>html, body { margin: 0; height: 100%; overflow: hidden; } canvas { display: block; }</style>
 </head><body><canvas id="c"></canvas><script>
@@ -33,7 +43,7 @@ const g = canvas.getContext('2d');
 function draw(now) {
   canvas.width = innerWidth;
   canvas.height = innerHeight;
-  g.fillStyle = 'rgb(${PAGE_COLOUR.r}, ${PAGE_COLOUR.g}, ${PAGE_COLOUR.b})';
+  g.fillStyle = 'rgb(${colour.r}, ${colour.g}, ${colour.b})';
   g.fillRect(0, 0, canvas.width, canvas.height);
   const size = canvas.height * ${BLOCK_BAND.bottom - BLOCK_BAND.top};
   const x = ((now / ${BLOCK_PERIOD_SEC * 1000}) % 1) * (canvas.width - size);
@@ -56,15 +66,17 @@ if (options.has('end')) setTimeout(() => console.log('END_RECORDING'), Number(op
 </script></body></html>`;
 
 export async function startTestPage(): Promise<TestPage> {
+  let colour: Rgb = PAGE_COLOUR;
   const server = createServer((req, res) => {
     const status = Number(new URL(req.url ?? '/', 'http://localhost').searchParams.get('status') ?? 200);
     res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(html);
+    res.end(html(colour));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
+    setColour: (next) => (colour = next),
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

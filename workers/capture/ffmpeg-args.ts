@@ -59,10 +59,13 @@ export const imageFileName = (index: number): string => numbered(IMAGE_PATTERN, 
 export interface CaptureLayout {
   /** Recorded crash-safe at capturePath, remuxed into filePath at the end. */
   file?: { container: FileContainer; capturePath: string; filePath: string };
-  /** MPEG-TS segments in `dir`; ffmpeg lists each closed one in the CSV file at listPath. */
-  segments?: { dir: string; listPath: string; durationSec: number };
-  /** One directory per plan.images entry. */
-  images: { dir: string; output: ImageOutputPlan }[];
+  /**
+   * MPEG-TS segments in `dir`; ffmpeg lists each closed one in the CSV file at listPath. The first is numbered
+   * `startNumber` (0, or after a takeover the number the recording's next segment gets).
+   */
+  segments?: { dir: string; listPath: string; durationSec: number; startNumber: number };
+  /** One directory per plan.images entry; its first image is numbered `startNumber` (after a takeover, where the last part stopped). */
+  images: { dir: string; output: ImageOutputPlan; startNumber: number }[];
   /** The encode as MPEG-TS on STREAM_FD. */
   stream: boolean;
   /** The one audio encode every output carries; absent without audio. */
@@ -85,7 +88,12 @@ export function captureLayout(request: LayoutRequest): CaptureLayout {
   const { outputs } = request;
   if (plan.segments) {
     if (!outputs.segments) throw new EgressError('EGR_ERR_INTERNAL', 'the plan has segments but the recorder got no directory for them');
-    segments = { dir: outputs.segments.dir, listPath: join(request.workDir, 'segments.csv'), durationSec: plan.segments.segmentDurationSec };
+    segments = {
+      dir: outputs.segments.dir,
+      listPath: join(request.workDir, 'segments.csv'),
+      durationSec: plan.segments.segmentDurationSec,
+      startNumber: outputs.segments.startNumber ?? 0,
+    };
   }
   if (plan.images.length > 0 && !request.video) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'image outputs need video');
   const imagesDirs = outputs.images?.dirs ?? [];
@@ -95,7 +103,11 @@ export function captureLayout(request: LayoutRequest): CaptureLayout {
       `the plan has ${plan.images.length} image outputs but the recorder got ${imagesDirs.length} directories`,
     );
   }
-  const images = plan.images.map((output, i) => ({ dir: imagesDirs[i]!, output }));
+  const images = plan.images.map((output, i) => ({
+    dir: imagesDirs[i]!,
+    output,
+    startNumber: 0 /* PENDING(takeover): outputs.images.startNumbers[i] */,
+  }));
   if (plan.stream?.protocol === 'websocket') throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'web recordings stream over RTMP or SRT, not WebSocket');
   const stream = Boolean(plan.stream) && outputs.stream !== undefined;
   if (!file && !segments && images.length === 0 && !stream) throw new EgressError('EGR_ERR_INVALID_ARGUMENT', 'the plan has no output to record');
@@ -269,7 +281,7 @@ export function captureArgs(plan: EgressPlan, inputs: CaptureInput[], layout: Ca
     ...inputs.flatMap((input) => ['-thread_queue_size', String(input.queueSize), ...input.args]),
     ...graph,
     ...(encoded ? [...video, ...audio, ...mainMuxing(layout)] : []),
-    ...images.flatMap((image, i) => imageOutput(i, image.dir)),
+    ...images.flatMap((image, i) => imageOutput(i, image.dir, image.startNumber)),
   ];
 }
 
@@ -306,7 +318,7 @@ function segmentsSlave({ segments }: CaptureLayout): string | undefined {
       ['f', 'segment'],
       ['segment_format', 'mpegts'],
       ['segment_time', String(segments.durationSec)],
-      ['segment_start_number', '0'],
+      ['segment_start_number', String(segments.startNumber)],
       ['segment_list', segments.listPath],
       ['segment_list_type', 'csv'],
       ['onfail', 'ignore'],
@@ -355,15 +367,15 @@ function imageGraph(videoInput: string, images: ImageOutputPlan[], encoded: bool
 
 /**
  * One image output: its own output file (a lone sparse stream, so no interleaving waits on it), written
- * by image2 with atomic renames (a file that exists is complete), numbered from 0. It goes through a tee
+ * by image2 with atomic renames (a file that exists is complete), numbered from `startNumber`. It goes through a tee
  * beside a null slave so that a failing image output is dropped instead of ending the capture.
  */
-function imageOutput(index: number, dir: string): string[] {
+function imageOutput(index: number, dir: string, startNumber: number): string[] {
   const pattern = join(patternSafe(dir), IMAGE_PATTERN);
   const slave = teeSlave(
     [
       ['f', 'image2'],
-      ['start_number', '0'],
+      ['start_number', String(startNumber)],
       ['atomic_writing', '1'],
       ['onfail', 'ignore'],
     ],

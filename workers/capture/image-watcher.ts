@@ -15,6 +15,8 @@ export interface ImageWatcherOptions {
   dir: string;
   /** The name ffmpeg gives image `index`. */
   fileName: (index: number) => string;
+  /** The number of ffmpeg's first image (image2 `start_number`): a part after a takeover numbers on. */
+  startNumber?: number;
   /** Image n shows the frame captured n × interval after time zero. */
   intervalSec: number;
   /** Unix ms of time zero of the video's timeline (its first frame). */
@@ -33,7 +35,8 @@ export interface ImageWatcher {
 
 export function watchImages(options: ImageWatcherOptions): ImageWatcher {
   const { outputIndex, dir, log } = options;
-  let next = 0;
+  const startNumber = options.startNumber ?? 0;
+  let next = startNumber;
   const scan = async () => {
     for (;;) {
       const path = join(dir, options.fileName(next));
@@ -43,7 +46,8 @@ export function watchImages(options: ImageWatcherOptions): ImageWatcher {
       );
       if (!found) return;
       const index = next++;
-      const capturedAtMs = options.timeZeroMs() + Math.round(index * options.intervalSec * 1000);
+      // Image n of this capture shows the frame n intervals after its time zero, whatever number it has.
+      const capturedAtMs = options.timeZeroMs() + Math.round((index - startNumber) * options.intervalSec * 1000);
       try {
         options.onImage({ outputIndex, path, index, capturedAtMs });
       } catch (err) {

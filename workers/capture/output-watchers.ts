@@ -20,11 +20,19 @@ export function watchOutputs(outputs: RecordingOutputs, layout: CaptureLayout, t
   const onImage = outputs.images?.onImage;
   const segments: SegmentWatcher | undefined =
     layout.segments && onSegment
-      ? watchSegments({ listPath: layout.segments.listPath, dir: layout.segments.dir, fileName: segmentFileName, timeZeroMs, onSegment, log })
+      ? watchSegments({
+          listPath: layout.segments.listPath,
+          dir: layout.segments.dir,
+          fileName: segmentFileName,
+          startNumber: layout.segments.startNumber,
+          timeZeroMs,
+          onSegment,
+          log,
+        })
       : undefined;
   const images: ImageWatcher[] = onImage
-    ? layout.images.map(({ dir, output }, outputIndex) =>
-        watchImages({ outputIndex, dir, fileName: imageFileName, intervalSec: output.captureIntervalSec, timeZeroMs, onImage, log }),
+    ? layout.images.map(({ dir, output, startNumber }, outputIndex) =>
+        watchImages({ outputIndex, dir, fileName: imageFileName, startNumber, intervalSec: output.captureIntervalSec, timeZeroMs, onImage, log }),
       )
     : [];
   return {

@@ -17,6 +17,8 @@ export interface SegmentWatcherOptions {
   dir: string;
   /** The name ffmpeg gives segment `index`. */
   fileName: (index: number) => string;
+  /** The number of ffmpeg's first segment (`segment_start_number`): a part after a takeover numbers on. */
+  startNumber?: number;
   /** Unix ms of time zero of the capture's timeline. */
   timeZeroMs: () => number;
   onSegment: (segment: SegmentReport) => void;
@@ -42,6 +44,7 @@ interface ListedSegment {
 
 export function watchSegments(options: SegmentWatcherOptions): SegmentWatcher {
   const { dir, log } = options;
+  const startNumber = options.startNumber ?? 0;
   /** Bytes of the list read so far, and a line not yet complete. */
   let offset = 0;
   let partial = '';
@@ -52,7 +55,7 @@ export function watchSegments(options: SegmentWatcherOptions): SegmentWatcher {
 
   const report = async (segment: ListedSegment) => {
     const path = join(dir, basename(segment.name));
-    const index = reported++;
+    const index = startNumber + reported++;
     lastEndSec = segment.endSec;
     const size = await stat(path).then(
       (s) => s.size,
@@ -84,12 +87,12 @@ export function watchSegments(options: SegmentWatcherOptions): SegmentWatcher {
     }
     while (listed.length > 0) {
       // Its successor exists: ffmpeg has closed it.
-      if (!final && !(await exists(join(dir, options.fileName(reported + 1))))) return;
+      if (!final && !(await exists(join(dir, options.fileName(startNumber + reported + 1))))) return;
       await report(listed.shift()!);
     }
     if (final && endedAtMs !== undefined) {
       // ffmpeg killed before it could list its last segment: what it wrote still plays.
-      const name = options.fileName(reported);
+      const name = options.fileName(startNumber + reported);
       const size = await stat(join(dir, name)).then(
         (s) => s.size,
         () => 0,

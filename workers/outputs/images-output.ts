@@ -1,7 +1,7 @@
 /**
  * The image outputs of a running recording: each JPEG the encoder writes is named as LiveKit names it
  * (INDEX, TIMESTAMP, or one overwritten NONE_OVERWRITE file) and sent to storage at once; ImagesInfo in
- * the store follows.
+ * the store follows. A part taken over from a lost worker numbers on from where the earlier parts stopped.
  */
 import { ImagesInfo } from '@livekit/protocol';
 import { join, posix } from 'node:path';
@@ -10,10 +10,39 @@ import type { ServiceContext } from '../../shared/context.ts';
 import { pathPolicyOf, type EgressPlan, type ImageOutputPlan } from '../../shared/egress-plan.ts';
 import { msToNanos } from '../../shared/ids.ts';
 import { formatUtc, namingVarsOf, resolveImagePrefix } from '../../shared/naming.ts';
-import { uploadJobId, type ImagesSummary, type UploadJobData } from '../../shared/queues.ts';
+import { uploadJobId, type UploadJobData } from '../../shared/queues.ts';
 import type { ImageReport } from '../recording/recorder-contract.ts';
+import { imagesResult } from '../upload/finalize-results.ts';
+import { resumedImages, type ResumedImages } from '../takeover/resumed-numbering.ts';
 import { uploadJobOptions } from '../upload/upload-options.ts';
-import type { OutputPlugin } from './output-plugin.ts';
+import type { OutputFinalizer, OutputPluginOf } from './output-plugin.ts';
+
+/**
+ * Required when plan.images is not empty: one directory per plan.images entry, in the same order; each image,
+ * per output in order, is announced through onImage as soon as it is complete (the caller may then move or
+ * delete it).
+ */
+export interface ImagesWiring {
+  dirs: string[];
+  onImage: (image: ImageReport) => void;
+  /** Per output, the number of its first image (image2 start_number): 0, or after a takeover where the earlier parts stopped. */
+  startNumbers?: number[];
+}
+
+export interface ImagesSummary {
+  /** Index of the image output in the plan (job ids carry it). */
+  outputIndex: number;
+  filenamePrefix: string;
+  count: number;
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+declare module '../../shared/queues.ts' {
+  interface FinalizeResults {
+    images: ImagesSummary[];
+  }
+}
 
 interface Tally {
   output: ImageOutputPlan;
@@ -38,6 +67,17 @@ export class ImagesOutput {
       const names = resolveImagePrefix(output.filenamePrefix, namingVarsOf(plan), pathPolicyOf(output.storage));
       return { output, prefixKey: posix.join(ctx.config.storage.prefix, names.dir, names.prefix), count: 0, startedAtMs: 0, endedAtMs: 0 };
     });
+  }
+
+  /** A part after a takeover: each output numbers on from what the earlier parts queued, its start kept. */
+  resume(from: readonly ResumedImages[]): void {
+    for (const [i, tally] of this.tallies.entries()) {
+      const resumed = from[i];
+      if (!resumed) continue;
+      tally.count = resumed.count;
+      tally.startedAtMs = resumed.startedAtMs;
+      tally.endedAtMs = resumed.endedAtMs;
+    }
   }
 
   /** A key of the first image output, for placing the manifest beside it. */
@@ -102,17 +142,37 @@ export class ImagesOutput {
 }
 
 /** The plugin: each image output into `<workDir>/images-<i>`, each JPEG uploaded as it comes; the summaries and the first output's place at the end. */
-export const imagesOutput: OutputPlugin = {
+/** The finalize job waits for every image; ImagesInfo per output, the manifest one entry per image delivered. */
+const imagesFinalizer: OutputFinalizer<ImagesSummary[]> = {
+  resultsIn: (data) => data.images,
+  uploadsWhileRecording: (egressId, images) =>
+    images.flatMap((image) => Array.from({ length: image.count }, (_, i) => uploadJobId.image(egressId, image.outputIndex, i))),
+  finalize: async ({ delivered }, images) => {
+    const { infos, manifest } = imagesResult(images, delivered);
+    return {
+      fill: (egress) => {
+        if (infos.length) egress.imageResults = infos;
+      },
+      manifest: { images: manifest },
+    };
+  },
+};
+
+export const imagesOutput: OutputPluginOf<'images', ImagesWiring, ImagesSummary[]> = {
   kind: 'images',
   inPlan: (plan) => plan.images.length > 0,
   maxDuration: 'image_output_max_duration',
   live: false,
-  open: async ({ ctx, plan, workDir, log }) => {
+  finalizer: imagesFinalizer,
+  open: async ({ ctx, plan, workDir, log, part }) => {
     const output = new ImagesOutput(ctx, plan, log);
     const first = plan.images[0]!;
     const firstKey = output.firstKey;
+    const resumed = part && part.number > 1 ? await resumedImages(ctx, plan.egressId, plan.images.length) : [];
+    output.resume(resumed);
+    const dirs = plan.images.map((_, i) => join(workDir, `images-${i}`));
     return {
-      wiring: { images: { dirs: plan.images.map((_, i) => join(workDir, `images-${i}`)), onImage: (image) => output.onImage(image) } },
+      wiring: { images: { dirs, onImage: (image) => output.onImage(image), startNumbers: plan.images.map((_, i) => resumed[i]?.count ?? 0) } },
       finish: async () => ({
         data: { images: await output.summaries() },
         uploads: [],

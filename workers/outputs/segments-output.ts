@@ -1,19 +1,53 @@
 /**
  * The HLS output of a running recording: each segment the encoder closes is named as LiveKit names it,
  * logged, and sent to storage at once through the upload queue, its playlists right behind it (a flow:
- * playlist job = parent of the segment's upload). SegmentsInfo in the store follows every segment.
+ * playlist job = parent of the segment's upload). SegmentsInfo in the store follows every segment. A part
+ * taken over from a lost worker goes on in the same playlists, numbering on, after a discontinuity.
  */
 import { SegmentsInfo } from '@livekit/protocol';
 import { join, posix } from 'node:path';
 import type { Logger } from 'pino';
-import { pathPolicyOf, type EgressPlan, type SegmentsOutputPlan } from '../../shared/egress-plan.ts';
+import { pathPolicyOf, type EgressPlan, type SegmentsOutputPlan, type StorageTarget } from '../../shared/egress-plan.ts';
 import { msToNanos } from '../../shared/ids.ts';
 import { formatUtc, namingVarsOf, resolveSegmentNames, type SegmentNames } from '../../shared/naming.ts';
-import { uploadJobId, type PlaylistJobData, type SegmentsSummary, type UploadJobData } from '../../shared/queues.ts';
+import { uploadJobId, type PlaylistJobData, type UploadJobData } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
 import type { SegmentReport } from '../recording/recorder-contract.ts';
-import { uploadJobOptions } from '../upload/upload-options.ts';
-import type { OutputPlugin } from './output-plugin.ts';
+import { segmentsResult } from '../upload/finalize-results.ts';
+import { writePlaylists } from '../upload/playlist-job.ts';
+import { resumedSegments, type ResumedSegments } from '../takeover/resumed-numbering.ts';
+import { isLastAttempt, uploadJobOptions } from '../upload/upload-options.ts';
+import type { FinalizeInput, OutputFinalizer, OutputPluginOf } from './output-plugin.ts';
+
+/**
+ * Required when plan.segments: the directory (created if missing) the MPEG-TS segments are written to, under
+ * names of the recorder's choosing; each is announced through onSegment once closed, in order (the last one at
+ * stop). An announced segment is complete and the recorder no longer touches it: the caller may rename,
+ * upload or delete it.
+ */
+export interface SegmentsWiring {
+  dir: string;
+  onSegment: (segment: SegmentReport) => void;
+  /** The number of the first segment (ffmpeg's segment_start_number): 0, or after a takeover the recording's next. */
+  startNumber?: number;
+}
+
+/** The HLS output of a finished recording; its segments are in the segment log. */
+export interface SegmentsSummary {
+  playlistKey: string;
+  livePlaylistKey: string;
+  storage: StorageTarget;
+  segmentDurationSec: number;
+  count: number;
+  startedAtMs: number;
+  endedAtMs: number;
+}
+
+declare module '../../shared/queues.ts' {
+  interface FinalizeResults {
+    segments: SegmentsSummary;
+  }
+}
 
 const pad5 = (n: number) => String(n).padStart(5, '0');
 
@@ -29,6 +63,8 @@ export class SegmentsOutput {
   private sizeBytes = 0;
   private startedAtMs = 0;
   private endedAtMs = 0;
+  /** The next segment begins a part after a takeover: the playlists mark a discontinuity before it. */
+  private discontinuityNext = false;
   /** Segments are handled one at a time, in order. */
   private chain: Promise<void> = Promise.resolve();
 
@@ -50,6 +86,19 @@ export class SegmentsOutput {
     return this.names.livePlaylist ? posix.join(this.dirKey, this.names.livePlaylist) : '';
   }
 
+  /**
+   * A part after a takeover goes on where the earlier parts stopped: its segments are numbered on, the totals
+   * include theirs, and its first segment is marked as a discontinuity (its timestamps start over).
+   */
+  resume(from: ResumedSegments): void {
+    this.count = from.count;
+    this.durationSec = from.durationSec;
+    this.sizeBytes = from.sizeBytes;
+    this.startedAtMs = from.startedAtMs;
+    this.endedAtMs = from.endedAtMs;
+    this.discontinuityNext = from.count > 0;
+  }
+
   /** Called by the recorder as each segment closes. */
   onSegment(report: SegmentReport): void {
     this.chain = this.chain
@@ -68,7 +117,9 @@ export class SegmentsOutput {
       durationSec: report.durationSec,
       startedAtMs: report.startedAtMs,
       sizeBytes: report.sizeBytes,
+      ...(this.discontinuityNext ? { discontinuity: true } : {}),
     });
+    this.discontinuityNext = false;
     this.count = upTo;
     this.durationSec += report.durationSec;
     this.sizeBytes += report.sizeBytes;
@@ -137,17 +188,53 @@ export class SegmentsOutput {
   }
 }
 
+/** Writes the final playlists (with #EXT-X-ENDLIST), then makes the segments result from the segment log. */
+async function finalSegments({ ctx, delivery, job, delivered }: FinalizeInput, segments: SegmentsSummary) {
+  const { egressId } = job.data;
+  const written = await writePlaylists(
+    ctx,
+    delivery,
+    {
+      egressId,
+      upTo: segments.count,
+      segmentDurationSec: segments.segmentDurationSec,
+      storage: segments.storage,
+      mainKey: segments.playlistKey,
+      ...(segments.livePlaylistKey ? { liveKey: segments.livePlaylistKey } : {}),
+    },
+    true,
+    isLastAttempt(job),
+  );
+  return segmentsResult(segments, written, await ctx.segments.list(egressId), delivered);
+}
+
+/** The finalize job waits for every segment and the playlist behind it, then ends the playlists. */
+const segmentsFinalizer: OutputFinalizer<SegmentsSummary> = {
+  resultsIn: (data) => data.segments,
+  uploadsWhileRecording: (egressId, segments) =>
+    Array.from({ length: segments.count }, (_, i) => [uploadJobId.segment(egressId, i), uploadJobId.playlist(egressId, i + 1)]).flat(),
+  finalize: async (input, segments) => {
+    const { info, playlist } = await finalSegments(input, segments);
+    return { fill: (egress) => (egress.segmentResults = [info]), single: { case: 'segments', value: info }, manifest: { playlists: [playlist] } };
+  },
+};
+
 /** The plugin: segments into `<workDir>/segments`, each uploaded as it closes; the summary and the playlist's place at the end. */
-export const segmentsOutput: OutputPlugin = {
+export const segmentsOutput: OutputPluginOf<'segments', SegmentsWiring, SegmentsSummary> = {
   kind: 'segments',
   inPlan: (plan) => plan.segments !== undefined,
   maxDuration: 'segment_output_max_duration',
   live: false,
-  open: async ({ ctx, plan, workDir, log }) => {
+  finalizer: segmentsFinalizer,
+  open: async ({ ctx, plan, workDir, log, part }) => {
     const output = new SegmentsOutput(ctx, plan, log);
     const { storage, disableManifest } = plan.segments!;
+    const resumed = part && part.number > 1 ? await resumedSegments(ctx, plan.egressId) : undefined;
+    if (resumed) output.resume(resumed);
     return {
-      wiring: { segments: { dir: join(workDir, 'segments'), onSegment: (segment) => output.onSegment(segment) } },
+      wiring: {
+        segments: { dir: join(workDir, 'segments'), onSegment: (segment) => output.onSegment(segment), startNumber: resumed?.count ?? 0 },
+      },
       finish: async () => ({
         data: { segments: await output.summary() },
         uploads: [],

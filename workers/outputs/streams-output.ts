@@ -17,8 +17,17 @@ import { msToNanos } from '../../shared/ids.ts';
 import { alignStreamResults, streamEnded } from '../../shared/stream-results.ts';
 import { urlPolicyOf } from '../../shared/url-policy.ts';
 import { Supervisor } from '../process/processes.ts';
-import type { OutputPlugin } from './output-plugin.ts';
+import type { OutputPluginOf } from './output-plugin.ts';
 import { StreamFanout, type SinkProtocol, type StreamsStopped, type StreamState } from '../streams/stream-fanout.ts';
+
+/**
+ * When plan.stream is RTMP/SRT: onStream is called once, when the encode starts, with the H.264/AAC encode as
+ * an MPEG-TS byte stream; it ends when the encode does. Read it in flowing mode: the recorder never waits for
+ * it, and drops data it would have to hold beyond a bound (a warning says so). Without it, no stream is made.
+ */
+export interface StreamWiring {
+  onStream: (ts: Readable) => void;
+}
 
 const STATUS: ReadonlyMap<StreamState['status'], StreamInfo_Status> = new Map([
   ['active', StreamInfo_Status.ACTIVE],
@@ -147,7 +156,7 @@ export class StreamsOutput {
  * The plugin (RTMP and SRT; a WebSocket is websocket-output.ts): the sinks fed from the encode's MPEG-TS, under
  * a supervisor of their own that ends them when the recording is over; UpdateStream applied as it comes.
  */
-export const streamsOutput: OutputPlugin = {
+export const streamsOutput: OutputPluginOf<'stream', StreamWiring> = {
   kind: 'stream',
   inPlan: (plan) => plan.stream !== undefined && plan.stream.protocol !== 'websocket',
   maxDuration: 'stream_output_max_duration',

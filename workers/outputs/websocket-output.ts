@@ -2,9 +2,14 @@
  * The WebSocket output of a track egress: the recorder sends the track's raw audio to the real URL, read from
  * the sealed secrets at the start (job data holds only its redacted form). It leaves nothing to upload.
  */
-import type { OutputPlugin } from './output-plugin.ts';
+import type { OutputPluginOf } from './output-plugin.ts';
 
-export const websocketOutput: OutputPlugin = {
+/** Track egress with a WebSocket output: the real URL (from the sealed secrets, never in job data). */
+export interface WebsocketWiring {
+  url: string;
+}
+
+export const websocketOutput: OutputPluginOf<'websocket', WebsocketWiring> = {
   kind: 'websocket',
   inPlan: (plan) => plan.stream?.protocol === 'websocket',
   maxDuration: 'stream_output_max_duration',

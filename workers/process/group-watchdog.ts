@@ -8,6 +8,11 @@
  * could not be set. It costs a sleeping bash (about 3 MB) and nothing while this process lives.
  *
  * If the watchdog itself dies while this process lives, a new one is started and told every group still known.
+ *
+ * A frozen process (SIGSTOP, a stuck event loop) cannot stop its recordings when their leases run out (issue 16):
+ * while this process holds recording leases it checks in with the watchdog (checkInLeases: how long its leases
+ * stay valid), and a watchdog that hears nothing by then kills the recordings' process groups itself (see the
+ * script's header), before Redis can grant those egresses to another worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -24,6 +29,23 @@ const groups = new Map<number, string>();
 let watchdog: ChildProcess | undefined;
 let startedAt = 0;
 let restartTimer: NodeJS.Timeout | undefined;
+/** The last lease check-in: until when (performance.now()) this process counts its leases valid; unset: none held. */
+let leasesValidUntil: number | undefined;
+
+/**
+ * This process holds recording leases valid for `validForMs` more (the soonest deadline of its keepers), or
+ * none (undefined): the watchdog kills its recording processes if no check-in comes by then.
+ */
+export function checkInLeases(validForMs: number | undefined): void {
+  leasesValidUntil = validForMs === undefined ? undefined : performance.now() + Math.max(1, validForMs);
+  watchdog?.stdin?.write(leaseLine());
+}
+
+/** The check-in as the watchdog reads it: "L <ms left>", "L 0" when no lease is held. */
+function leaseLine(): string {
+  if (leasesValidUntil === undefined) return 'L 0\n';
+  return `L ${Math.max(1, Math.floor(leasesValidUntil - performance.now()))}\n`;
+}
 
 /** Has the watchdog kill the process group `pgid` (led by a child of ours, still running) if this process dies. */
 export function watchGroup(pgid: number): void {
@@ -62,6 +84,7 @@ function start(): void {
   if (child.pid === undefined) return;
   watchdog = child;
   for (const [pgid, startTime] of groups) child.stdin?.write(`+ ${pgid} ${startTime}\n`);
+  if (leasesValidUntil !== undefined) child.stdin?.write(leaseLine());
   child.once('exit', () => {
     watchdog = undefined;
     if (groups.size === 0) return;

@@ -2,104 +2,113 @@
  * A recording job, from pick-up to hand-over to the upload queue. The BullMQ processor only supervises:
  * Chromium, Xvfb and ffmpeg run as child processes owned by the recorder.
  *
- *   picked → (already ended? claimed by a dead worker? past its start deadline? stopped while queued?)
- *          → recorder starts → ACTIVE at the first frame → stop / END_RECORDING / limit → ENDING
- *          → a flow: upload children + finalize parent → COMPLETE (or FAILED / LIMIT_REACHED)
+ *   picked → (already ended? held by another worker, or its part begun elsewhere? past its start deadline?
+ *            stopped while queued?) → the egress's lease (lease-guard.ts), kept while it records
+ *          → recorder starts → ACTIVE at the first frame (a takeover's part: resumed) → stop / END_RECORDING /
+ *            limit → ENDING → a flow: upload children + finalize parent → COMPLETE (or FAILED / LIMIT_REACHED)
+ *          → lease lost on the way: the recorder is killed, nothing more is written, 'lease lost'
+ *
+ * Every status and result write of the recording carries the lease's fence (EgressEvents.withFence), so a
+ * worker that lost the egress to a takeover has its late writes refused.
  */
 import { EgressStatus } from '@livekit/protocol';
 import { DelayedError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
 import { endWithError } from '../../shared/egress-events.ts';
+import { poolOf } from '../../shared/egress-plan.ts';
 import { isTerminal } from '../../shared/egress-store.ts';
 import { asEgressError, ERRORS, type ErrorCode } from '../../shared/errors.ts';
-import type { Logger } from 'pino';
-import { poolOf } from '../../shared/egress-plan.ts';
-import { RecorderLiveness } from '../../shared/liveness.ts';
-import type { Admission } from '../capacity/admission.ts';
 import { STOP_BEFORE_START, type RecordJobData } from '../../shared/queues.ts';
-import { endLostEgress } from '../../shared/worker-lost.ts';
 import { failsFast } from '../../shared/redis.ts';
-import { redisKeys, RETENTION_SEC } from '../../shared/redis-keys.ts';
-import { runRecording } from './session.ts';
+import { endLostEgress } from '../../shared/worker-lost.ts';
+import type { Admission } from '../capacity/admission.ts';
 import { finalizeWithoutRedis } from '../upload/finalize-without-redis.ts';
 import type { WorkerContext } from '../worker-context.ts';
-
-/** Marks this worker as the one running the egress. False if another worker already did (a stalled job came back). */
-async function claim(ctx: WorkerContext, egressId: string): Promise<boolean> {
-  const key = redisKeys.claim(ctx.config.redis.prefix, egressId);
-  return (await ctx.redis.set(key, ctx.workerId, 'EX', RETENTION_SEC, 'NX')) === 'OK';
-}
+import { LeaseGuard } from './lease-guard.ts';
+import { LEASE_LOST, runRecording } from './session.ts';
 
 const aborted = (error: string, code: ErrorCode = 'EGR_ERR_ABORTED_BEFORE_START') =>
   ({ status: EgressStatus.EGRESS_ABORTED, error, errorCode: ERRORS[code].egressCode, reason: 'Failure' }) as const;
 
 /** A job this node has no room for goes back to its queue for this long; any node with room takes it then. */
 const NO_ROOM_RETRY_MS = 1000;
+/** A job whose egress's lease is held for a moment by a stale job (about to let it go) tries again after this. */
+const LEASE_BUSY_RETRY_MS = 250;
 
 export function recordProcessor(ctx: WorkerContext, admission: Admission) {
-  const liveness = new RecorderLiveness(ctx.redis, ctx.config.redis.prefix);
   return async (job: Job<RecordJobData>, token?: string): Promise<string> => {
-    const { plan } = job.data;
+    const { plan, takeover } = job.data;
     const { egressId } = plan;
-    const log = ctx.log.child({ egressId, kind: plan.requestKind, worker: ctx.workerId });
+    const part = takeover?.part ?? 1;
+    const log = ctx.log.child({ egressId, part, kind: plan.requestKind, worker: ctx.workerId });
     const info = await ctx.events.store.get(egressId);
     if (!info || isTerminal(info.status)) return 'already ended';
-    // Past its start deadline it is not worth a slot; recordClaimed ends it.
-    const overdue = (Date.now() - job.timestamp) / 1000 > ctx.config.start_deadline;
-    if (!overdue && !admission.admit(plan, poolOf(plan))) {
-      await job.moveToDelayed(Date.now() + NO_ROOM_RETRY_MS, token);
-      throw new DelayedError();
-    }
+    // Past its start deadline it is not worth a slot; recordHeld ends it.
+    const overdue = waitedSec(job) > ctx.config.start_deadline;
+    if (!overdue && !admission.admit(plan, poolOf(plan))) return later(job, token, NO_ROOM_RETRY_MS);
     try {
-      return await claimAndRecord(ctx, liveness, job, log);
+      const guarding = await LeaseGuard.take(ctx, egressId, part, log);
+      if (guarding.kind === 'busy') {
+        log.info({ holder: guarding.holder }, 'lease held for now; trying again');
+        return await later(job, token, LEASE_BUSY_RETRY_MS);
+      }
+      if (guarding.kind === 'elsewhere') {
+        // A stalled job back after its worker was lost, or a part another worker records: never end the egress.
+        log.info({ why: guarding.why }, 'taken over elsewhere: nothing to do');
+        return 'taken over elsewhere';
+      }
+      const { guard } = guarding;
+      try {
+        return await recordHeld(ctx, job, guard, log);
+      } finally {
+        await guard.release(log);
+      }
     } finally {
       admission.release(egressId);
     }
   };
 }
 
-async function claimAndRecord(ctx: WorkerContext, liveness: RecorderLiveness, job: Job<RecordJobData>, log: Logger): Promise<string> {
-  const { plan } = job.data;
-  const { egressId } = plan;
-
-  if (!(await claim(ctx, egressId))) {
-    // The job came back after its worker stopped renewing its lock. That recorder may still be running
-    // or may be dead; either way a second recorder must not start.
-    await endLostEgress(ctx, plan, 'the worker recording this egress stopped responding');
-    return 'worker lost';
-  }
-  // From here on this worker proves it is alive, or the reaper ends the egress and salvages it.
-  await liveness.beat(egressId, ctx.workerId);
-  const stopBeating = liveness.keepAlive(egressId, ctx.workerId, (err) => log.warn({ err: err.message }, 'liveness beat failed'));
-  try {
-    return await recordClaimed(ctx, job, log);
-  } finally {
-    await stopBeating();
-  }
+/** Seconds the job has waited: since it was queued, or for a takeover's part since the egress's recorder was lost. */
+function waitedSec(job: Job<RecordJobData>): number {
+  return (Date.now() - (job.data.takeover?.lostAtMs ?? job.timestamp)) / 1000;
 }
 
-/** The checks before recording, then the recording itself; the egress ends whatever happens. */
-async function recordClaimed(ctx: WorkerContext, job: Job<RecordJobData>, log: Logger): Promise<string> {
-  const { plan } = job.data;
+async function later(job: Job<RecordJobData>, token: string | undefined, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + ms, token);
+  throw new DelayedError();
+}
+
+/** The checks before recording, then the recording itself, under the lease; the egress ends whatever happens, unless the lease is lost. */
+async function recordHeld(ctx: WorkerContext, job: Job<RecordJobData>, guard: LeaseGuard, log: Logger): Promise<string> {
+  const { plan, takeover } = job.data;
   const { egressId } = plan;
-  const waitedSec = (Date.now() - job.timestamp) / 1000;
-  if (waitedSec > ctx.config.start_deadline) {
+  // Every write of this recording goes through the fence.
+  const owner: WorkerContext = { ...ctx, events: ctx.events.withFence(guard.fence) };
+  if (waitedSec(job) > ctx.config.start_deadline) {
     const msg = `no ${job.queueName} worker was free to start this egress within ${ctx.config.start_deadline} s`;
-    await ctx.events.end(egressId, aborted(msg, 'EGR_ERR_START_DEADLINE'));
+    if (takeover) await endLostEgress(owner, plan, `the worker recording this egress was lost, and ${msg.replace('start', 'resume')}`);
+    else await owner.events.end(egressId, aborted(msg, 'EGR_ERR_START_DEADLINE'));
     return 'start deadline';
   }
   if (await ctx.control.stopRequested(egressId)) {
-    await ctx.events.end(egressId, { ...aborted(STOP_BEFORE_START), reason: 'StopEgress API' });
+    // Stopped while its recorder was lost: what the earlier parts recorded is delivered.
+    if (takeover) await endLostEgress(owner, plan, 'StopEgress came while the worker recording this egress was lost');
+    else await owner.events.end(egressId, { ...aborted(STOP_BEFORE_START), reason: 'StopEgress API' });
     return 'stopped before start';
   }
   try {
-    return await runRecording(ctx, plan, log);
+    const owns = () => guard.keeper.held;
+    return await runRecording(owner, plan, log, { signal: guard.signal, owns, fence: guard.fence, ...(takeover ? { takeover } : {}) });
   } catch (err) {
+    // Lost (also while frozen, before the keeper's timer has run): nothing more is this worker's to write.
+    if (!guard.keeper.held) return LEASE_LOST;
     // A shutdown with Redis gone: nothing can be recorded there, what can be done without it is done here.
-    if (failsFast(ctx.redis) && ctx.redis.status !== 'ready') return await finalizeWithoutRedis(ctx.config, plan, err as Error, log);
+    if (failsFast(ctx.redis) && ctx.redis.status !== 'ready') return await finalizeWithoutRedis(ctx.config, plan, err as Error, log, takeover?.part);
     const error = asEgressError(err);
     log.error({ err: error.message, code: error.code }, 'recording failed');
     const status = error.code === 'EGR_ERR_START_SIGNAL' ? EgressStatus.EGRESS_ABORTED : EgressStatus.EGRESS_FAILED;
-    await ctx.events.end(egressId, endWithError(status, error));
+    await owner.events.end(egressId, endWithError(status, error));
     return `failed: ${error.code}`;
   }
 }

@@ -2,11 +2,11 @@
  * The contract between the egress runner and a recorder (web, SDK, track and passthrough; workers/recording/recorder-choice.ts
  * picks one). A recorder owns every process it starts and ends them on every path.
  */
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EgressPlan, FileType } from '../../shared/egress-plan.ts';
 import type { EgressError } from '../../shared/errors.ts';
 import type { NamingVars } from '../../shared/naming.ts';
+import type { RegisteredOutputs } from '../outputs/output-kinds.ts';
 import type { RecorderSettings } from './recorder-settings.ts';
 import type { StationSource } from '../web/warm-pool.ts';
 
@@ -33,57 +33,10 @@ export interface RecordingStart {
 }
 
 /**
- * Required when plan.file: the absolute local path the finished file must be at (its extension matches
- * plan.file.fileType). Track egress: the container follows the track's codec whatever the plan says; the
- * recorder writes it here and reports its type in RecordingResult.file.fileType.
+ * The outputs of one recording, by kind: a typed collection, never indexed by a caller's string. Derived from
+ * the registry (workers/outputs/output-kinds.ts): each kind's wiring, and what it promises, is in its module.
  */
-export interface FileWiring {
-  path: string;
-}
-
-/**
- * Required when plan.segments: the directory (created if missing) the MPEG-TS segments are written to, under
- * names of the recorder's choosing; each is announced through onSegment once closed, in order (the last one at
- * stop). An announced segment is complete and the recorder no longer touches it: the caller may rename,
- * upload or delete it.
- */
-export interface SegmentsWiring {
-  dir: string;
-  onSegment: (segment: SegmentReport) => void;
-}
-
-/**
- * Required when plan.images is not empty: one directory per plan.images entry, in the same order; each image,
- * per output in order, is announced through onImage as soon as it is complete (the caller may then move or
- * delete it).
- */
-export interface ImagesWiring {
-  dirs: string[];
-  onImage: (image: ImageReport) => void;
-}
-
-/**
- * When plan.stream is RTMP/SRT: onStream is called once, when the encode starts, with the H.264/AAC encode as
- * an MPEG-TS byte stream; it ends when the encode does. Read it in flowing mode: the recorder never waits for
- * it, and drops data it would have to hold beyond a bound (a warning says so). Without it, no stream is made.
- */
-export interface StreamWiring {
-  onStream: (ts: Readable) => void;
-}
-
-/** Track egress with a WebSocket output: the real URL (from the sealed secrets, never in job data). */
-export interface WebsocketWiring {
-  url: string;
-}
-
-/** The outputs of one recording, by kind: a typed collection, never indexed by a caller's string. */
-export interface RecordingOutputs {
-  file?: FileWiring;
-  segments?: SegmentsWiring;
-  stream?: StreamWiring;
-  images?: ImagesWiring;
-  websocket?: WebsocketWiring;
-}
+export type RecordingOutputs = RegisteredOutputs;
 
 export type OutputKind = keyof RecordingOutputs;
 

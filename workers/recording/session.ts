@@ -3,14 +3,17 @@
  * (workers/outputs/output-kinds.ts) opened and wired to the recorder, control messages while it runs
  * (session-control.ts), its limits (session-limits.ts), what stopped streams mean (stream-failure.ts), how
  * its end becomes the egress's (end-reason.ts), and at the end the finalize job with the outputs' uploads as
- * its children (finalize-flow.ts), which completes the egress.
+ * its children (finalize-flow.ts), which completes the egress. A recording whose lease is lost (issue 16:
+ * RecordingOptions.signal) is killed at once and writes nothing more: its working directory is left for the
+ * part that takes it over.
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { jobBackoff } from '../../shared/backoff.ts';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import type { EgressError } from '../../shared/errors.ts';
+import type { Fence } from '../../shared/lease/fence.ts';
+import type { Takeover } from '../../shared/takeover/takeover.ts';
 import { uploadJobId } from '../../shared/queues.ts';
 import { outputPluginsOf } from '../outputs/output-kinds.ts';
 import type { OutputOpening, OutputPlugin, RunningOutput } from '../outputs/output-plugin.ts';
@@ -25,22 +28,46 @@ import { recorderSettings } from './recorder-settings.ts';
 import { underControl } from './session-control.ts';
 import { SessionLimits } from './session-limits.ts';
 import { streamsStoppedEffect } from './stream-failure.ts';
+import { killOnLeaseLoss } from './stop-at-once.ts';
+import { openPart } from '../takeover/recording-part.ts';
 
 export { recorderSettings } from './recorder-settings.ts';
 
-export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: Logger): Promise<string> {
+/** What the job processor gives a recording besides its plan (issue 16). */
+export interface RecordingOptions {
+  /** Aborted when the egress's lease is lost: the recording is killed at once and writes nothing more. */
+  signal?: AbortSignal;
+  /**
+   * Whether this worker still owns the egress, read from the clock (LeaseKeeper.held): false already when a
+   * process frozen past its lease's deadline (its recorder killed by the watchdog meanwhile) has not yet run the
+   * timer that aborts `signal`.
+   */
+  owns?: () => boolean;
+  /** The lease's fence, for writes of the recording's that carry it (ctx.events already does). */
+  fence?: Fence;
+  /** Set when this recording is a later part of an egress taken over from a lost worker. */
+  takeover?: Takeover;
+}
+
+/** What runRecording returns when the lease was lost: nothing was written after the loss. */
+export const LEASE_LOST = 'lease lost';
+
+export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: Logger, options: RecordingOptions = {}): Promise<string> {
   const { egressId } = queued;
+  const { signal, takeover } = options;
+  const leaseLost = () => signal?.aborted === true || options.owns?.() === false;
   const plan = withStoredLayout(queued, await ctx.events.store.get(egressId));
   const recorder = recorderFor(plan);
-  const workDir = join(ctx.config.tmp_dir, egressId);
-  await mkdir(workDir, { recursive: true });
+  // This part's own working directory (partWorkDir), in the part log from its first frame (issue 16, item 3).
+  const part = await openPart(ctx, egressId, takeover, log);
+  const { workDir } = part;
   const plugins = outputPluginsOf(plan);
-  const outputs = await openOutputs(plugins, { ctx, plan, workDir, log });
+  const outputs = await openOutputs(plugins, { ctx, plan, workDir, log, part });
   const otherOutputs = plugins.some((plugin) => !plugin.live);
 
   let stopReason: string | undefined;
   let streamsFailure: EgressError | undefined;
-  const limits = SessionLimits.of(plan, ctx.config.session_limits, workDir, () => stop('Session limit reached'));
+  const limits = SessionLimits.of(plan, ctx.config.session_limits, workDir, () => stop('Session limit reached'), part.before);
   const settings = recorderSettings(ctx);
   const recording = recorder({
     plan,
@@ -50,11 +77,15 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     ...(ctx.warmPool ? { warmPool: ctx.warmPool } : {}),
     log,
     onActive: (startedAtMs, roomId) => {
-      log.info('recording active');
+      if (leaseLost()) return;
+      log.info(takeover ? 'recording active again: resumed' : 'recording active');
+      part.started(startedAtMs);
       limits.arm();
       void passLateLayout(ctx, plan, log);
       void roomIdOf(plan.roomName, roomId, settings.liveKit, log)
-        .then((id) => ctx.events.markActive(egressId, startedAtMs, id))
+        .then((id) =>
+          takeover ? ctx.events.markResumed(egressId, takeover.part - 1, startedAtMs, id) : ctx.events.markActive(egressId, startedAtMs, id),
+        )
         .catch((err) => log.error({ err: (err as Error).message }, 'cannot mark active'));
     },
   });
@@ -62,6 +93,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     stopReason ??= reason;
     recording.stop(reason);
   };
+  const unwatchLease = killOnLeaseLoss(signal, egressId, () => stop(LEASE_LOST), log);
   for (const output of outputs) {
     void output.allStopped?.then((stopped) => {
       const effect = streamsStoppedEffect(stopped, otherOutputs);
@@ -75,15 +107,37 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     result = await underControl(ctx, egressId, { done: recording.done, stop } satisfies Recording, outputs, log);
   } catch (err) {
     await closeOutputs(outputs);
+    if (leaseLost()) return LEASE_LOST;
     await rm(workDir, { recursive: true, force: true });
     throw err;
   } finally {
     limits.clear();
+    unwatchLease();
+    await part.ended();
   }
   await closeOutputs(outputs);
+  // Whatever it recorded is the next part's to use; its end is not this worker's to record.
+  if (leaseLost()) return LEASE_LOST;
   if (!result.started) await rm(workDir, { recursive: true, force: true });
 
-  const end = resolveEnd({ result, stopReason, limitReached: limits.reached, streamsFailure, fileRecorded: Boolean(plan.file && result.file) });
+  return await handOver(ctx, plan, outputs, result, { stopReason, limitReached: limits.reached, streamsFailure, leaseLost }, log);
+}
+
+/**
+ * The end of a recording that kept its lease: aborted (nothing recorded), failed (thrown), or ENDING with the
+ * finalize job queued, the outputs' uploads as its children, which completes the egress.
+ */
+async function handOver(
+  ctx: WorkerContext,
+  plan: EgressPlan,
+  outputs: readonly RunningOutput[],
+  result: RecordingResult,
+  how: { stopReason: string | undefined; limitReached: boolean; streamsFailure: EgressError | undefined; leaseLost: () => boolean },
+  log: Logger,
+): Promise<string> {
+  const { egressId } = plan;
+  const { stopReason, limitReached, streamsFailure } = how;
+  const end = resolveEnd({ result, stopReason, limitReached, streamsFailure, fileRecorded: Boolean(plan.file && result.file) });
   if (end.kind === 'failed') throw end.error;
   if (end.kind === 'aborted') {
     await ctx.events.end(egressId, end.end);
@@ -91,6 +145,9 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   }
   await ctx.events.markEnding(egressId, end.reason);
   const flow = await finalizeFlow(plan, outputs, result, end);
+  // Lost meanwhile (its ENDING refused by the fence): the finalize job is not this worker's to queue. Held now,
+  // the lease cannot be another's for a safety margin more: longer than the add takes.
+  if (how.leaseLost()) return LEASE_LOST;
   await ctx.queues.flows().add({
     name: 'finalize',
     queueName: 'upload',

@@ -6,9 +6,13 @@ import { EgressStatus, FileInfo, ImagesInfo, SegmentsInfo, type EgressInfo } fro
 import type { EgressEnd } from '../../shared/egress-events.ts';
 import { ERRORS } from '../../shared/errors.ts';
 import { msToNanos } from '../../shared/ids.ts';
-import type { FinalizeJobData, ImagesSummary, SegmentsSummary, UploadJobData, UploadResult } from '../../shared/queues.ts';
+import type { FinalizeJobData, UploadJobData, UploadResult } from '../../shared/queues.ts';
 import type { LoggedSegment } from '../../shared/segment-log.ts';
+import type { FileSummary } from '../outputs/file-output.ts';
+import type { ImagesSummary } from '../outputs/images-output.ts';
 import type { ManifestImage, ManifestPlaylist } from '../outputs/manifest.ts';
+import type { FinalizedOutput, ManifestOutputs } from '../outputs/output-plugin.ts';
+import type { SegmentsSummary } from '../outputs/segments-output.ts';
 
 /** A finished upload made while recording: its job's data and what it returned. */
 export interface DeliveredUpload {
@@ -17,8 +21,7 @@ export interface DeliveredUpload {
 }
 
 /** The file result; not delivered, its location is where the recorder left it (that is where to find it). */
-export function fileResult(file: FinalizeJobData['file'], fileUpload: UploadResult | undefined): FileInfo | undefined {
-  if (!file) return undefined;
+export function fileResult(file: FileSummary, fileUpload: UploadResult | undefined): FileInfo {
   return new FileInfo({
     filename: file.filename,
     startedAt: msToNanos(file.startedAtMs),
@@ -34,7 +37,7 @@ export function segmentsResult(
   segments: SegmentsSummary,
   written: { main?: string; live?: string },
   logged: LoggedSegment[],
-  uploads: DeliveredUpload[],
+  uploads: readonly DeliveredUpload[],
 ): { info: SegmentsInfo; playlist: ManifestPlaylist } {
   const locations = new Map(uploads.filter((u) => u.data.output === 'segment').map((u) => [u.data.key, u.result.location]));
   const info = new SegmentsInfo({
@@ -53,7 +56,7 @@ export function segmentsResult(
 }
 
 /** The image results (one per image output) and the manifest's images (one per image delivered). */
-export function imagesResult(images: ImagesSummary[], uploads: DeliveredUpload[]): { infos: ImagesInfo[]; manifest: ManifestImage[] } {
+export function imagesResult(images: ImagesSummary[], uploads: readonly DeliveredUpload[]): { infos: ImagesInfo[]; manifest: ManifestImage[] } {
   const manifest = uploads
     .filter((u) => u.data.output === 'image')
     .map((u) => ({ filename: u.data.key, timestamp: new Date(u.data.capturedAtMs ?? 0).toISOString(), location: u.result.location }));
@@ -69,16 +72,28 @@ export function imagesResult(images: ImagesSummary[], uploads: DeliveredUpload[]
   return { infos, manifest };
 }
 
-/** Fills the results into EgressInfo, and the deprecated single result when the request had exactly one output kind. */
-export function resultsFiller(file: FileInfo | undefined, segments: SegmentsInfo | undefined, images: ImagesInfo[]): (info: EgressInfo) => void {
+/**
+ * Fills every kind's results into EgressInfo, and the deprecated single result when the request had exactly
+ * one output kind that has one (file, segments; a stream counts as a kind, images do not).
+ */
+export function resultsFiller(parts: readonly FinalizedOutput[]): (info: EgressInfo) => void {
   return (info) => {
-    if (file) info.fileResults = [file];
-    if (segments) info.segmentResults = [segments];
-    if (images.length) info.imageResults = images;
-    const kinds = [file, segments, info.streamResults.length ? 'stream' : undefined].filter(Boolean).length;
-    if (kinds === 1 && file) info.result = { case: 'file', value: file };
-    if (kinds === 1 && segments) info.result = { case: 'segments', value: segments };
+    for (const part of parts) part.fill(info);
+    const singles = parts.flatMap((part) => (part.single ? [part.single] : []));
+    const kinds = singles.length + (info.streamResults.length ? 1 : 0);
+    if (kinds === 1 && singles[0]) info.result = singles[0];
   };
+}
+
+/** The manifest's lists: each kind's, in registry order. */
+export function manifestOutputsOf(parts: readonly FinalizedOutput[]): Required<ManifestOutputs> {
+  const lists: Required<ManifestOutputs> = { files: [], playlists: [], images: [] };
+  for (const { manifest } of parts) {
+    lists.files.push(...(manifest?.files ?? []));
+    lists.playlists.push(...(manifest?.playlists ?? []));
+    lists.images.push(...(manifest?.images ?? []));
+  }
+  return lists;
 }
 
 /** A failed upload: FAILED with every upload error (after the recording's own, if it failed too). */

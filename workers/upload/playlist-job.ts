@@ -8,7 +8,12 @@ import { isLastAttempt } from './upload-options.ts';
 import type { Delivery } from '../storage/delivery.ts';
 
 export const asPlaylistSegments = (logged: LoggedSegment[]): PlaylistSegment[] =>
-  logged.map((s) => ({ filename: s.filename, duration: s.durationSec, startedAtMs: s.startedAtMs }));
+  logged.map((s) => ({
+    filename: s.filename,
+    duration: s.durationSec,
+    startedAtMs: s.startedAtMs,
+    ...(s.discontinuity ? { discontinuity: true } : {}),
+  }));
 
 const PLAYLIST_CONTENT_TYPE = 'application/x-mpegurl';
 

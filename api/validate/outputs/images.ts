@@ -1,6 +1,7 @@
 /**
- * An image output of a request (ImageOutput): JPEG only, its suffix, interval and size (the encoding's when
- * unset, within the screen's bounds), and its name prefix checked as a storage key.
+ * The image outputs of a request (ImageOutput): at most `max_image_outputs`, none without video, each JPEG
+ * only, its suffix, interval and size (the encoding's when unset, within the screen's bounds), and its name
+ * prefix checked as a storage key. Checked late (they need video settled); they carry no audio.
  */
 import { ImageCodec, ImageFileSuffix, type ImageOutput } from '@livekit/protocol';
 import { pathPolicyOf, type ImageOutputPlan } from '../../../shared/egress-plan.ts';
@@ -9,8 +10,10 @@ import { invalidField } from '../../../shared/errors.ts';
 import { sizeProblem } from '../../../shared/limits.ts';
 import { resolveImagePrefix } from '../../../shared/naming.ts';
 import { IMAGE_SUFFIX_LENGTH, checkStorageKey } from '../storage-keys.ts';
-import type { Stored } from './gather.ts';
+import { stored, type Stored } from './stored.ts';
 import { seconds, type OutputContext } from './output-context.ts';
+import { requestOutputKind } from './output-kind.ts';
+import { v2Upload } from './upload-storage.ts';
 
 const IMAGE_SUFFIX: ReadonlyMap<ImageFileSuffix, ImageOutputPlan['filenameSuffix']> = new Map([
   [ImageFileSuffix.IMAGE_SUFFIX_INDEX, 'index'],
@@ -53,3 +56,23 @@ export function checkImages({ output, storage }: Stored<ImageOutput>, ctx: Outpu
     storage,
   };
 }
+
+export const imagesKind = requestOutputKind<Stored<ImageOutput>>({
+  name: 'images',
+  fromV1: (request) => request.imageOutputs.map((i) => stored(i, i.output)),
+  fromV2: ({ config, storage }, request) =>
+    config.case === 'images' ? stored(config.value, v2Upload(storage, request.storage, config.value.output)) : undefined,
+  uploadOf: (image) => image.upload,
+  rules: (list) => ({
+    checkCount: (limits) => {
+      if (list.length > limits.max_image_outputs) throw invalidField('image outputs', `at most ${limits.max_image_outputs}`);
+    },
+    late: true,
+    check: (ctx) => {
+      if (list.length === 0) return undefined;
+      if (!ctx.video) throw invalidField('audio_only images');
+      const images = list.map((image) => checkImages(image, ctx));
+      return { carriesAudio: false, plan: () => ({ images }) };
+    },
+  }),
+});

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import type { ServiceContext } from '../../../shared/context.ts';
 import type { EgressPlan } from '../../../shared/egress-plan.ts';
 import { fileOutput } from '../../../workers/outputs/file-output.ts';
-import { outputPluginsOf } from '../../../workers/outputs/output-kinds.ts';
+import { OUTPUT_PLUGINS, outputPluginsOf } from '../../../workers/outputs/output-kinds.ts';
+import type { RecordingOutputs } from '../../../workers/recording/recorder-contract.ts';
 import { websocketOutput } from '../../../workers/outputs/websocket-output.ts';
 import { webPlan } from '../../support/plans.ts';
 import { pino } from 'pino';
@@ -49,4 +50,17 @@ test('a WebSocket: the real URL from the sealed secrets', async () => {
   } as unknown as ServiceContext;
   const plan: EgressPlan = { ...webPlan({ url: 'https://example.com', file: false }), stream: { protocol: 'websocket', redactedUrls: [] } };
   assert.deepEqual((await websocketOutput.open({ ctx, plan, workDir: '/tmp/w', log })).wiring, { websocket: { url } });
+});
+
+test("the recorder's outputs are derived from the registry: each kind's wiring under its name", () => {
+  const wiring: RecordingOutputs = { file: { path: '/tmp/w/a.mp4' }, websocket: { url: 'wss://x' } };
+  // @ts-expect-error -- a kind's entry has its own wiring's shape
+  const wrong: RecordingOutputs = { file: { dir: '/tmp/w' } };
+  // @ts-expect-error -- a kind the registry does not have
+  const unknown: RecordingOutputs = { thumbnails: {} };
+  assert.ok(wiring && wrong && unknown);
+  assert.deepEqual(
+    OUTPUT_PLUGINS.filter((plugin) => plugin.finalizer).map((plugin) => plugin.kind),
+    ['file', 'segments', 'images'],
+  );
 });

@@ -42,6 +42,25 @@ describe('max duration', () => {
 });
 
 describe('limits of a session', () => {
+  test('a part after a takeover starts with what the earlier parts left of the limit', async () => {
+    let reached = 0;
+    const part = (recordedBeforeSec: number) =>
+      new SessionLimits({ limitSec: 0.3, recordedBeforeSec, sizeLimitBytes: 0, workDir: tmpdir(), onReached: () => (reached += 1) });
+    const second = part(0.25);
+    assert.ok(Math.abs(second.leftSec - 0.05) < 1e-9);
+    second.arm();
+    await sleep(120);
+    assert.equal(reached, 1, 'reached after what was left, not after the whole limit');
+    second.clear();
+    const spent = part(0.5);
+    assert.equal(spent.leftSec, 0);
+    spent.arm();
+    await sleep(20);
+    assert.equal(reached, 2, 'reached at once when the earlier parts used it up');
+    spent.clear();
+    assert.equal(new SessionLimits({ limitSec: 0, recordedBeforeSec: 99, sizeLimitBytes: 0, workDir: tmpdir(), onReached: () => {} }).leftSec, 0);
+  });
+
   test('the duration limit runs from arm(), and clear() disarms it', async () => {
     let reached = 0;
     const limitsOf = () => new SessionLimits({ limitSec: 0.05, sizeLimitBytes: 0, workDir: tmpdir(), onReached: () => (reached += 1) });
@@ -66,18 +85,25 @@ describe('limits of a session', () => {
       await writeFile(join(dir, 'a'), Buffer.alloc(600));
       await writeFile(join(dir, 'b'), Buffer.alloc(600));
       assert.equal(await workDirSize(dir), 1200);
-      let reached = false;
-      const sized = new SessionLimits({
-        limitSec: 0,
-        sizeLimitBytes: 1000,
-        workDir: dir,
-        onReached: () => (reached = true),
-        sizeCheckIntervalMs: 20,
-      });
-      sized.arm();
-      await sleep(100);
-      sized.clear();
-      assert.ok(reached && sized.reached);
+      /** Whether the size limit is reached within a few checks. */
+      const reachedWith = async (sizeLimitBytes: number, writtenBeforeBytes = 0) => {
+        const sized = new SessionLimits({
+          limitSec: 0,
+          sizeLimitBytes,
+          writtenBeforeBytes,
+          workDir: dir,
+          onReached: () => {},
+          sizeCheckIntervalMs: 20,
+        });
+        sized.arm();
+        await sleep(100);
+        sized.clear();
+        return sized.reached;
+      };
+      assert.ok(await reachedWith(1000));
+      assert.equal(await reachedWith(2000), false);
+      // A part after a takeover: what the earlier parts wrote counts too.
+      assert.ok(await reachedWith(2000, 900), '1200 bytes here + 900 before the takeover ≥ 2000');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

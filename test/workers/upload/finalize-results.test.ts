@@ -12,11 +12,15 @@ import {
   deliveredEnd,
   fileResult,
   imagesResult,
+  manifestOutputsOf,
   resultsFiller,
   segmentsResult,
   uploadsFailedEnd,
   type DeliveredUpload,
 } from '../../../workers/upload/finalize-results.ts';
+import { fileOutput } from '../../../workers/outputs/file-output.ts';
+import { imagesOutput } from '../../../workers/outputs/images-output.ts';
+import type { FinalizeInput } from '../../../workers/outputs/output-plugin.ts';
 
 const file = { filename: 'a.mp4', localPath: '/tmp/EG_x/a.mp4', startedAtMs: 1000, endedAtMs: 4500, sizeBytes: 10 };
 const upload = (output: UploadJobData['output'], key: string, location: string, capturedAtMs?: number): DeliveredUpload => ({
@@ -25,12 +29,11 @@ const upload = (output: UploadJobData['output'], key: string, location: string, 
 });
 
 test("Finalize/file result: the file's own duration if known, else wall-clock; the delivered size and location, else the local file", () => {
-  assert.equal(fileResult(undefined, undefined), undefined);
-  const local = fileResult(file, undefined)!;
+  const local = fileResult(file, undefined);
   assert.equal(local.location, file.localPath);
   assert.equal(local.size, 10n);
   assert.equal(local.duration, 3_500_000_000n);
-  const delivered = fileResult({ ...file, durationSec: 3.25 }, { output: 'file', location: 's3://b/a.mp4', sizeBytes: 12 })!;
+  const delivered = fileResult({ ...file, durationSec: 3.25 }, { output: 'file', location: 's3://b/a.mp4', sizeBytes: 12 });
   assert.equal(delivered.location, 's3://b/a.mp4');
   assert.equal(delivered.size, 12n);
   assert.equal(delivered.duration, 3_250_000_000n);
@@ -71,15 +74,21 @@ test('Finalize/segments and images: totals from the segment log, locations from 
   assert.deepEqual(images.manifest, [{ filename: 'img_0.jpeg', timestamp: new Date(0).toISOString(), location: 'https://x/img_0.jpeg' }]);
 });
 
-test('Finalize/results filler: every result, and the deprecated single one only with exactly one output kind', () => {
-  const fileInfo = fileResult(file, undefined)!;
+test('Finalize/results filler: every kind fills its results, and the deprecated single one only with exactly one output kind', async () => {
+  const part = await fileOutput.finalizer!.finalize({ children: [] } as unknown as FinalizeInput, file);
+  assert.deepEqual(part.manifest, { files: [{ filename: 'a.mp4', location: file.localPath }] });
   const only = new EgressInfo();
-  resultsFiller(fileInfo, undefined, [])(only);
+  resultsFiller([part])(only);
   assert.equal(only.fileResults.length, 1);
   assert.equal(only.result.case, 'file');
   const withStream = new EgressInfo({ streamResults: [new StreamInfo({ url: 'rtmp://x' })] });
-  resultsFiller(fileInfo, undefined, [])(withStream);
+  resultsFiller([part])(withStream);
   assert.equal(withStream.result.case, undefined);
+  const images = await imagesOutput.finalizer!.finalize({ delivered: [] } as unknown as FinalizeInput, []);
+  const withImages = new EgressInfo();
+  resultsFiller([part, images])(withImages);
+  assert.equal(withImages.result.case, 'file');
+  assert.deepEqual(manifestOutputsOf([part, images]), { files: [{ filename: 'a.mp4', location: file.localPath }], playlists: [], images: [] });
 });
 
 test('Finalize/end: the recording status once delivered; FAILED with every upload error otherwise', () => {

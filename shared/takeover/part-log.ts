@@ -1,0 +1,75 @@
+/**
+ * The parts of a recording, in Redis: which worker recorded each, in which working directory, from which
+ * first frame, and until when it was last seen recording. A recording that never changed workers has one
+ * part. Whoever ends the recording (the last part's finalize, or the salvage when nobody took over) reads
+ * it to find every part's capture and the gaps between them; a new part reads it to know how much was
+ * recorded before it (session limits count across parts).
+ */
+import type { ServiceContext } from '../context.ts';
+import type { Redis } from '../redis.ts';
+import { outlivingRecordTtlSec, redisKeys } from '../redis-keys.ts';
+
+export interface RecordedPart {
+  /** 1 for the egress's first recording, then one more per takeover. */
+  part: number;
+  workerId: string;
+  /** Its working directory on the shared tmp_dir (partWorkDir). */
+  workDir: string;
+  /** Unix ms of the part's first frame. */
+  startedAtMs: number;
+  /** Unix ms the part was last seen recording (renewed while it records; its end, once it is over). */
+  lastSeenAtMs: number;
+  /** Parts after the first: unix ms the previous part's worker was found lost. */
+  lostAtMs?: number;
+}
+
+/** How often a recording part renews its `lastSeenAtMs`. */
+export const PART_SEEN_INTERVAL_MS = 5_000;
+
+type PartFields = Omit<RecordedPart, 'lastSeenAtMs'>;
+
+export class PartLog {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly ttlSeconds: number;
+
+  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }) {
+    this.redis = redis;
+    this.prefix = redisKeys.parts(options.prefix);
+    this.ttlSeconds = Math.round(options.ttlSeconds);
+  }
+
+  private key = (egressId: string) => `${this.prefix}:${egressId}`;
+
+  /** A part's first frame: it is a part of the recording from now on. */
+  async started(egressId: string, part: PartFields): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.key(egressId), `part:${part.part}`, JSON.stringify(part), `seen:${part.part}`, String(part.startedAtMs))
+      .expire(this.key(egressId), this.ttlSeconds)
+      .exec();
+  }
+
+  /** The part still records at `atMs` (or ended then). */
+  async seen(egressId: string, part: number, atMs: number): Promise<void> {
+    await this.redis.hset(this.key(egressId), `seen:${part}`, String(atMs));
+  }
+
+  /** Every part that reached its first frame, in order. */
+  async list(egressId: string): Promise<RecordedPart[]> {
+    const fields = new Map(Object.entries(await this.redis.hgetall(this.key(egressId))));
+    const parts: RecordedPart[] = [];
+    for (const [field, value] of fields) {
+      if (!field.startsWith('part:')) continue;
+      const part = JSON.parse(value) as PartFields;
+      const seen = Number(fields.get(`seen:${part.part}`) ?? part.startedAtMs);
+      parts.push({ ...part, lastSeenAtMs: Math.max(seen, part.startedAtMs) });
+    }
+    return parts.sort((a, b) => a.part - b.part);
+  }
+}
+
+/** The part log of a service's Redis, kept as long as the segment log (jobs read it after the record is gone). */
+export function partLogOf(ctx: Pick<ServiceContext, 'redis' | 'config'>): PartLog {
+  return new PartLog(ctx.redis, { prefix: ctx.config.redis.prefix, ttlSeconds: outlivingRecordTtlSec(ctx.config.egress_ttl) });
+}
