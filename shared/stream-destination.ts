@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { normalizeHost } from './url-policy.ts';
+import { normalizeHost } from './address-forms.ts';
 
 export type StreamScheme = 'rtmp' | 'rtmps' | 'srt' | 'ws' | 'wss';
 

@@ -22,7 +22,7 @@ import { redactStreamUrl } from '../../shared/redact.ts';
 import type { SealedStream } from '../../shared/egress-secrets.ts';
 import { EgressError } from '../../shared/errors.ts';
 import { ffmpegSrtArgs, parseSrtQuery } from '../../shared/srt-options.ts';
-import { normalizeHost } from '../../shared/url-policy.ts';
+import { normalizeHost } from '../../shared/address-forms.ts';
 import { createApiDeps, TEST_API_KEY, TEST_API_SECRET, type TestApiDeps } from '../support/api-deps.ts';
 import { freePort, freeUdpPort } from '../support/free-port.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';

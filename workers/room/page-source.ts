@@ -9,7 +9,8 @@
 import type { EgressPlan } from '../../shared/egress-plan.ts';
 import { EgressError } from '../../shared/errors.ts';
 import { isIP } from 'node:net';
-import { checkUrl, hostOfUrl, normalizeHost, systemResolver } from '../../shared/url-policy.ts';
+import { hostOfUrl, normalizeHost } from '../../shared/address-forms.ts';
+import { checkUrl, systemResolver } from '../../shared/url-policy.ts';
 import type { BrowserAccess } from '../web/policy-proxy.ts';
 import type { RecorderSettings } from '../recording/recorder-contract.ts';
 import { liveKitCredentials, recorderToken } from './recorder-token.ts';

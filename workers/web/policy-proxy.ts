@@ -29,7 +29,8 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { EgressError } from '../../shared/errors.ts';
-import { normalizeHost, resolveForConnect, UnresolvedHostError, type Resolver, type UrlPolicy } from '../../shared/url-policy.ts';
+import { normalizeHost } from '../../shared/address-forms.ts';
+import { resolveForConnect, UnresolvedHostError, type Resolver, type UrlPolicy } from '../../shared/url-policy.ts';
 import { answer, answerRaw, forwardedHeaders, parseAuthority, POLICY_HEADER, PROXY_ERROR_HEADER, splice, withoutHopByHop } from './proxy-wire.ts';
 
 const CONNECT_TIMEOUT_MS = 30_000;
