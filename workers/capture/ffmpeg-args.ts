@@ -106,7 +106,7 @@ export function captureLayout(request: LayoutRequest): CaptureLayout {
   const images = plan.images.map((output, i) => ({
     dir: imagesDirs[i]!,
     output,
-    startNumber: 0 /* PENDING(takeover): outputs.images.startNumbers[i] */,
+    startNumber: outputs.images?.startNumbers?.[i] ?? 0,
   }));
   if (plan.stream?.protocol === 'websocket') throw new EgressError('EGR_ERR_NOT_SUPPORTED', 'web recordings stream over RTMP or SRT, not WebSocket');
   const stream = Boolean(plan.stream) && outputs.stream !== undefined;
