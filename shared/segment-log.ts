@@ -14,6 +14,11 @@ export interface LoggedSegment {
   startedAtMs: number;
   sizeBytes: number;
   /**
+   * Where the recorder left it on the shared tmp_dir, until its upload succeeds: a part taking over sends from
+   * here a segment its lost predecessor logged but never queued.
+   */
+  localPath?: string;
+  /**
    * The first segment of a part after a takeover (shared/takeover/): its timestamps start over, so the
    * playlists put `#EXT-X-DISCONTINUITY` before it.
    */

@@ -5,6 +5,7 @@
  * taken over from a lost worker goes on in the same playlists, numbering on, after a discontinuity.
  */
 import { SegmentsInfo } from '@livekit/protocol';
+import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Logger } from 'pino';
 import { pathPolicyOf, type EgressPlan, type SegmentsOutputPlan, type StorageTarget } from '../../shared/egress-plan.ts';
@@ -12,6 +13,7 @@ import { msToNanos } from '../../shared/ids.ts';
 import { formatUtc, namingVarsOf, resolveSegmentNames, type SegmentNames } from '../../shared/naming.ts';
 import { uploadJobId, type PlaylistJobData, type UploadJobData } from '../../shared/queues.ts';
 import type { ServiceContext } from '../../shared/context.ts';
+import type { LoggedSegment } from '../../shared/segment-log.ts';
 import type { SegmentReport } from '../recording/recorder-contract.ts';
 import { segmentsResult } from '../upload/finalize-results.ts';
 import { writePlaylists } from '../upload/playlist-job.ts';
@@ -110,43 +112,53 @@ export class SegmentsOutput {
     const { egressId } = this.plan;
     const index = this.count;
     const filename = `${this.names.segmentPrefix}_${this.output.filenameSuffix === 'timestamp' ? formatUtc(report.startedAtMs) : pad5(index)}.ts`;
-    const key = posix.join(this.dirKey, filename);
-    const upTo = await this.ctx.segments.append(egressId, {
+    const segment: LoggedSegment = {
       filename,
-      key,
+      key: posix.join(this.dirKey, filename),
       durationSec: report.durationSec,
       startedAtMs: report.startedAtMs,
       sizeBytes: report.sizeBytes,
+      localPath: report.path,
       ...(this.discontinuityNext ? { discontinuity: true } : {}),
-    });
+    };
+    const upTo = await this.ctx.segments.append(egressId, segment);
     this.discontinuityNext = false;
     this.count = upTo;
     this.durationSec += report.durationSec;
     this.sizeBytes += report.sizeBytes;
     this.startedAtMs ||= report.startedAtMs;
     this.endedAtMs = report.startedAtMs + report.durationSec * 1000;
+    // LiveKit's throttle: the full playlist every N segments, N = hours recorded + 1; the live one always.
+    await this.queueUpload(segment, report.path, index, upTo % (1 + Math.floor(this.durationSec / 3600)) === 0);
+    await this.ctx.events.update(egressId, (info) => {
+      info.segmentResults = [this.info()];
+    });
+  }
+
+  /** The segment's upload, its playlists right behind it (a flow: the playlist job is the upload's parent). */
+  private async queueUpload(segment: LoggedSegment, localPath: string, index: number, withMainPlaylist: boolean): Promise<void> {
+    const { egressId } = this.plan;
     const upload: UploadJobData = {
       egressId,
       output: 'segment',
-      localPath: report.path,
-      key,
+      localPath,
+      key: segment.key,
       contentType: 'video/mp2t',
       storage: this.output.storage,
     };
     const playlist: PlaylistJobData = {
       egressId,
-      upTo,
+      upTo: index + 1,
       segmentDurationSec: this.output.segmentDurationSec,
       storage: this.output.storage,
-      // LiveKit's throttle: the full playlist every N segments, N = hours recorded + 1; the live one always.
-      ...(upTo % (1 + Math.floor(this.durationSec / 3600)) === 0 ? { mainKey: this.playlistKey } : {}),
+      ...(withMainPlaylist ? { mainKey: this.playlistKey } : {}),
       ...(this.livePlaylistKey ? { liveKey: this.livePlaylistKey } : {}),
     };
     await this.ctx.queues.flows().add({
       name: 'playlist',
       queueName: 'upload',
       data: playlist,
-      opts: { jobId: uploadJobId.playlist(egressId, upTo), ...uploadJobOptions(this.ctx.config) },
+      opts: { jobId: uploadJobId.playlist(egressId, index + 1), ...uploadJobOptions(this.ctx.config) },
       children: [
         {
           name: 'upload',
@@ -156,9 +168,21 @@ export class SegmentsOutput {
         },
       ],
     });
-    await this.ctx.events.update(egressId, (info) => {
-      info.segmentResults = [this.info()];
-    });
+  }
+
+  /**
+   * A worker lost between logging a segment and queueing its upload left it logged (so in the playlists) but
+   * never sent: the part taking over sends it, from where the lost recorder left it on the shared tmp_dir. A
+   * segment with an upload job, or whose file is gone (a local file goes only once uploaded), is left alone.
+   */
+  async sendUnqueued(last: LoggedSegment | undefined): Promise<boolean> {
+    const index = this.count - 1;
+    if (!last?.localPath || index < 0) return false;
+    if (await this.ctx.queues.get('upload').getJob(uploadJobId.segment(this.plan.egressId, index))) return false;
+    if (!existsSync(last.localPath)) return false;
+    this.log.warn({ segment: last.filename }, 'the lost worker never queued its last segment: sending it now');
+    await this.queueUpload(last, last.localPath, index, true);
+    return true;
   }
 
   private info(): SegmentsInfo {
@@ -230,7 +254,10 @@ export const segmentsOutput: OutputPluginOf<'segments', SegmentsWiring, Segments
     const output = new SegmentsOutput(ctx, plan, log);
     const { storage, disableManifest } = plan.segments!;
     const resumed = part && part.number > 1 ? await resumedSegments(ctx, plan.egressId) : undefined;
-    if (resumed) output.resume(resumed);
+    if (resumed) {
+      output.resume(resumed);
+      await output.sendUnqueued(resumed.last);
+    }
     return {
       wiring: {
         segments: { dir: join(workDir, 'segments'), onSegment: (segment) => output.onSegment(segment), startNumber: resumed?.count ?? 0 },

@@ -7,6 +7,7 @@
  */
 import type { ServiceContext } from '../../shared/context.ts';
 import { uploadJobId } from '../../shared/queues.ts';
+import type { LoggedSegment } from '../../shared/segment-log.ts';
 
 /** The HLS output as the earlier parts left it. */
 export interface ResumedSegments {
@@ -17,6 +18,8 @@ export interface ResumedSegments {
   /** Unix ms of the recording's first segment, and of the end of the last one (0 when none). */
   startedAtMs: number;
   endedAtMs: number;
+  /** The last segment logged: its upload may not have been queued (a worker killed between the two). */
+  last?: LoggedSegment;
 }
 
 export async function resumedSegments(ctx: Pick<ServiceContext, 'segments'>, egressId: string): Promise<ResumedSegments> {
@@ -28,6 +31,7 @@ export async function resumedSegments(ctx: Pick<ServiceContext, 'segments'>, egr
     sizeBytes: logged.reduce((sum, s) => sum + s.sizeBytes, 0),
     startedAtMs: logged[0]?.startedAtMs ?? 0,
     endedAtMs: last ? last.startedAtMs + last.durationSec * 1000 : 0,
+    ...(last ? { last } : {}),
   };
 }
 
