@@ -156,7 +156,12 @@ describe('track egress', { concurrency: false }, () => {
       assert.ok(frames / recordedSec > 18 && frames / recordedSec < 31, `${frames} frames in ${recordedSec} s`);
       const intervals = await frameIntervals(file.location);
       const offGrid = intervals.filter((d) => Math.abs(d * 30 - Math.round(d * 30)) > 0.1 || Math.round(d * 30) < 1);
-      assert.ok(offGrid.length <= 1, `intervals not a multiple of 1/30 s: ${offGrid.slice(0, 10).join(', ')}`);
+      // Under load libwebrtc's capture-time smoothing moves a frame or two off the grid; a recorder stamping frames
+      // by their arrival would put most of them off it.
+      assert.ok(
+        offGrid.length <= Math.max(1, intervals.length * 0.03),
+        `${offGrid.length} of ${intervals.length} intervals not a multiple of 1/30 s: ${offGrid.slice(0, 10).join(', ')}`,
+      );
       // Full decode without errors.
       const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file.location, '-f', 'null', '-']);
       assert.equal(stderr.trim(), '', 'decodes without errors');
