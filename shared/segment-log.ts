@@ -2,6 +2,8 @@
  * The segments of an HLS output as they close, in order, in Redis: whoever renders a playlist (an upload
  * worker, perhaps on another machine, or the finalize job) reads them here.
  */
+import type { Fence } from './lease/fence.ts';
+import { fencedRpush, FenceRefusedError } from './lease/fenced-write.ts';
 import type { Redis } from './redis.ts';
 import { redisKeys } from './redis-keys.ts';
 
@@ -30,15 +32,34 @@ export class SegmentLog {
   private readonly prefix: string;
   private readonly ttlSeconds: number;
 
-  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }) {
+  private readonly options: { prefix: string; ttlSeconds: number };
+  private readonly fence: Fence | undefined;
+
+  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }, fence?: Fence) {
     this.redis = redis;
+    this.options = options;
     this.prefix = redisKeys.segments(options.prefix);
     this.ttlSeconds = Math.round(options.ttlSeconds);
+    this.fence = fence;
+  }
+
+  /**
+   * The log as a recording owner writes it (issue 16): each append lands only while `fence` holds the egress's
+   * lease, so a worker that lost the egress never numbers a segment among the new owner's.
+   */
+  withFence(fence: Fence): SegmentLog {
+    return new SegmentLog(this.redis, this.options, fence);
   }
 
   private key = (egressId: string) => `${this.prefix}:${egressId}`;
 
+  /** Appends the segment: the log's length after it (its number + 1). A fenced log whose fence no longer holds throws FenceRefusedError. */
   async append(egressId: string, segment: LoggedSegment): Promise<number> {
+    if (this.fence) {
+      const pushed = await fencedRpush(this.redis, this.fence, this.key(egressId), JSON.stringify(segment), this.ttlSeconds);
+      if (!pushed.ok) throw new FenceRefusedError('segment log append', pushed.reason);
+      return pushed.length;
+    }
     const [[, length]] = (await this.redis
       .multi()
       .rpush(this.key(egressId), JSON.stringify(segment))

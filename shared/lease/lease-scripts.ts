@@ -66,10 +66,23 @@ export const FENCED_SET = `${FENCE_CHECK}${SET_EXPIRING}
 set_expiring(KEYS[3], ARGV[2], ARGV[3])
 return 'ok'`;
 
-/** KEYS[3]: the hash written. ARGV: token, then field, value pairs. HSET if the token holds the lease. */
+/**
+ * KEYS[3]: the hash written. ARGV: token, expiry s (0: keep the hash's), then field, value pairs. HSET (and
+ * the expiry) if the token holds the lease.
+ */
 export const FENCED_HSET = `${FENCE_CHECK}
-redis.call('HSET', KEYS[3], unpack(ARGV, 2))
+redis.call('HSET', KEYS[3], unpack(ARGV, 3))
+if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
 return 'ok'`;
+
+/**
+ * KEYS[3]: the list appended to. ARGV: token, value, expiry s (0: keep the list's). RPUSH (and the expiry) if
+ * the token holds the lease: the list's new length, or the refusal.
+ */
+export const FENCED_RPUSH = `${FENCE_CHECK}
+local length = redis.call('RPUSH', KEYS[3], ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
+return length`;
 
 /**
  * KEYS[3]: the key written. ARGV: token, the bytes read before the change, the new bytes, expiry s (0: none).

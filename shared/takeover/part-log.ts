@@ -6,6 +6,8 @@
  * recorded before it (session limits count across parts).
  */
 import type { ServiceContext } from '../context.ts';
+import type { Fence } from '../lease/fence.ts';
+import { fencedHset, FenceRefusedError } from '../lease/fenced-write.ts';
 import type { Redis } from '../redis.ts';
 import { outlivingRecordTtlSec, redisKeys } from '../redis-keys.ts';
 
@@ -32,27 +34,44 @@ export class PartLog {
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly ttlSeconds: number;
+  private readonly options: { prefix: string; ttlSeconds: number };
+  private readonly fence: Fence | undefined;
 
-  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }) {
+  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }, fence?: Fence) {
     this.redis = redis;
+    this.options = options;
     this.prefix = redisKeys.parts(options.prefix);
     this.ttlSeconds = Math.round(options.ttlSeconds);
+    this.fence = fence;
+  }
+
+  /** The log as a recording owner writes it (issue 16): its writes land only while `fence` holds the egress's lease. */
+  withFence(fence: Fence): PartLog {
+    return new PartLog(this.redis, this.options, fence);
   }
 
   private key = (egressId: string) => `${this.prefix}:${egressId}`;
 
   /** A part's first frame: it is a part of the recording from now on. */
   async started(egressId: string, part: PartFields): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.key(egressId), `part:${part.part}`, JSON.stringify(part), `seen:${part.part}`, String(part.startedAtMs))
-      .expire(this.key(egressId), this.ttlSeconds)
-      .exec();
+    await this.write(egressId, { [`part:${part.part}`]: JSON.stringify(part), [`seen:${part.part}`]: String(part.startedAtMs) }, this.ttlSeconds);
   }
 
   /** The part still records at `atMs` (or ended then). */
   async seen(egressId: string, part: number, atMs: number): Promise<void> {
-    await this.redis.hset(this.key(egressId), `seen:${part}`, String(atMs));
+    await this.write(egressId, { [`seen:${part}`]: String(atMs) });
+  }
+
+  /** HSET, and the expiry if given; fenced, it throws FenceRefusedError once the fence no longer holds. */
+  private async write(egressId: string, fields: Record<string, string>, ttlSec = 0): Promise<void> {
+    if (this.fence) {
+      const written = await fencedHset(this.redis, this.fence, this.key(egressId), fields, ttlSec);
+      if (!written.ok) throw new FenceRefusedError('part log write', written.reason);
+      return;
+    }
+    const multi = this.redis.multi().hset(this.key(egressId), fields);
+    if (ttlSec > 0) multi.expire(this.key(egressId), ttlSec);
+    await multi.exec();
   }
 
   /** Every part that reached its first frame, in order. */

@@ -83,8 +83,8 @@ async function later(job: Job<RecordJobData>, token: string | undefined, ms: num
 async function recordHeld(ctx: WorkerContext, job: Job<RecordJobData>, guard: LeaseGuard, log: Logger): Promise<string> {
   const { plan, takeover } = job.data;
   const { egressId } = plan;
-  // Every write of this recording goes through the fence.
-  const owner: WorkerContext = { ...ctx, events: ctx.events.withFence(guard.fence) };
+  // Every write of this recording goes through the fence: its status and results, its segment log (and its part log, RecordingOptions.fence).
+  const owner: WorkerContext = { ...ctx, events: ctx.events.withFence(guard.fence), segments: ctx.segments.withFence(guard.fence) };
   if (waitedSec(job) > ctx.config.start_deadline) {
     const msg = `no ${job.queueName} worker was free to start this egress within ${ctx.config.start_deadline} s`;
     if (takeover) await endLostEgress(owner, plan, `the worker recording this egress was lost, and ${msg.replace('start', 'resume')}`);

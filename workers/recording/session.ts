@@ -59,7 +59,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   const plan = withStoredLayout(queued, await ctx.events.store.get(egressId));
   const recorder = recorderFor(plan);
   // This part's own working directory (partWorkDir), in the part log from its first frame (issue 16, item 3).
-  const part = await openPart(ctx, egressId, takeover, log);
+  const part = await openPart(ctx, egressId, takeover, log, options.fence);
   const { workDir } = part;
   const plugins = outputPluginsOf(plan);
   const outputs = await openOutputs(plugins, { ctx, plan, workDir, log, part });

@@ -10,6 +10,7 @@ import type { ServiceContext } from '../../shared/context.ts';
 import { recordedBeforeSec } from '../../shared/takeover/part-gaps.ts';
 import { PART_SEEN_INTERVAL_MS, partLogOf, type RecordedPart } from '../../shared/takeover/part-log.ts';
 import { partWorkDir, type Takeover } from '../../shared/takeover/takeover.ts';
+import type { Fence } from '../../shared/lease/fence.ts';
 import { workDirSize, type PartsBefore } from '../recording/session-limits.ts';
 import { earlierPartDirs } from './part-files.ts';
 
@@ -34,11 +35,13 @@ export async function openPart(
   egressId: string,
   takeover: Takeover | undefined,
   log: Logger,
+  fence?: Fence,
 ): Promise<RecordingPart> {
   const number = Math.max(1, takeover?.part ?? 1);
   const workDir = partWorkDir(ctx.config.tmp_dir, egressId, number);
   await mkdir(workDir, { recursive: true });
-  const parts = partLogOf(ctx);
+  // The owner's entries land only while it holds the egress's lease: a worker that lost it writes none.
+  const parts = fence ? partLogOf(ctx).withFence(fence) : partLogOf(ctx);
   const earlier = number > 1 ? (await parts.list(egressId)).filter((p) => p.part < number) : [];
   let timer: NodeJS.Timeout | undefined;
   /** The part's entry, once written: its last renewal goes after it. */

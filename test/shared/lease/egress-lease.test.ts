@@ -1,7 +1,7 @@
 /**
  * The recording lease and fenced writes against a real redis-server: grants are exclusive, fencing tokens
  * strictly increase, and once a token is stale (or its lease lapsed) its renewals, releases and writes are
- * refused and change nothing. Partitions and frozen owners: partition.test.ts; the keeper's timing:
+ * refused and change nothing (the EgressInfo record, the segment log, the part log). Partitions and frozen owners: partition.test.ts; the keeper's timing:
  * lease-keeper.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -12,6 +12,8 @@ import type { Lease } from '../../../shared/lease/egress-lease.ts';
 import { fencedCompareAndSet } from '../../../shared/lease/fenced-compare-and-set.ts';
 import { fencedHset, fencedSet } from '../../../shared/lease/fenced-write.ts';
 import { redisKeys, RETENTION_SEC } from '../../../shared/redis-keys.ts';
+import { SegmentLog } from '../../../shared/segment-log.ts';
+import { PartLog } from '../../../shared/takeover/part-log.ts';
 import { leaseRedis } from '../../support/lease-redis.ts';
 import { waitFor } from '../../support/wait-for.ts';
 
@@ -137,6 +139,40 @@ describe('recording lease (shared/lease/egress-lease.ts)', () => {
     await suite.leases.release(second);
     assert.deepEqual(await fencedSet(suite.redis, suite.leases.fence(second), key, 'after-release'), { ok: false, reason: 'lapsed' });
     assert.equal(await suite.redis.get(key), 'from-b');
+  });
+
+  test("the segment log and the part log, fenced: the owner's writes land; a stale owner's are refused and change nothing", async () => {
+    const egressId = newEgressId();
+    const segments = new SegmentLog(suite.redis, { prefix: PREFIX, ttlSeconds: 3600 });
+    const parts = new PartLog(suite.redis, { prefix: PREFIX, ttlSeconds: 3600 });
+    const segment = (filename: string) => ({ filename, key: filename, durationSec: 2, startedAtMs: 1, sizeBytes: 10 });
+    const part = (n: number) => ({ part: n, workerId: `worker-${n}`, workDir: `/tmp/part-${n}`, startedAtMs: n * 1000 });
+
+    const first = await acquired(egressId, 'worker-a', SHORT_TTL_MS);
+    const asFirst = { segments: segments.withFence(suite.leases.fence(first)), parts: parts.withFence(suite.leases.fence(first)) };
+    assert.equal(await asFirst.segments.append(egressId, segment('a-0.ts')), 1);
+    await asFirst.parts.started(egressId, part(1));
+    const second = await acquiredAfterLapse(egressId, 'worker-b');
+    const asSecond = { segments: segments.withFence(suite.leases.fence(second)), parts: parts.withFence(suite.leases.fence(second)) };
+    assert.equal(await asSecond.segments.append(egressId, segment('b-1.ts')), 2);
+    await asSecond.parts.started(egressId, part(2));
+
+    // The first owner, back late: nothing it writes lands.
+    await assert.rejects(asFirst.segments.append(egressId, segment('a-late.ts')), /segment log append refused: another worker owns the egress now/);
+    await assert.rejects(asFirst.parts.seen(egressId, 1, 99_000), /part log write refused: another worker owns the egress now/);
+    assert.deepEqual(
+      (await segments.list(egressId)).map((s) => s.filename),
+      ['a-0.ts', 'b-1.ts'],
+    );
+    assert.deepEqual(
+      (await parts.list(egressId)).map((p) => [p.part, p.lastSeenAtMs]),
+      [
+        [1, 1000],
+        [2, 2000],
+      ],
+    );
+    assert.ok((await suite.redis.ttl(`${redisKeys.parts(PREFIX)}:${egressId}`)) > 3000, "the part log's expiry set by the fenced write");
+    assert.ok((await suite.redis.ttl(`${redisKeys.segments(PREFIX)}:${egressId}`)) > 3000, "the segment log's expiry set by the fenced append");
   });
 
   test("fenced compare-and-set of an EgressInfo record: the owner's applies, a stale owner's is refused", async () => {
