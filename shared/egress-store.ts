@@ -101,15 +101,16 @@ export class EgressStore {
 
   /**
    * Changes the results of an egress that has ended (a salvaged recording's location); its status, error and
-   * times stay as they are. A record that has not ended is left alone.
+   * times stay as they are, the error only gaining `note` (how the results came to be) when one is given. A
+   * record that has not ended is left alone.
    */
-  async amendEnded(egressId: string, change: (info: EgressInfo) => void): Promise<EgressInfo | undefined> {
+  async amendEnded(egressId: string, change: (info: EgressInfo) => void, note?: string): Promise<EgressInfo | undefined> {
     const result = await this.write(
       egressId,
       (info) => {
         const { status, error, errorCode, endedAt, details } = info;
         change(info);
-        Object.assign(info, { status, error, errorCode, endedAt, details });
+        Object.assign(info, { status, error: note && !error.includes(note) ? `${error}; ${note}` : error, errorCode, endedAt, details });
       },
       true,
       undefined,

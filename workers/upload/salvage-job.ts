@@ -47,13 +47,19 @@ export function salvageProcessor(ctx: ServiceContext, delivery: Delivery) {
       });
       results.push(fileInfoOf(key, file, delivered, startOf(file, logged, info.startedAt)));
     }
-    await ctx.events.store.amendEnded(egressId, (ended) => {
-      ended.fileResults = results;
-      if (results.length === 1 && ended.segmentResults.length === 0 && ended.streamResults.length === 0)
-        ended.result = { case: 'file', value: results[0]! };
-    });
+    // Parts that could not be joined: the egress's error says why its file comes in parts.
+    const apartNote = outcome.joined ? undefined : keptApartNote(outcome);
+    await ctx.events.store.amendEnded(
+      egressId,
+      (ended) => {
+        ended.fileResults = results;
+        if (results.length === 1 && ended.segmentResults.length === 0 && ended.streamResults.length === 0)
+          ended.result = { case: 'file', value: results[0]! };
+      },
+      apartNote,
+    );
     const durationSec = results.reduce((sum, r) => sum + Number(r.duration) / 1e9, 0);
-    if (!outcome.joined) log.warn({ note: keptApartNote(outcome) }, 'salvaged the parts apart');
+    if (apartNote) log.warn({ note: apartNote }, 'salvaged the parts apart');
     log.info({ parts: files.length, durationSec, locations: results.map((r) => r.location) }, 'salvaged the recording of a lost recorder');
     return `salvaged ${durationSec.toFixed(1)} s${files.length > 1 ? ` from ${files.length} parts${outcome.joined ? '' : ', kept apart'}` : ''}`;
   };

@@ -5,34 +5,23 @@
  * all are joined into one file, or, when a part's streams differ, each is kept on its own (none lost).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, truncate } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { RecordedPart } from '../../../shared/takeover/part-log.ts';
 import { partWorkDir } from '../../../shared/takeover/takeover.ts';
 import { earlierPartDirs, joinedParts, recoveredParts } from '../../../workers/takeover/part-files.ts';
 import { decodeFrameAt, probe } from '../../support/ffprobe.ts';
+import { capturePart } from '../../support/part-capture.ts';
 import { webPlan } from '../../support/plans.ts';
 
-const run = promisify(execFile);
 const log = pino({ level: 'silent' });
 const config = { ffmpeg_path: 'ffmpeg', storage: { prefix: '', local: { directory: tmpdir() }, generate_presigned_url: false } };
 let tmp: string;
 before(async () => (tmp = await mkdtemp(join(tmpdir(), 'part-files-'))));
 after(async () => rm(tmp, { recursive: true, force: true }));
-
-/** A part's crash-safe capture (fragmented MP4, H.264 + AAC) in its directory, cut to `keep` of its size when killed. */
-async function capturePart(workDir: string, color: string, seconds: number, options: { keep?: number; size?: string } = {}): Promise<void> {
-  await mkdir(workDir, { recursive: true });
-  const path = join(workDir, 'capture.mp4');
-  // prettier-ignore
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${color}:size=${options.size ?? '320x240'}:rate=25`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-ac', '2', '-movflags', '+empty_moov+default_base_moof', '-frag_duration', '1000000', path]);
-  if (options.keep) await truncate(path, Math.floor((await stat(path)).size * options.keep));
-}
 
 const logged = (part: number, workDir: string): RecordedPart => ({
   part,
