@@ -10,6 +10,8 @@
  * - Partition: A reaches Redis through a proxy that stops forwarding; A kills its recorder before Redis can grant
  *   the lease to B (its ffmpeg gone from the process table first), B takes over, and once the proxy heals A
  *   writes nothing and does not resume: its job ended 'lease lost', the EgressInfo and the lease are B's.
+ * - Stopped before the part taking over records (B awaits a start signal that never comes): FAILED with why, and
+ *   A's recording delivered by the salvage, never lost with the part.
  * The API (with the reaper), the upload and webhook pools run here; the recorders in child worker processes.
  */
 import { EgressStatus, EncodedFileOutput } from '@livekit/protocol';
@@ -23,7 +25,8 @@ import { EgressLeases } from '../../shared/lease/egress-lease.ts';
 import type { RecordJobData } from '../../shared/queues.ts';
 import { partJobId } from '../../shared/takeover/takeover.ts';
 import { ownerOf } from '../../workers/process/owner-tag.ts';
-import { waitForStatus } from '../support/egress-waits.ts';
+import { waitForFileLocation, waitForStatus } from '../support/egress-waits.ts';
+import { probe } from '../support/ffprobe.ts';
 import { processesOwnedBy } from '../support/owned-processes.ts';
 import { E2E_API_KEY, E2E_API_SECRET, startService, type TestService } from '../support/service.ts';
 import { startStallProxy, type StallProxy } from '../support/stall-proxy.ts';
@@ -239,6 +242,64 @@ describe('takeover: control plane', { concurrency: false }, () => {
       await workers.kill(b);
     });
   }
+});
+
+describe('takeover: stopped before the part taking over records', { concurrency: false }, () => {
+  let page: TestPage;
+  let service: TestService;
+  let client: EgressClient;
+  let workers: RecordWorkers;
+
+  before(async () => {
+    page = await startTestPage();
+    service = await startService({ pools: ['upload', 'webhook'] });
+    workers = new RecordWorkers(service);
+    client = new EgressClient(service.url, E2E_API_KEY, E2E_API_SECRET);
+  });
+  after(async () => {
+    workers?.killAll();
+    await service?.stop();
+    await page?.close();
+  });
+
+  test('StopEgress while B awaits its start signal: FAILED with why, and what A recorded delivered (never lost with the part)', async (t) => {
+    const leases = new EgressLeases(service.workers.ctx.redis, service.config.redis.prefix);
+    const a = await workers.start(POOL);
+    const started = await client.startWebEgress(`${page.url}?signal=start`, new EncodedFileOutput({ filepath: 'takeover/stopped.mp4' }), {
+      awaitStartSignal: true,
+    });
+    const { egressId } = started;
+    await waitForStatus(client, egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
+    const b = await workers.start(POOL);
+    await sleep(4000);
+    // The page B loads keeps its start signal back: part 2 never has a first frame.
+    page.holdStartSignal(true);
+    t.after(() => page.holdStartSignal(false));
+    a.kill('SIGKILL');
+    await waitFor('B granted part 2 and running its Chromium', 60_000, async () => {
+      if ((await holderPid(leases, egressId)) !== b.pid) return false;
+      return (await processesOwnedBy(ownerOf(b.pid)!)).some((p) => basename(p.command).startsWith('chromium'));
+    });
+    await client.stopEgress(egressId);
+
+    const ended = await waitForStatus(
+      client,
+      egressId,
+      [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED],
+      60_000,
+    );
+    assert.equal(ended.status, EgressStatus.EGRESS_FAILED, ended.error);
+    assert.match(
+      ended.error,
+      /after its recorder was lost recorded nothing: Stop called before pipeline could start; what was recorded until then is delivered/,
+    );
+    const salvaged = await waitForFileLocation(client, egressId, 60_000);
+    const mp4 = await probe(salvaged.fileResults[0]!.location);
+    t.diagnostic(`delivered ${mp4.format.duration.toFixed(2)} s recorded by A`);
+    assert.deepEqual(mp4.streams.map((s) => s.codec_name).sort(), ['aac', 'h264']);
+    assert.ok(mp4.format.duration > 2.5, `${mp4.format.duration} s`);
+    await workers.kill(b);
+  });
 });
 
 describe('takeover: bounded by start_deadline', { concurrency: false }, () => {

@@ -2,7 +2,7 @@
  * A local page to record in tests: a full-window canvas in a known solid colour with a white block
  * moving across its middle band, and a 440 Hz WebAudio tone (autoplays under Chromium's
  * autoplay-policy flag). Query options:
- *   signal=start  log START_RECORDING 1 s after load
+ *   signal=start  log START_RECORDING 1 s after load (unless held: holdStartSignal)
  *   end=<sec>     log END_RECORDING <sec> s after load
  *   status=<code> answer with that HTTP status instead of 200
  * The background can be changed for later loads (setColour): a recording taken over by another worker
@@ -30,10 +30,12 @@ export interface TestPage {
   url: string;
   /** The background of the page as loaded from now on (PAGE_COLOUR until then). */
   setColour(colour: Rgb): void;
+  /** Whether pages loaded from now on keep their START_RECORDING back, whatever `signal=start` asks (false until then). */
+  holdStartSignal(held: boolean): void;
   close(): Promise<void>;
 }
 
-const html = (colour: Rgb) => `<!doctype html>
+const html = (colour: Rgb, signalHeld: boolean) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>egress test page</title>
 <style>html, body { margin: 0; height: 100%; overflow: hidden; } canvas { display: block; }</style>
 </head><body><canvas id="c"></canvas><script>
@@ -61,22 +63,24 @@ gain.gain.value = 0.5;
 tone.connect(gain).connect(audio.destination);
 tone.start();
 
-if (options.get('signal') === 'start') setTimeout(() => console.log('START_RECORDING'), 1000);
+if (options.get('signal') === 'start' && !${signalHeld}) setTimeout(() => console.log('START_RECORDING'), 1000);
 if (options.has('end')) setTimeout(() => console.log('END_RECORDING'), Number(options.get('end')) * 1000);
 </script></body></html>`;
 
 export async function startTestPage(): Promise<TestPage> {
   let colour: Rgb = PAGE_COLOUR;
+  let signalHeld = false;
   const server = createServer((req, res) => {
     const status = Number(new URL(req.url ?? '/', 'http://localhost').searchParams.get('status') ?? 200);
     res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(html(colour));
+    res.end(html(colour, signalHeld));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
     setColour: (next) => (colour = next),
+    holdStartSignal: (held) => (signalHeld = held),
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -5,16 +5,18 @@
  * its end becomes the egress's (end-reason.ts), and at the end the finalize job with the outputs' uploads as
  * its children (finalize-flow.ts), which completes the egress. A recording whose lease is lost (issue 16:
  * RecordingOptions.signal) is killed at once and writes nothing more: its working directory is left for the
- * part that takes it over.
+ * part that takes it over. A part after a takeover that ends with no file of its own hands what the earlier
+ * parts recorded to the salvage (shared/worker-lost.ts): never lost with it.
  */
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { jobBackoff } from '../../shared/backoff.ts';
 import type { EgressPlan } from '../../shared/egress-plan.ts';
-import type { EgressError } from '../../shared/errors.ts';
+import { asEgressError, type EgressError } from '../../shared/errors.ts';
 import type { Fence } from '../../shared/lease/fence.ts';
 import type { Takeover } from '../../shared/takeover/takeover.ts';
 import { uploadJobId } from '../../shared/queues.ts';
+import { endLostEgress } from '../../shared/worker-lost.ts';
 import { outputPluginsOf } from '../outputs/output-kinds.ts';
 import type { OutputOpening, OutputPlugin, RunningOutput } from '../outputs/output-plugin.ts';
 import { passLateLayout, withStoredLayout } from '../room/late-layout.ts';
@@ -109,6 +111,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     await closeOutputs(outputs);
     if (leaseLost()) return LEASE_LOST;
     await rm(workDir, { recursive: true, force: true });
+    if (plan.file && part.earlier.length > 0) return await salvageEarlierParts(ctx, plan, `failed: ${asEgressError(err).message}`);
     throw err;
   } finally {
     limits.clear();
@@ -120,7 +123,8 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
   if (leaseLost()) return LEASE_LOST;
   if (!result.started) await rm(workDir, { recursive: true, force: true });
 
-  return await handOver(ctx, plan, outputs, result, { stopReason, limitReached: limits.reached, streamsFailure, leaseLost }, log);
+  const how = { stopReason, limitReached: limits.reached, streamsFailure, leaseLost, earlierParts: part.earlier.length };
+  return await handOver(ctx, plan, outputs, result, how, log);
 }
 
 /**
@@ -132,12 +136,22 @@ async function handOver(
   plan: EgressPlan,
   outputs: readonly RunningOutput[],
   result: RecordingResult,
-  how: { stopReason: string | undefined; limitReached: boolean; streamsFailure: EgressError | undefined; leaseLost: () => boolean },
+  how: {
+    stopReason: string | undefined;
+    limitReached: boolean;
+    streamsFailure: EgressError | undefined;
+    leaseLost: () => boolean;
+    /** Parts recorded before this one, by workers since lost. */
+    earlierParts: number;
+  },
   log: Logger,
 ): Promise<string> {
   const { egressId } = plan;
   const { stopReason, limitReached, streamsFailure } = how;
   const end = resolveEnd({ result, stopReason, limitReached, streamsFailure, fileRecorded: Boolean(plan.file && result.file) });
+  if (end.kind !== 'ending' && plan.file && how.earlierParts > 0) {
+    return await salvageEarlierParts(ctx, plan, end.kind === 'failed' ? `failed: ${end.error.message}` : `recorded nothing: ${end.end.error}`);
+  }
   if (end.kind === 'failed') throw end.error;
   if (end.kind === 'aborted') {
     await ctx.events.end(egressId, end.end);
@@ -158,6 +172,16 @@ async function handOver(
   if (result.failure) log.warn({ ...result.stats, err: result.failure.message }, 'recording failed; what was recorded until then is delivered');
   else log.info({ ...result.stats, reason: end.reason }, 'recording finished; uploads queued');
   return 'recorded';
+}
+
+/**
+ * A part after a takeover that delivers no file of its own (stopped or failed before its first frame, or failed
+ * without a file): the file the earlier parts recorded is not lost with it. The egress ends FAILED with why, and
+ * the salvage delivers every part's capture joined, as when no worker takes over in time.
+ */
+async function salvageEarlierParts(ctx: WorkerContext, plan: EgressPlan, what: string): Promise<string> {
+  await endLostEgress(ctx, plan, `the worker resuming this egress after its recorder was lost ${what}`);
+  return 'earlier parts salvaged';
 }
 
 /** Opened in registry order, one after the other. */
