@@ -35,14 +35,20 @@ const STATUS: ReadonlyMap<StreamState['status'], StreamInfo_Status> = new Map([
   ['failed', StreamInfo_Status.FAILED],
 ]);
 
-function streamInfo(state: StreamState): StreamInfo {
-  const ended = state.endedAtMs ?? 0;
+/**
+ * The stream's entry as its sink reports it. A stream resumed by a later part after a takeover (shared/takeover/)
+ * keeps the start its first part stored: the receiver sees one stream, gap and all.
+ */
+function streamInfo(state: StreamState, storedStartedAt = 0n): StreamInfo {
+  const endedAt = msToNanos(state.endedAtMs ?? 0);
+  const ownStart = msToNanos(state.startedAtMs ?? 0);
+  const startedAt = storedStartedAt > 0n && (ownStart === 0n || storedStartedAt < ownStart) ? storedStartedAt : ownStart;
   return new StreamInfo({
     url: state.url,
     status: STATUS.get(state.status)!,
-    startedAt: msToNanos(state.startedAtMs ?? 0),
-    endedAt: msToNanos(ended),
-    duration: state.startedAtMs && ended ? msToNanos(ended - state.startedAtMs) : 0n,
+    startedAt,
+    endedAt,
+    duration: startedAt && endedAt ? endedAt - startedAt : 0n,
     error: state.error ?? '',
     retries: state.retries,
     lastRetryAt: msToNanos(state.lastRetryAtMs ?? 0),
@@ -137,7 +143,7 @@ export class StreamsOutput {
           // The API marks a removed stream FINISHED itself: a late report from its sink must not make it
           // ACTIVE again (the removal would be lost); its final report brings the sink's times.
           if (streamEnded(stored) && state.status !== 'finished') return false;
-          info.streamResults[position] = streamInfo(state);
+          info.streamResults[position] = streamInfo(state, stored.startedAt);
         },
         { announce: state.status !== 'active' || state.retries > 0 },
       )

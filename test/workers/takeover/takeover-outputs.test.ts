@@ -207,6 +207,17 @@ describe('outputs across a takeover', { concurrency: false }, () => {
     assert.equal(publishes('good-keep').length, 2, 'the stream resumed on the same key');
     assert.equal(publishes('good-added').length, 2, 'the URL added by UpdateStream resumed too');
     assert.equal(publishes('good-gone').length, 1, 'the URL removed by UpdateStream stayed removed');
+    // StreamInfo in request order (good-keep, good-gone, then good-added): a resumed stream keeps part 1's start.
+    const [keep, gone, added] = done.streamResults;
+    for (const [name, stream] of [
+      ['good-keep', keep],
+      ['good-added', added],
+    ] as const) {
+      const startedAtMs = Number(stream!.startedAt / 1_000_000n);
+      assert.ok(startedAtMs > 0 && startedAtMs < lostAtMs, `${name} started ${startedAtMs - lostAtMs} ms from the loss: part 1's start`);
+      assert.equal(stream!.duration, stream!.endedAt - stream!.startedAt, `${name}: its duration spans both parts`);
+    }
+    assert.ok(gone!.endedAt > 0n && Number(gone!.endedAt / 1_000_000n) < lostAtMs, 'good-gone ended in part 1');
     for (const path of await rtmp.recordings()) {
       if (!basename(path).startsWith('good-keep-')) continue;
       const flv = await probe(path);
