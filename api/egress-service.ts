@@ -16,6 +16,7 @@ import {
   type WebhookConfig,
 } from '@livekit/protocol';
 import type { ServiceContext } from '../shared/context.ts';
+import { STOP_EGRESS_API } from '../shared/control.ts';
 import { poolOf, type EgressPlan } from '../shared/egress-plan.ts';
 import type { WebhookTarget } from '../shared/egress-events.ts';
 import { isTerminal } from '../shared/egress-store.ts';
@@ -145,13 +146,13 @@ export class EgressService {
     const { egressId } = info;
     if (info.status === EgressStatus.EGRESS_STARTING) {
       // The mark comes first: a worker picking the job up from now on sees it and does not record.
-      await control.requestStop(egressId, 'StopEgress API');
+      await control.requestStop(egressId, STOP_EGRESS_API);
       if (await removeWaitingJob(queues, egressId)) {
         const ended = await events.end(egressId, {
           status: EgressStatus.EGRESS_ABORTED,
           error: STOP_BEFORE_START,
           errorCode: ERRORS.EGR_ERR_ABORTED_BEFORE_START.egressCode,
-          reason: 'StopEgress API',
+          reason: STOP_EGRESS_API,
         });
         log.info({ egressId }, 'egress stopped while queued');
         return ended ?? info;
@@ -159,8 +160,8 @@ export class EgressService {
       // A worker holds it: it heard the stop and ends it ABORTED (or, if it just went ACTIVE, finalizes it).
       return (await events.store.get(egressId)) ?? info;
     }
-    const ending = await events.markEnding(egressId, 'StopEgress API');
-    const heard = await control.requestStop(egressId, 'StopEgress API');
+    const ending = await events.markEnding(egressId, STOP_EGRESS_API);
+    const heard = await control.requestStop(egressId, STOP_EGRESS_API);
     log.info({ egressId, heard }, 'stop requested');
     return ending ?? (await events.store.get(egressId)) ?? info;
   }

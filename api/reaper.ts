@@ -8,7 +8,8 @@
  * A lapsed egress that is ACTIVE, or STARTING once its part began, is taken over (shared/takeover/): its next
  * part goes back on its pool's queue and stays ACTIVE; a part no worker begins within `start_deadline` ends it
  * FAILED with what was recorded salvaged (shared/worker-lost.ts), which is also what happens at once with
- * `takeover.enabled: false`. ENDING with no finalize job: FAILED and salvaged, as before takeovers.
+ * `takeover.enabled: false`. ENDING with no finalize job: taken over the same way when a StopEgress made it
+ * ENDING (the part stops at its first frame, workers/recording/held-stop.ts), else FAILED and salvaged.
  */
 import { EgressStatus } from '@livekit/protocol';
 import type { ServiceContext } from '../shared/context.ts';
@@ -67,7 +68,9 @@ export class Reaper {
     if (ending && (await this.ctx.queues.get('upload').getJob(uploadJobId.finalize(egressId)))) return undefined;
     const progress = await this.takeovers.progress(egressId);
     const plan = await planOf(this.ctx, egressId, progress.part);
-    if (ending) {
+    // ENDING by a StopEgress is taken over like ACTIVE: the part that takes over stops at its first frame and the
+    // egress ends as a stop ends it. ENDING for any other reason (a limit, the source gone): its end stands.
+    if (ending && !(this.ctx.config.takeover.enabled && plan && (await this.ctx.control.stopRequested(egressId)))) {
       await this.endLost(egressId, plan, LOST);
       return 'lost while ending: failed, salvaged';
     }

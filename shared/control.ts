@@ -6,6 +6,9 @@
 import type { Redis } from './redis.ts';
 import { redisKeys, RETENTION_SEC } from './redis-keys.ts';
 
+/** The reason a StopEgress call gives (LiveKit's `End reason: StopEgress API`). */
+export const STOP_EGRESS_API = 'StopEgress API';
+
 export type ControlMessage =
   | { type: 'stop'; reason: string }
   /** The egress's stream URLs changed (sealed secrets and StreamInfo already updated): apply them. */

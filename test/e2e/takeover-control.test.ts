@@ -10,8 +10,9 @@
  * - Partition: A reaches Redis through a proxy that stops forwarding; A kills its recorder before Redis can grant
  *   the lease to B (its ffmpeg gone from the process table first), B takes over, and once the proxy heals A
  *   writes nothing and does not resume: its job ended 'lease lost', the EgressInfo and the lease are B's.
- * - Stopped before the part taking over records (B awaits a start signal that never comes): FAILED with why, and
- *   A's recording delivered by the salvage, never lost with the part.
+ * - StopEgress in the gap: B takes the part over, stops at its first frame, and the egress ends COMPLETE with one
+ *   file of both parts. Stopped while B awaits a start signal that never comes: after the hold, FAILED with why,
+ *   and A's recording delivered by the salvage, never lost with the part.
  * The API (with the reaper), the upload and webhook pools run here; the recorders in child worker processes.
  */
 import { EgressStatus, EncodedFileOutput } from '@livekit/protocol';
@@ -23,6 +24,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EgressLeases } from '../../shared/lease/egress-lease.ts';
 import type { RecordJobData } from '../../shared/queues.ts';
+import { partLogOf } from '../../shared/takeover/part-log.ts';
 import { partJobId } from '../../shared/takeover/takeover.ts';
 import { ownerOf } from '../../workers/process/owner-tag.ts';
 import { waitForFileLocation, waitForStatus } from '../support/egress-waits.ts';
@@ -260,6 +262,45 @@ describe('takeover: stopped before the part taking over records', { concurrency:
     workers?.killAll();
     await service?.stop();
     await page?.close();
+  });
+
+  test('StopEgress in the gap: the part taking over stops at its first frame; COMPLETE as a stop ends it, one file of both parts', async (t) => {
+    const a = await workers.start(POOL);
+    const started = await client.startWebEgress(page.url, new EncodedFileOutput({ filepath: 'takeover/stopped-in-gap.mp4' }));
+    const { egressId } = started;
+    const active = await waitForStatus(client, egressId, [EgressStatus.EGRESS_ACTIVE], 60_000);
+    const b = await workers.start(POOL);
+    await sleep(4000);
+    a.kill('SIGKILL');
+    const killedAtMs = Date.now();
+    // Before A's lease has even lapsed: nobody records the egress.
+    await sleep(500);
+    const stopping = await client.stopEgress(egressId);
+    assert.equal(stopping.status, EgressStatus.EGRESS_ENDING);
+
+    const ended = await waitForStatus(
+      client,
+      egressId,
+      [EgressStatus.EGRESS_COMPLETE, EgressStatus.EGRESS_FAILED, EgressStatus.EGRESS_ABORTED],
+      90_000,
+    );
+    assert.equal(ended.status, EgressStatus.EGRESS_COMPLETE, ended.error);
+    assert.equal(ended.details, 'End reason: StopEgress API');
+    assert.equal(ended.error, '');
+    const parts = await partLogOf(service.workers.ctx).list(egressId);
+    assert.deepEqual(
+      parts.map((p) => p.part),
+      [1, 2],
+      'B recorded part 2 to its first frame',
+    );
+    const mp4 = await probe(ended.fileResults[0]!.location);
+    const recordedByA = (killedAtMs - Number(active.startedAt / 1_000_000n)) / 1000;
+    const part2Sec = (parts[1]!.lastSeenAtMs - parts[1]!.startedAtMs) / 1000;
+    t.diagnostic(`file ${mp4.format.duration.toFixed(2)} s: A recorded ${recordedByA.toFixed(2)} s, part 2 ${part2Sec.toFixed(2)} s`);
+    assert.deepEqual(mp4.streams.map((s) => s.codec_name).sort(), ['aac', 'h264']);
+    assert.ok(mp4.format.duration > recordedByA - 1.5 && mp4.format.duration < recordedByA + 3, `${mp4.format.duration} s`);
+    assert.ok(part2Sec < 3, `part 2 stopped at its first frame, not ${part2Sec} s later`);
+    await workers.kill(b);
   });
 
   test('StopEgress while B awaits its start signal: FAILED with why, and what A recorded delivered (never lost with the part)', async (t) => {

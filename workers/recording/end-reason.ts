@@ -6,6 +6,7 @@
  */
 import { EgressStatus } from '@livekit/protocol';
 import type { EgressEnd } from '../../shared/egress-events.ts';
+import { STOP_EGRESS_API } from '../../shared/control.ts';
 import { ERRORS, type EgressError } from '../../shared/errors.ts';
 import { STOP_BEFORE_START, type FinalizeJobData } from '../../shared/queues.ts';
 import type { RecordingResult } from './recorder-contract.ts';
@@ -36,7 +37,7 @@ const aborted = (error: string, reason: string): EgressEnd => ({
   reason,
 });
 
-const DEFAULT_STOP_REASON = 'StopEgress API';
+const DEFAULT_STOP_REASON = STOP_EGRESS_API;
 
 export function resolveEnd({ result, stopReason, limitReached, streamsFailure, fileRecorded }: EndFacts): SessionEnd {
   // Every stream of a stream-only egress failed: that is its end, started or not.

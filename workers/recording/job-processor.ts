@@ -14,6 +14,7 @@
 import { EgressStatus } from '@livekit/protocol';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { STOP_EGRESS_API } from '../../shared/control.ts';
 import { endWithError } from '../../shared/egress-events.ts';
 import { poolOf } from '../../shared/egress-plan.ts';
 import { isTerminal } from '../../shared/egress-store.ts';
@@ -91,10 +92,10 @@ async function recordHeld(ctx: WorkerContext, job: Job<RecordJobData>, guard: Le
     else await owner.events.end(egressId, aborted(msg, 'EGR_ERR_START_DEADLINE'));
     return 'start deadline';
   }
-  if (await ctx.control.stopRequested(egressId)) {
-    // Stopped while its recorder was lost: what the earlier parts recorded is delivered.
-    if (takeover) await endLostEgress(owner, plan, 'StopEgress came while the worker recording this egress was lost');
-    else await owner.events.end(egressId, { ...aborted(STOP_BEFORE_START), reason: 'StopEgress API' });
+  // Stopped while queued. A takeover's part stopped in the gap records on to its first frame, then stops
+  // (runRecording): the egress ends as a stop ends it, every part in its outputs.
+  if (!takeover && (await ctx.control.stopRequested(egressId))) {
+    await owner.events.end(egressId, { ...aborted(STOP_BEFORE_START), reason: STOP_EGRESS_API });
     return 'stopped before start';
   }
   try {

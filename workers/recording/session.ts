@@ -31,6 +31,7 @@ import { underControl } from './session-control.ts';
 import { SessionLimits } from './session-limits.ts';
 import { streamsStoppedEffect } from './stream-failure.ts';
 import { killOnLeaseLoss } from './stop-at-once.ts';
+import { HeldStop } from './held-stop.ts';
 import { openPart } from '../takeover/recording-part.ts';
 
 export { recorderSettings } from './recorder-settings.ts';
@@ -83,6 +84,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
       log.info(takeover ? 'recording active again: resumed' : 'recording active');
       part.started(startedAtMs);
       limits.arm();
+      heldStop.activated();
       void passLateLayout(ctx, plan, log);
       void roomIdOf(plan.roomName, roomId, settings.liveKit, log)
         .then((id) =>
@@ -91,9 +93,11 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
         .catch((err) => log.error({ err: (err as Error).message }, 'cannot mark active'));
     },
   });
+  // A StopEgress that reaches a later part before its first frame waits for that frame (held-stop.ts).
+  const heldStop = new HeldStop(takeover !== undefined, (reason) => recording.stop(reason));
   const stop = (reason: string) => {
     stopReason ??= reason;
-    recording.stop(reason);
+    heldStop.request(reason);
   };
   const unwatchLease = killOnLeaseLoss(signal, egressId, () => stop(LEASE_LOST), log);
   for (const output of outputs) {
@@ -114,6 +118,7 @@ export async function runRecording(ctx: WorkerContext, queued: EgressPlan, log: 
     if (plan.file && part.earlier.length > 0) return await salvageEarlierParts(ctx, plan, `failed: ${asEgressError(err).message}`);
     throw err;
   } finally {
+    heldStop.clear();
     limits.clear();
     unwatchLease();
     await part.ended();
