@@ -4,6 +4,7 @@
  */
 import type { Fence } from './lease/fence.ts';
 import { fencedRpush, FenceRefusedError } from './lease/fenced-write.ts';
+import { OwnerLog, type OwnerLogOptions } from './lease/owner-log.ts';
 import type { Redis } from './redis.ts';
 import { redisKeys } from './redis-keys.ts';
 
@@ -27,31 +28,15 @@ export interface LoggedSegment {
   discontinuity?: boolean;
 }
 
-export class SegmentLog {
-  private readonly redis: Redis;
-  private readonly prefix: string;
-  private readonly ttlSeconds: number;
-
-  private readonly options: { prefix: string; ttlSeconds: number };
-  private readonly fence: Fence | undefined;
-
-  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }, fence?: Fence) {
-    this.redis = redis;
-    this.options = options;
-    this.prefix = redisKeys.segments(options.prefix);
-    this.ttlSeconds = Math.round(options.ttlSeconds);
-    this.fence = fence;
+export class SegmentLog extends OwnerLog<SegmentLog> {
+  constructor(redis: Redis, options: OwnerLogOptions, fence?: Fence) {
+    super(redis, redisKeys.segments(options.prefix), options, fence);
   }
 
-  /**
-   * The log as a recording owner writes it (issue 16): each append lands only while `fence` holds the egress's
-   * lease, so a worker that lost the egress never numbers a segment among the new owner's.
-   */
+  /** Each append lands only while `fence` holds the lease: a worker that lost the egress never numbers a segment among the new owner's. */
   withFence(fence: Fence): SegmentLog {
     return new SegmentLog(this.redis, this.options, fence);
   }
-
-  private key = (egressId: string) => `${this.prefix}:${egressId}`;
 
   /** Appends the segment: the log's length after it (its number + 1). A fenced log whose fence no longer holds throws FenceRefusedError. */
   async append(egressId: string, segment: LoggedSegment): Promise<number> {

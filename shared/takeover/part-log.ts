@@ -8,6 +8,7 @@
 import type { ServiceContext } from '../context.ts';
 import type { Fence } from '../lease/fence.ts';
 import { fencedHset, FenceRefusedError } from '../lease/fenced-write.ts';
+import { OwnerLog, type OwnerLogOptions } from '../lease/owner-log.ts';
 import type { Redis } from '../redis.ts';
 import { outlivingRecordTtlSec, redisKeys } from '../redis-keys.ts';
 
@@ -30,27 +31,14 @@ export const PART_SEEN_INTERVAL_MS = 5_000;
 
 type PartFields = Omit<RecordedPart, 'lastSeenAtMs'>;
 
-export class PartLog {
-  private readonly redis: Redis;
-  private readonly prefix: string;
-  private readonly ttlSeconds: number;
-  private readonly options: { prefix: string; ttlSeconds: number };
-  private readonly fence: Fence | undefined;
-
-  constructor(redis: Redis, options: { prefix: string; ttlSeconds: number }, fence?: Fence) {
-    this.redis = redis;
-    this.options = options;
-    this.prefix = redisKeys.parts(options.prefix);
-    this.ttlSeconds = Math.round(options.ttlSeconds);
-    this.fence = fence;
+export class PartLog extends OwnerLog<PartLog> {
+  constructor(redis: Redis, options: OwnerLogOptions, fence?: Fence) {
+    super(redis, redisKeys.parts(options.prefix), options, fence);
   }
 
-  /** The log as a recording owner writes it (issue 16): its writes land only while `fence` holds the egress's lease. */
   withFence(fence: Fence): PartLog {
     return new PartLog(this.redis, this.options, fence);
   }
-
-  private key = (egressId: string) => `${this.prefix}:${egressId}`;
 
   /** A part's first frame: it is a part of the recording from now on. */
   async started(egressId: string, part: PartFields): Promise<void> {
